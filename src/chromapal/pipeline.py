@@ -1,0 +1,153 @@
+"""extract: the stages composed — load, count colours, cluster, rank."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._types import FloatArray, UInt8Array
+from .cluster import kmeans, nearest
+from .colorspace import SPACES, canonical_space
+from .errors import EmptyImageError
+from .load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
+from .palette import Palette
+from .sample import ColorCounts, color_counts, opaque_pixels
+
+MAX_K = 256
+
+
+def extract(
+    source: Source,
+    k: int = 8,
+    *,
+    space: str = "oklab",
+    seed: int = 0,
+    alpha_threshold: int = 128,
+    frames: Frames = "first",
+    max_pixels: int = MAX_PIXELS,
+    draft: bool = True,
+) -> Palette:
+    """Return the `k` dominant colours of an image and the share of the image each covers.
+
+    Parameters
+    ----------
+    source : path, URL, bytes, binary file, PIL image or ndarray
+        The image: a file path, an http(s) URL (e.g. an IIIF Image API URL), encoded
+        bytes, a binary file object, a ``PIL.Image.Image`` or an (H, W, 3|4) uint8 array.
+    k : int
+        Number of colours, 1 to 256.
+    space : {"oklab", "cielab", "srgb"}
+        Colour space the clustering runs in.
+    seed : int
+        Seed for every random choice; the same input and options give the same palette.
+    alpha_threshold : int
+        Pixels with alpha below this (0-255) are left out.
+    frames : {"first", "all"}
+        For animations: the first frame only, or all frames pooled.
+    max_pixels : int
+        Refuse larger images (decompression-bomb guard).
+    draft : bool
+        Decode very large JPEGs at reduced scale (see :func:`chromapal.load.load_image`).
+
+    Returns
+    -------
+    Palette
+        Exactly `k` distinct colours, unless the image has fewer distinct colours,
+        in which case all of them and a `note`.
+
+    Raises
+    ------
+    UnreadableImageError
+        If the source cannot be read as an image.
+    EmptyImageError
+        If every pixel is transparent.
+    ValueError
+        If `k` or `space` is out of range.
+    """
+    _check_k(k)
+    space = canonical_space(space)
+    loaded = load_image(
+        source, frames=frames, max_pixels=max_pixels, draft_above=DRAFT_ABOVE if draft else None
+    )
+    return extract_palette(
+        loaded.pixels, k=k, space=space, seed=seed, alpha_threshold=alpha_threshold, source=loaded.name
+    )
+
+
+def _check_k(k: int) -> None:
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+        raise TypeError(f"k must be an integer (got {type(k).__name__})")
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be between 1 and {MAX_K} (got {k})")
+
+
+def extract_palette(
+    image: UInt8Array,
+    *,
+    k: int = 8,
+    space: str = "oklab",
+    seed: int = 0,
+    alpha_threshold: int = 128,
+    source: str | None = None,
+) -> Palette:
+    """Palette of a decoded (H, W, 3|4) uint8 image; see `extract` for the parameters."""
+    _check_k(k)
+    space = canonical_space(space)
+    counts = color_counts(opaque_pixels(image, alpha_threshold=alpha_threshold))
+    if len(counts.counts) == 0:
+        raise EmptyImageError(
+            f"{source or 'image'}: every pixel is transparent (alpha below {alpha_threshold}); "
+            "nothing to take colours from"
+        )
+    if counts.exact and len(counts.counts) <= k:
+        return _all_colors(counts, k=k, space=space, source=source)
+    rgb, weights = cluster_colors(counts, k, space=space, seed=seed)
+    return rank(rgb, weights, k=k, space=space, source=source)
+
+
+def cluster_colors(counts: ColorCounts, k: int, *, space: str, seed: int = 0) -> tuple[UInt8Array, FloatArray]:
+    """Cluster weighted colours into exactly `k` distinct uint8 sRGB colours and their weights.
+
+    `counts` must hold more than `k` distinct colours.
+    """
+    to_space, from_space = SPACES[space]
+    points = to_space(counts.colors)
+    weights = counts.counts.astype(np.float64)
+    clusters = kmeans(points, k, weights=weights)
+    rgb = from_space(clusters.centers)
+    if len({tuple(c) for c in rgb}) < len(rgb):
+        rgb = _make_distinct(rgb, counts.colors)
+        labels, _ = nearest(points, to_space(rgb))
+        return rgb, np.bincount(labels, weights, minlength=len(rgb))
+    return rgb, clusters.weights
+
+
+def _make_distinct(rgb: UInt8Array, colors: FloatArray) -> UInt8Array:
+    """Replace colours that rounded onto another with the input colours farthest from the palette."""
+    out: list[tuple[int, int, int]] = []
+    for c in map(tuple, rgb):
+        if c not in out:
+            out.append(c)
+    candidates = np.unique(np.clip(np.rint(colors), 0, 255).astype(np.uint8), axis=0)
+    while len(out) < len(rgb):
+        current = np.array(out, dtype=np.float64)
+        _, d2 = nearest(candidates.astype(np.float64), current)
+        out.append(tuple(candidates[int(np.argmax(d2))]))
+    return np.array(out, dtype=np.uint8)
+
+
+def _all_colors(counts: ColorCounts, *, k: int, space: str, source: str | None) -> Palette:
+    rgb = counts.colors.astype(np.uint8)
+    n = len(rgb)
+    note = None if n == k else f"the image has only {n} distinct colour{'s' if n != 1 else ''}, fewer than k={k}"
+    return rank(rgb, counts.counts.astype(np.float64), k=k, space=space, source=source, note=note)
+
+
+def rank(
+    rgb: UInt8Array, weights: FloatArray, *, k: int, space: str, source: str | None, note: str | None = None
+) -> Palette:
+    """Build the `Palette`: most dominant first, ties broken by colour for determinism."""
+    keep = weights > 0
+    rgb, weights = rgb[keep], weights[keep]
+    packed = rgb.astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
+    order = np.lexsort((packed, -weights))
+    return Palette(rgb[order], weights[order] / weights.sum(), source=source, k=k, space=space, note=note)

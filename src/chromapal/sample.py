@@ -1,0 +1,105 @@
+"""From pixels to weighted colours: drop transparent pixels, count colours in a fixed histogram.
+
+Every pixel of the image is counted; k-means then runs on the occupied histogram
+cells (each holding the exact mean colour of its pixels and their count) instead
+of on the pixels: the classic speed-up that keeps the whole image in the result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+
+from ._types import FloatArray, UInt8Array
+
+#: Bits per channel of the histogram: 2**18 cells of 4x4x4 sRGB codes.
+BITS: Final = 6
+#: Below this many occupied cells the exact distinct colours are counted too (cheap then).
+EXACT_CELLS: Final = 4096
+
+
+@dataclass(frozen=True, eq=False)
+class ColorCounts:
+    """Distinct colours (or histogram-cell mean colours) with their pixel counts."""
+
+    colors: FloatArray  # (n, 3) sRGB in [0, 255]; mean colour of the pixels counted in each row
+    counts: npt.NDArray[np.int64]  # (n,) pixels per row, all > 0
+    exact: bool  # True when every row is one exact uint8 colour
+
+    @property
+    def total(self) -> int:
+        """Number of pixels counted."""
+        return int(self.counts.sum())
+
+
+def opaque_pixels(image: UInt8Array, *, alpha_threshold: int = 128) -> UInt8Array:
+    """Return the (N, 3) colours of the pixels whose alpha is at least `alpha_threshold`.
+
+    `image` is (H, W, 3) or (H, W, 4) uint8; a 3-channel image is fully opaque and
+    is returned as a reshaped view, without copying.
+    """
+    flat = image.reshape(-1, image.shape[-1])
+    if flat.shape[1] == 3:
+        return flat
+    keep = flat[:, 3] >= alpha_threshold
+    if keep.all():
+        return flat[:, :3]
+    return flat[keep, :3]
+
+
+def color_counts(pixels: UInt8Array, *, bits: int = BITS, exact_cells: int = EXACT_CELLS) -> ColorCounts:
+    """Count the colours of (N, 3) uint8 `pixels` in a histogram of ``2**(3*bits)`` cells.
+
+    Each occupied cell yields its pixels' mean colour and count. When at most
+    `exact_cells` cells are occupied (flat-colour art, few colours) the exact
+    distinct colours are counted instead, which is then cheap.
+    """
+    if len(pixels) == 0:
+        return ColorCounts(np.zeros((0, 3)), np.zeros(0, np.int64), True)
+    shift = 8 - bits
+    r, g, b = pixels[:, 0], pixels[:, 1], pixels[:, 2]
+    cell = (r >> shift).astype(np.intp)
+    cell <<= 2 * bits
+    cell |= (g >> shift).astype(np.intp) << bits
+    cell |= b >> shift
+    counts = np.bincount(cell, minlength=1 << (3 * bits))
+    occupied = np.flatnonzero(counts)
+    if len(occupied) <= exact_cells or bits == 8:
+        return _exact_counts(r, g, b, cell, occupied, bits)
+    n = counts[occupied]
+    means = np.empty((len(occupied), 3))
+    for i, channel in enumerate((r, g, b)):
+        means[:, i] = np.bincount(cell, weights=channel, minlength=len(counts))[occupied] / n
+    return ColorCounts(means, n.astype(np.int64), False)
+
+
+def _exact_counts(
+    r: UInt8Array, g: UInt8Array, b: UInt8Array, cell: npt.NDArray[np.intp],
+    occupied: npt.NDArray[np.intp], bits: int,
+) -> ColorCounts:
+    """Exact distinct colours, counted in ``len(occupied) * 2**(3*(8-bits))`` sub-cells."""
+    shift = 8 - bits
+    low_mask = (1 << shift) - 1
+    rank = np.zeros(1 << (3 * bits), np.intp)
+    rank[occupied] = np.arange(len(occupied))
+    key = rank[cell] << (3 * shift)
+    key |= (r & low_mask).astype(np.intp) << (2 * shift)
+    key |= (g & low_mask).astype(np.intp) << shift
+    key |= b & low_mask
+    counts = np.bincount(key, minlength=len(occupied) << (3 * shift))
+    present = np.flatnonzero(counts)
+    hi = occupied[present >> (3 * shift)]
+    lo = present & ((1 << (3 * shift)) - 1)
+    top = (1 << bits) - 1
+    colors = np.stack(
+        [
+            ((hi >> (2 * bits)) & top) << shift | (lo >> (2 * shift)) & low_mask,
+            ((hi >> bits) & top) << shift | (lo >> shift) & low_mask,
+            (hi & top) << shift | lo & low_mask,
+        ],
+        axis=1,
+    ).astype(np.float64)
+    return ColorCounts(colors, counts[present].astype(np.int64), True)
