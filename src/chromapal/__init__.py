@@ -17,6 +17,8 @@ from .errors import (
 from .load import load_image
 from .palette import Palette, Swatch
 from .pipeline import extract, extract_palette
+from .render import plot_pies  # matplotlib is imported only when pies are drawn
+from .render.recolor import recolor
 
 __all__ = [
     "EmptyImageError",
@@ -30,5 +32,7 @@ __all__ = [
     "extract",
     "extract_palette",
     "load_image",
+    "plot_pies",
+    "recolor",
 ]
 __version__ = "0.1.0"

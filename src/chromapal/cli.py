@@ -6,6 +6,7 @@ Exit status: 0 ok, 1 an input could not be used, 2 a usage error (click's own).
 from __future__ import annotations
 
 import functools
+import io
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -17,9 +18,12 @@ from rich.console import Console
 from rich.text import Text
 
 from . import __version__
+from .adjust import IGNORE_TOLERANCE, SORT_KEYS
 from .colorspace import SPACES
 from .errors import PaletteError
-from .load import MAX_PIXELS
+from .export import FORMATS
+from .load import MAX_PIXELS, quiet_decoders
+from .names import NAME_LISTS
 from .palette import Palette, dumps_palettes, text_color_for
 from .pipeline import MAX_K, extract
 
@@ -51,7 +55,9 @@ def extract_options(func: F) -> F:
 def read_source(image: str) -> Any:
     """Map a command-line IMAGE to what `extract` takes: ``-`` reads standard input."""
     if image == "-":
-        return sys.stdin.buffer.read()
+        data = io.BytesIO(sys.stdin.buffer.read())
+        data.name = "<stdin>"  # type: ignore[attr-defined]  # names it in palettes and messages
+        return data
     return image
 
 
@@ -59,14 +65,14 @@ def palette_for(image: str, **options: Any) -> Palette:
     """Extract the palette of IMAGE, turning user errors into one-line ``click`` errors."""
     try:
         source = read_source(image)
-        palette = extract(source, **options)
+        with quiet_decoders():  # decoders' own warnings and logs would break the one-line error
+            palette = extract(source, **options)
     except PaletteError as exc:
         raise click.ClickException(str(exc)) from exc
-    except (ValueError, TypeError, OSError, MemoryError) as exc:
-        raise click.ClickException(f"{image}: {exc}") from exc
-    if image == "-":
-        palette = Palette(palette.colors, palette.proportions, source="<stdin>", k=palette.k,
-                          space=palette.space, note=palette.note)
+    except MemoryError as exc:
+        raise click.ClickException(f"{image}: out of memory while decoding the image") from exc
+    except (ValueError, TypeError, OSError) as exc:
+        raise click.ClickException(f"{image}: {' '.join(str(exc).split()) or type(exc).__name__}") from exc
     return palette
 
 
@@ -131,29 +137,69 @@ def main() -> None:
 @click.argument("images", nargs=-1, required=True)
 @extract_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the palette to FILE; the format follows its extension (see --format).")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)),
+              help="File format (default: from the -o extension; .txt is the hex list, "
+                   "paintnet the Paint.NET .txt). Without -o, written to standard output.")
+@click.option("--names", type=click.Choice(list(NAME_LISTS)), default="css", show_default=True,
+              help="Name list labelling the colours in exported files.")
+@click.option("--sort", type=click.Choice(SORT_KEYS), default="share", show_default=True,
+              help="Order: share (largest first), lightness (dark to light), hue, chroma (most vivid first).")
+@click.option("--merge", type=click.FloatRange(min=0), metavar="DELTA_E",
+              help="Merge colours closer than this CIEDE2000 difference (shares added).")
+@click.option("--ignore", metavar="COLORS",
+              help="Leave pixels near these colours out of the clustering: CSS names or hex, "
+                   "comma-separated, e.g. white,black or '#f0f0f0'.")
+@click.option("--ignore-tolerance", type=click.FloatRange(0, 200), default=IGNORE_TOLERANCE, show_default=True,
+              help="How near a pixel must be to an --ignore colour: CIELAB distance (ΔE76).")
+@click.option("--min-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Drop colours covering less than this share of the image (0-1); shares rescaled.")
 @handle_errors
-def extract_command(images: tuple[str, ...], as_json: bool, **options: Any) -> None:
-    """Print the dominant colours of IMAGES (paths, http(s) URLs, or - for standard input)."""
+def extract_command(
+    images: tuple[str, ...], as_json: bool, output: str | None, fmt: str | None, names: str, sort: str,
+    merge: float | None, ignore: str | None, ignore_tolerance: float, min_share: float, **options: Any,
+) -> None:
+    """Print the dominant colours of IMAGES (paths, http(s) URLs, or - for standard input).
+
+    With -o FILE or --format, write the palette as JSON, CSV, a hex list, CSS, SCSS, Tailwind,
+    GIMP, Adobe ASE, Paint.NET, Krita, Procreate or SVG instead.
+    """
+    from .cli_theme import cleaned_palette, export_format, parse_ignore, write_export
+    from .export.data import palette_dict
+    from .names import nearest_names
+
+    export = export_format(output, fmt, images)
+    as_json = as_json or export == "json" and output is None
+    cleanup = {"ignore": parse_ignore(None, None, ignore), "ignore_tolerance": ignore_tolerance,
+               "merge": merge, "min_share": min_share, "sort": sort}
     console = Console(highlight=False, soft_wrap=True)
     color = use_color()
     results: list[dict[str, Any]] = []
     failed = 0
     for image in images:
         try:
-            palette = palette_for(image, **options)
+            palette = cleaned_palette(image, **cleanup, **options)
         except click.ClickException as exc:
+            if export and not as_json:
+                raise
             click.echo(f"Error: {exc.format_message()}", err=True)
             failed += 1
             continue
         if palette.note:
             click.echo(f"note: {palette.source}: {palette.note}", err=True)
+        if export and not as_json:
+            write_export(palette, export, output, names=names)
+            continue
         if as_json:
-            results.append(palette.to_dict())
+            results.append(palette_dict(palette))
             continue
         if len(images) > 1 or color:
             console.print(f"{palette.source}  ({len(palette)} colours, {palette.space})", style="bold" if color else None)
-        for line in palette_lines(palette, color=color):
-            console.print(line)
+        css, xkcd = nearest_names(palette.colors, "css"), nearest_names(palette.colors, "xkcd")
+        for line, css_name, xkcd_name in zip(palette_lines(palette, color=color), css, xkcd):
+            console.print(line + f"  {css_name:<20} {xkcd_name}" if isinstance(line, str)
+                          else Text.assemble(line, f"  {css_name:<20} {xkcd_name}"))
     if as_json and results:
         click.echo(dumps_palettes(results[0] if len(images) == 1 else results))
     if failed:
@@ -179,3 +225,23 @@ def output_path(path: str, *, allowed: Iterable[str], inputs: Iterable[str] = ()
     if not os.access(parent, os.W_OK):
         raise click.UsageError(f"{path}: folder {str(parent)!r} is not writable")
     return out
+
+
+from .cli_theme import theme_command  # noqa: E402 - registers `chromapal theme`
+
+main.add_command(theme_command)
+
+
+# The picture commands live in their own module, which needs the helpers above.
+from .cli_pictures import COMMANDS as _PICTURE_COMMANDS  # noqa: E402
+
+for _command in _PICTURE_COMMANDS:
+    main.add_command(_command)
+
+
+# Batch storage and search of many palettes (batch, export, search) live in cli_batch.
+from .cli_batch import batch_command, export_command, search_command  # noqa: E402
+
+main.add_command(batch_command)
+main.add_command(export_command)
+main.add_command(search_command)

@@ -106,7 +106,12 @@ def _lab_finv(t: FloatArray) -> FloatArray:
 
 def lab_from_srgb(rgb: ArrayLike) -> FloatArray:
     """Convert sRGB ``(..., 3)`` in [0, 255] to CIELAB (D65) ``(..., 3)``."""
-    f = _lab_f((srgb_to_linear(rgb) @ _RGB_TO_XYZ.T) / _WHITE)
+    return lab_from_linear(srgb_to_linear(rgb))
+
+
+def lab_from_linear(linear: ArrayLike) -> FloatArray:
+    """Convert linear-light sRGB ``(..., 3)`` to CIELAB (D65)."""
+    f = _lab_f((np.asarray(linear, dtype=np.float64) @ _RGB_TO_XYZ.T) / _WHITE)
     fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
     return np.stack([116 * fy - 16, 500 * (fx - fy), 200 * (fy - fz)], axis=-1)
 
@@ -129,6 +134,11 @@ def unit_from_srgb(rgb: ArrayLike) -> FloatArray:
     return np.asarray(rgb, dtype=np.float64) / 255.0
 
 
+def unit_to_linear(rgb: ArrayLike) -> FloatArray:
+    """sRGB in [0, 1] -> linear light."""
+    return _decode_gamma(np.clip(np.asarray(rgb, dtype=np.float64), 0, 1))
+
+
 def unit_to_srgb(rgb: ArrayLike) -> UInt8Array:
     """sRGB in [0, 1] -> uint8 sRGB, clipped."""
     return np.rint(np.clip(np.asarray(rgb, dtype=np.float64), 0, 1) * 255).astype(np.uint8)
@@ -139,6 +149,12 @@ SPACES: Final[dict[str, tuple[Callable[[ArrayLike], FloatArray], Callable[[Array
     "oklab": (oklab_from_srgb, oklab_to_srgb),
     "cielab": (lab_from_srgb, lab_to_srgb),
     "srgb": (unit_from_srgb, unit_to_srgb),
+}
+#: Clustering spaces: name -> to linear-light sRGB (unclipped), for exact conversions of centres.
+SPACE_TO_LINEAR: Final[dict[str, Callable[[ArrayLike], FloatArray]]] = {
+    "oklab": oklab_to_linear,
+    "cielab": lab_to_linear,
+    "srgb": unit_to_linear,
 }
 SPACE_ALIASES: Final = {"lab": "cielab", "rgb": "srgb", "ok": "oklab"}
 

@@ -7,12 +7,18 @@ names the input and the cause, so front ends can print one line.
 
 from __future__ import annotations
 
+import http.client
 import io
+import logging
 import os
+import sys
+import re
+import time
 import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, Literal, Union
@@ -25,9 +31,12 @@ from .errors import ImageTooLargeError, SourceError, UnreadableImageError
 
 #: Default pixel limit: Pillow's own decompression-bomb threshold.
 MAX_PIXELS: Final = 89_478_485
-#: URL fetches: seconds to wait for the server, bytes accepted at most.
+#: URL fetches: seconds the whole download may take, bytes accepted at most
+#: (read when `fetch_url` is called, so they can be changed at run time).
 URL_TIMEOUT: Final = 15.0
 URL_MAX_BYTES: Final = 100 * 1024 * 1024
+_CHUNK: Final = 64 * 1024
+_CAUSE_CHARS: Final = 160
 #: JPEGs above this many pixels are decoded at a reduced DCT scale (see `load_image`).
 DRAFT_ABOVE: Final = 8_000_000
 
@@ -53,7 +62,7 @@ class LoadedImage:
 def describe(source: object) -> str:
     """Return a short printable name for `source`, used in every message about it."""
     if isinstance(source, (str, os.PathLike)):
-        return os.fspath(source)
+        return _printable(str(os.fspath(source)))
     if isinstance(source, (bytes, bytearray, memoryview)):
         return "<bytes>"
     if isinstance(source, Image.Image):
@@ -61,7 +70,12 @@ def describe(source: object) -> str:
     if isinstance(source, np.ndarray):
         return "<array>"
     name = getattr(source, "name", None)
-    return str(name) if isinstance(name, str) else "<file>"
+    return _printable(name) if isinstance(name, str) else "<file>"
+
+
+def _printable(name: str) -> str:
+    """`name` with control characters escaped, so a message stays one line."""
+    return name if name.isprintable() else name.encode("unicode_escape", "backslashreplace").decode("ascii")
 
 
 def is_url(source: object) -> bool:
@@ -69,44 +83,81 @@ def is_url(source: object) -> bool:
     return isinstance(source, str) and source.lower().startswith(("http://", "https://"))
 
 
-def fetch_url(url: str, *, timeout: float = URL_TIMEOUT, max_bytes: int = URL_MAX_BYTES) -> bytes:
-    """Download `url` (http or https only) with a timeout and a size limit.
+def fetch_url(url: str, *, timeout: float | None = None, max_bytes: int | None = None) -> bytes:
+    """Download `url` (http or https only) with a total time limit and a size limit.
+
+    Parameters
+    ----------
+    url : str
+        An http(s) URL.
+    timeout : float, optional
+        Seconds the whole download may take (`URL_TIMEOUT` by default, read at call time).
+        A server that trickles bytes is cut off too, not only a silent one.
+    max_bytes : int, optional
+        Largest body accepted (`URL_MAX_BYTES` by default, read at call time).
 
     Raises
     ------
     SourceError
-        If the server cannot be reached, answers with an error status, takes
-        longer than `timeout` or sends more than `max_bytes`.
+        If the server cannot be reached, answers with an error status or not in
+        HTTP, takes longer than `timeout` or sends more than `max_bytes`.
     """
+    timeout = URL_TIMEOUT if timeout is None else timeout
+    max_bytes = URL_MAX_BYTES if max_bytes is None else max_bytes
+    name = _printable(url)
+    deadline = time.monotonic() + timeout
     request = urllib.request.Request(url, headers={"User-Agent": "chromapal"})
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise SourceError(f"{url}: {int(declared):,} bytes is over the {max_bytes:,}-byte limit")
-            data = response.read(max_bytes + 1)
+                raise SourceError(f"{name}: {int(declared):,} bytes is over the {max_bytes:,}-byte limit")
+            data = _read_body(response, name, deadline=deadline, timeout=timeout, max_bytes=max_bytes)
+            if declared and declared.isdigit() and len(data) < int(declared):
+                raise SourceError(f"{name}: the connection closed after {len(data):,} of {int(declared):,} bytes")
+            return data
+    except SourceError:
+        raise
     except urllib.error.HTTPError as exc:
-        raise SourceError(f"{url}: the server answered {exc.code} {exc.reason}") from exc
+        raise SourceError(f"{name}: the server answered {exc.code} {_one_line(exc.reason)}") from exc
     except urllib.error.URLError as exc:
-        raise SourceError(f"{url}: cannot be reached ({exc.reason})") from exc
+        if isinstance(exc.reason, TimeoutError):
+            raise SourceError(f"{name}: no answer within {timeout:g} s") from exc
+        raise SourceError(f"{name}: cannot be reached ({_one_line(exc.reason)})") from exc
     except TimeoutError as exc:
-        raise SourceError(f"{url}: no answer within {timeout:g} s") from exc
+        raise SourceError(f"{name}: no answer within {timeout:g} s") from exc
+    except http.client.HTTPException as exc:  # not an OSError: bad status line, cut-off body
+        raise SourceError(f"{name}: broken HTTP answer ({_cause(exc)})") from exc
     except (OSError, ValueError) as exc:
-        raise SourceError(f"{url}: cannot be fetched ({exc})") from exc
-    if len(data) > max_bytes:
-        raise SourceError(f"{url}: more than the {max_bytes:,}-byte limit")
-    return data
+        raise SourceError(f"{name}: cannot be fetched ({_cause(exc)})") from exc
 
 
-def open_image(source: Source, *, name: str | None = None) -> Image.Image:
+def _read_body(response: Any, name: str, *, deadline: float, timeout: float, max_bytes: int) -> bytes:
+    """Read `response` in chunks, stopping at the deadline or past `max_bytes`."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := response.read1(_CHUNK):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > max_bytes:
+            raise SourceError(f"{name}: more than the {max_bytes:,}-byte limit")
+        if time.monotonic() > deadline:
+            raise SourceError(f"{name}: not downloaded within {timeout:g} s")
+    return b"".join(chunks)
+
+
+def open_image(source: Source, *, name: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
     """Open `source` lazily with Pillow (header only); arrays are wrapped without decoding.
+
+    The caller checks the size against `max_pixels` before decoding (as `load_image`
+    does); `max_pixels` here only words the message when Pillow's own hard limit hits.
 
     Raises
     ------
     UnreadableImageError
-        If the source is missing, a directory, or not an image Pillow can identify.
+        If the source is missing, a directory, empty, or not an image Pillow can identify.
     TypeError
-        If `source` is of no supported type.
+        If `source` is of no supported type, or a file opened in text mode.
     """
     name = name or describe(source)
     if isinstance(source, Image.Image):
@@ -115,36 +166,77 @@ def open_image(source: Source, *, name: str | None = None) -> Image.Image:
         return Image.fromarray(_check_array(source))
     if is_url(source):
         source = fetch_url(str(source))
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        if len(source) == 0:
-            raise UnreadableImageError(f"{name}: empty input, not an image")
-        fp: Any = io.BytesIO(bytes(source))
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.is_dir():
-            raise UnreadableImageError(f"{name}: is a directory, not an image")
-        if not path.exists():
-            raise UnreadableImageError(f"{name}: no such file")
-        fp = path
-    elif hasattr(source, "read"):
-        fp = source
-    else:
-        raise TypeError(
-            f"cannot load an image from {type(source).__name__}; expected a path, URL, bytes, "
-            "binary file, PIL image or uint8 array"
-        )
+    fp = _binary_input(source, name)
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            return Image.open(fp)
+        # Pillow only warns between its limit and twice it (no thread-unsafe warning filter
+        # here): `load_image` applies `max_pixels` right after, before decoding.
+        return Image.open(fp)
     except UnidentifiedImageError as exc:
         raise UnreadableImageError(f"{name}: not an image (or a format Pillow cannot read)") from exc
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(f"{name}: too many pixels to decode safely ({exc})") from exc
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(_bomb_message(name, exc, max_pixels)) from exc
     except PermissionError as exc:
         raise UnreadableImageError(f"{name}: permission denied") from exc
     except Exception as exc:  # noqa: BLE001 - damaged headers raise many kinds
-        raise UnreadableImageError(f"{name}: cannot read image header ({_cause(exc)})") from exc
+        raise UnreadableImageError(_decode_message(name, exc, "cannot read the image header")) from exc
+
+
+def _binary_input(source: object, name: str) -> Any:
+    """Return what `Image.open` takes for bytes, a path or a binary file; check it exists."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        if len(source) == 0:
+            raise UnreadableImageError(f"{name}: empty input, not an image")
+        return io.BytesIO(bytes(source))
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError as exc:
+            raise UnreadableImageError(f"{name}: no such file") from exc
+        except (OSError, ValueError) as exc:  # e.g. permission, a name too long or with a NUL byte
+            raise UnreadableImageError(f"{name}: cannot open ({_cause(exc)})") from exc
+        if path.is_dir():
+            raise UnreadableImageError(f"{name}: is a directory, not an image")
+        if size == 0:
+            raise UnreadableImageError(f"{name}: empty file, not an image")
+        return path
+    if isinstance(source, io.BytesIO):
+        with source.getbuffer() as view:
+            if view.nbytes - source.tell() <= 0:
+                raise UnreadableImageError(f"{name}: empty input, not an image")
+    if isinstance(source, io.TextIOBase):
+        raise TypeError(f"{name}: file objects must be opened in binary mode ('rb')")
+    if hasattr(source, "read"):
+        return source
+    raise TypeError(
+        f"cannot load an image from {type(source).__name__}; expected a path, URL, bytes, "
+        "binary file, PIL image or uint8 array"
+    )
+
+
+def _too_large(name: str, pixels: int, max_pixels: int, size: str = "") -> str:
+    return (
+        f"{name}: {size}{pixels:,} pixels is over the limit of {max_pixels:,} "
+        "(a decompression-bomb guard; raise it with max_pixels or --max-pixels)"
+    )
+
+
+def _bomb_message(name: str, exc: Exception, max_pixels: int) -> str:
+    """Word Pillow's own hard-limit error like ours, with the pixel count."""
+    found = re.search(r"\((\d+) pixels\)", str(exc))
+    if found is None:
+        return f"{name}: too many pixels to decode safely"
+    pixels = int(found.group(1))
+    if pixels > max_pixels:
+        return _too_large(name, pixels, max_pixels)
+    return f"{name}: {pixels:,} pixels is over Pillow's own limit (PIL.Image.MAX_IMAGE_PIXELS x 2)"
+
+
+def _decode_message(name: str, exc: BaseException, doing: str) -> str:
+    """One line naming the input and why decoding failed."""
+    if "truncated" in str(exc).lower():
+        return f"{name}: the file is truncated ({_cause(exc)})"
+    return f"{name}: {doing} ({_cause(exc)})"
 
 
 def _check_array(arr: np.ndarray) -> UInt8Array:
@@ -155,8 +247,15 @@ def _check_array(arr: np.ndarray) -> UInt8Array:
     return np.ascontiguousarray(arr)
 
 
+def _one_line(value: object) -> str:
+    """`value` as text on one line (messages must stay one line)."""
+    return " ".join(str(value).split())
+
+
 def _cause(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    text = _one_line(exc)
+    if len(text) > _CAUSE_CHARS:
+        text = text[: _CAUSE_CHARS - 3] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
@@ -191,28 +290,28 @@ def load_image(
     UnreadableImageError
         For any input that cannot be decoded; the message names the input and the cause.
     """
+    if frames not in ("first", "all"):
+        raise ValueError(f"frames must be 'first' or 'all' (got {frames!r})")
     name = describe(source)
     if isinstance(source, np.ndarray):
         return LoadedImage(_check_array(source), name)
-    im = open_image(source, name=name)
+    im = open_image(source, name=name, max_pixels=max_pixels)
     try:
         w, h = im.size
         if w * h > max_pixels:
-            raise ImageTooLargeError(
-                f"{name}: {w}x{h} is {w * h:,} pixels, over the limit of {max_pixels:,} "
-                "(a decompression-bomb guard; raise it with --max-pixels)"
-            )
+            raise ImageTooLargeError(_too_large(name, w * h, max_pixels, f"{w}x{h} = "))
         if w == 0 or h == 0:
             raise UnreadableImageError(f"{name}: the image has no pixels ({w}x{h})")
-        scale = _draft(im, draft_above) if frames == "first" else 1
+        # Never change a caller's PIL image: no draft mode, and its frame is restored.
+        scale = _draft(im, draft_above) if frames == "first" and im is not source else 1
         if frames == "all" and getattr(im, "n_frames", 1) > 1:
-            pixels = _pool_frames(im, max_pixels, name, upright)
+            pixels = _pool_frames(im, max_pixels, name)
         else:
             pixels = _to_array(ImageOps.exif_transpose(im) if upright else im)
     except UnreadableImageError:
         raise
     except Exception as exc:  # noqa: BLE001 - corrupt data raises OSError, SyntaxError, ...
-        raise UnreadableImageError(f"{name}: cannot decode image ({_cause(exc)})") from exc
+        raise UnreadableImageError(_decode_message(name, exc, "cannot decode the image")) from exc
     finally:
         if im is not source:
             im.close()
@@ -234,19 +333,23 @@ def _draft(im: Image.Image, draft_above: int | None) -> int:
     return max(1, w // im.size[0])
 
 
-def _frames(im: Image.Image) -> Iterator[Image.Image]:
-    yield from ImageSequence.Iterator(im)
-
-
-def _pool_frames(im: Image.Image, max_pixels: int, name: str, upright: bool) -> UInt8Array:
+def _pool_frames(im: Image.Image, max_pixels: int, name: str) -> UInt8Array:
+    """Every frame's pixels stacked as rows of one (N, 1, C) image; the frame shown is kept."""
+    start = im.tell()
     parts: list[UInt8Array] = []
     total = 0
-    for frame in _frames(im):
-        arr = _to_array(frame.copy())
-        total += arr.shape[0] * arr.shape[1]
-        if total > max_pixels:
-            raise ImageTooLargeError(f"{name}: its frames hold over {max_pixels:,} pixels in all")
-        parts.append(arr)
+    try:
+        for frame in ImageSequence.Iterator(im):
+            w, h = frame.size  # checked before decoding: pages of a TIFF may differ in size
+            total += w * h
+            if total > max_pixels:
+                raise ImageTooLargeError(
+                    f"{name}: its frames hold over {max_pixels:,} pixels in all "
+                    "(a decompression-bomb guard; raise it with max_pixels or --max-pixels)"
+                )
+            parts.append(_to_array(frame.copy()))
+    finally:
+        im.seek(start)
     channels = 4 if any(p.shape[2] == 4 for p in parts) else 3
     flat = [_with_channels(p, channels).reshape(-1, 1, channels) for p in parts]
     return np.ascontiguousarray(np.concatenate(flat, axis=0))
@@ -261,6 +364,8 @@ def _with_channels(arr: UInt8Array, channels: int) -> UInt8Array:
 
 def _to_array(im: Image.Image) -> UInt8Array:
     """Decode `im` and convert its mode to RGB or RGBA uint8."""
+    if im.mode == "La":  # premultiplied; Pillow converts it to LA only
+        im = im.convert("LA")
     mode = im.mode
     if mode in _HIGH_BIT_MODES:
         grey = _high_bit_grey(im)
@@ -277,7 +382,7 @@ def _to_array(im: Image.Image) -> UInt8Array:
         target = im.convert("RGB")
     arr = np.asarray(target)
     if arr.ndim != 3 or arr.shape[2] not in (3, 4):
-        raise UnreadableImageError(f"unexpected decoded shape {arr.shape}")
+        raise ValueError(f"unexpected decoded shape {arr.shape}")
     return arr
 
 
@@ -292,3 +397,42 @@ def _high_bit_grey(im: Image.Image) -> UInt8Array:
     else:
         arr = arr / 257.0
     return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
+
+
+@contextmanager
+def quiet_decoders() -> Iterator[None]:
+    """Silence what decoders print by themselves while the block runs.
+
+    Damaged files make Pillow warn and log, and libtiff write straight to file
+    descriptor 2; a command-line tool wants only its own one-line error. Changes
+    process-wide state (warning filters, logging, fd 2), so it is for the CLI only,
+    not for threaded servers.
+    """
+    previous = logging.root.manager.disable
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.disable(logging.CRITICAL)
+        try:
+            with _stderr_fd_to_devnull():
+                yield
+        finally:
+            logging.disable(previous)
+
+
+@contextmanager
+def _stderr_fd_to_devnull() -> Iterator[None]:
+    """Point file descriptor 2 at /dev/null (C libraries print there), then restore it."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no fd 2 to redirect
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)

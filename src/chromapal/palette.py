@@ -6,12 +6,16 @@ import html
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ._types import FloatArray, UInt8Array
 from .errors import InvalidColorError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 
 def to_hex(rgb: tuple[int, int, int] | UInt8Array) -> str:
@@ -71,6 +75,19 @@ def _indent(text: str) -> str:
     return "\n".join("  " + line for line in text.splitlines())
 
 
+def _checked_colors(colors: Any) -> UInt8Array:
+    """`colors` as a new (n, 3) uint8 array; integers outside 0-255 or other shapes are errors."""
+    arr = np.asarray(colors)
+    if arr.size == 0:
+        return np.zeros((0, 3), np.uint8)
+    if arr.ndim != 2 or arr.shape[1] != 3:
+        raise ValueError(f"colors must have shape (n, 3) (got {arr.shape})")
+    if arr.dtype != np.uint8:
+        if arr.dtype.kind not in "iuf" or np.any(arr != np.round(arr)) or np.any((arr < 0) | (arr > 255)):
+            raise ValueError(f"colors must be integers from 0 to 255 (got {arr.tolist()})")
+    return np.array(arr, dtype=np.uint8)
+
+
 @dataclass(frozen=True)
 class Swatch:
     """One palette colour and the share of the image it covers."""
@@ -114,15 +131,17 @@ class Palette:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        colors = np.array(self.colors, dtype=np.uint8).reshape(-1, 3)
+        colors = _checked_colors(self.colors)
         props = np.array(self.proportions, dtype=np.float64).reshape(-1)
         if len(colors) != len(props):
             raise ValueError(f"{len(colors)} colours but {len(props)} proportions")
+        if not np.all(np.isfinite(props)) or np.any(props < 0):
+            raise ValueError(f"proportions must be finite and non-negative (got {props.tolist()})")
         colors.setflags(write=False)
         props.setflags(write=False)
         object.__setattr__(self, "colors", colors)
         object.__setattr__(self, "proportions", props)
-        object.__setattr__(self, "meta", dict(self.meta))
+        object.__setattr__(self, "meta", MappingProxyType(dict(self.meta)))
 
     def __len__(self) -> int:
         return len(self.colors)
@@ -175,12 +194,14 @@ class Palette:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Palette:
         """Rebuild a palette from `to_dict` output (colours may be given by ``hex`` or ``rgb``)."""
-        entries = data["colors"]
+        entries = data.get("colors")
+        if not isinstance(entries, list):
+            raise ValueError("a palette dict needs a 'colors' list (as written by to_dict)")
         colors = [tuple(e["rgb"]) if "rgb" in e else parse_hex(e["hex"]) for e in entries]
         props = [float(e.get("proportion", 1 / len(entries))) for e in entries]
         known = {"source", "k", "space", "colors", "note"}
         return cls(
-            np.array(colors, dtype=np.uint8).reshape(-1, 3), np.array(props),
+            colors, np.array(props),
             source=data.get("source"), k=data.get("k"), space=data.get("space", "oklab"),
             note=data.get("note"), meta={k: v for k, v in data.items() if k not in known},
         )
@@ -200,3 +221,22 @@ class Palette:
             f"&middot; {len(self)} colours</div>"
             f'<div style="display:flex;height:56px;border-radius:4px;overflow:hidden">{"".join(cells)}</div></div>'
         )
+
+    def to_image(
+        self, *, width: int = 960, height: int = 160, equal: bool = False, labels: bool = True
+    ) -> PILImage:
+        """The palette as an RGB PIL image: a strip, each colour as wide as its share.
+
+        Each band is within a pixel of ``share * width`` (all equal with `equal`) and is
+        labelled with its hex code and share in black or white, whichever contrasts more.
+        See `chromapal.render.swatches`; save it with ``.save("palette.png")``.
+        """
+        from .render.swatches import swatch_image  # Pillow drawing only when asked for
+
+        return swatch_image(self, width=width, height=height, equal=equal, labels=labels)
+
+    def to_svg(self, *, width: int = 960, height: int = 160, equal: bool = False, labels: bool = True) -> str:
+        """The strip of `to_image` as SVG text: one ``<rect>`` per colour, exact widths, hex labels."""
+        from .render.swatches import swatch_svg
+
+        return swatch_svg(self, width=width, height=height, equal=equal, labels=labels)

@@ -1,0 +1,407 @@
+"""Palettes of many images into a database: expand inputs, extract in parallel, store as results arrive.
+
+The worker function `process` takes a source and plain options and returns a plain,
+picklable dict; it never raises, so one bad image never stops a batch. `run_batch`
+sends sources to a local process pool, or to a Dask cluster when given a scheduler
+address, and writes each result through the single `PaletteStore` writer as soon as
+it arrives. Progress goes to a callback; this module never prints.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final
+
+from . import __version__
+from .colorspace import canonical_space
+from .errors import PaletteError
+from .load import DRAFT_ABOVE, MAX_PIXELS, is_url, load_image
+from .pipeline import extract_palette
+from .store import PaletteStore, options_key
+
+#: File extensions picked up when a folder is given (case-insensitive).
+IMAGE_EXTENSIONS: Final = frozenset(
+    {".png", ".jpg", ".jpeg", ".jpe", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".tga", ".ppm", ".pgm",
+     ".pbm", ".pnm", ".ico", ".jp2", ".j2k", ".jpx"}
+)
+#: Tasks kept in flight per worker: enough to keep workers busy, few enough to stop fast.
+IN_FLIGHT_PER_WORKER: Final = 4
+#: Failure reasons kept in the summary.
+FIRST_REASONS: Final = 5
+
+Record = dict[str, Any]
+ProgressCallback = Callable[["Progress"], None]
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """The extraction options of a batch; their canonical JSON is part of the "done" key."""
+
+    k: int = 8
+    space: str = "oklab"
+    seed: int = 0
+    alpha_threshold: int = 128
+    frames: str = "first"
+    max_pixels: int = MAX_PIXELS
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "space", canonical_space(self.space))
+
+    def as_dict(self) -> dict[str, Any]:
+        """The options as a plain dict (what workers receive)."""
+        return {"k": self.k, "space": self.space, "seed": self.seed, "alpha_threshold": self.alpha_threshold,
+                "frames": self.frames, "max_pixels": self.max_pixels}
+
+    @property
+    def key(self) -> str:
+        """Canonical JSON text stored with every result."""
+        return options_key(self.as_dict())
+
+
+@dataclass
+class Progress:
+    """Counts so far, passed to the progress callback after every image."""
+
+    total: int
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    source: str | None = None  # the image just finished
+
+    @property
+    def finished(self) -> int:
+        """Images done, skipped or failed."""
+        return self.done + self.skipped + self.failed
+
+
+@dataclass
+class BatchSummary:
+    """What a batch run did."""
+
+    total: int
+    done: int
+    skipped: int
+    failed: int
+    seconds: float
+    interrupted: bool = False
+    reasons: list[str] = field(default_factory=list)  # the first few failures, "source: reason"
+
+    @property
+    def rate(self) -> float:
+        """Images extracted per second."""
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+
+# -- inputs ------------------------------------------------------------------------------
+
+
+def expand_inputs(inputs: Iterable[str]) -> list[str]:
+    """Expand command-line INPUTS into sources: absolute file paths and http(s) URLs.
+
+    Each input is a URL; a file; a folder (searched recursively for `IMAGE_EXTENSIONS`);
+    a glob pattern (``**`` recurses); or ``@list.txt``, a text file of paths and URLs,
+    one per line, where blank lines and lines starting with ``#`` are skipped and
+    relative paths are relative to the list's folder. Paths that do not exist are kept,
+    so they are recorded as failures. Duplicates are dropped, order is kept.
+
+    Raises
+    ------
+    PaletteError
+        If a ``@list`` file cannot be read.
+    """
+    seen: dict[str, None] = {}
+    for item in inputs:
+        for source in _expand_one(item):
+            seen.setdefault(source, None)
+    return list(seen)
+
+
+def _expand_one(item: str) -> Iterator[str]:
+    if is_url(item):
+        yield item
+    elif item.startswith("@"):
+        yield from _read_list(Path(item[1:]))
+    elif os.path.isdir(item):
+        yield from _image_files(Path(item))
+    elif not os.path.exists(item) and glob.has_magic(item):
+        for match in sorted(glob.glob(item, recursive=True)):
+            if os.path.isdir(match):
+                yield from _image_files(Path(match))
+            elif os.path.splitext(match)[1].lower() in IMAGE_EXTENSIONS:
+                yield os.path.abspath(match)
+    else:
+        yield os.path.abspath(item)
+
+
+def _image_files(folder: Path) -> Iterator[str]:
+    """Image files under `folder`, recursively, in sorted order."""
+    for root, dirs, files in os.walk(folder):
+        dirs.sort()
+        for name in sorted(files):
+            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
+                yield os.path.abspath(os.path.join(root, name))
+
+
+def _read_list(path: Path) -> Iterator[str]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PaletteError(f"@{path}: cannot read the list of inputs ({exc})") from exc
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if is_url(line):
+            yield line
+        else:
+            yield os.path.abspath(path.parent / os.path.expanduser(line))
+
+
+def file_stamp(source: str) -> tuple[int | None, int | None]:
+    """(size in bytes, modification time in ns) of a file; (None, None) for URLs and missing files."""
+    if is_url(source):
+        return None, None
+    try:
+        st = os.stat(source)
+    except OSError:
+        return None, None
+    return st.st_size, st.st_mtime_ns
+
+
+# -- the worker --------------------------------------------------------------------------
+
+
+def process(source: str, options: Mapping[str, Any]) -> Record:
+    """Extract the palette of one source; return a plain dict and never raise.
+
+    Returns ``{"source", "ok": True, "size", "mtime_ns", "width", "height", "colors",
+    "shares", "note", "load_ms", "extract_ms"}`` on success, or ``{"source", "ok": False,
+    "size", "mtime_ns", "error", "reason"}`` where `error` is the exception's class name
+    and `reason` its one-line message.
+    """
+    size, mtime_ns = file_stamp(source)  # before reading: a later change is seen next run
+    record: Record = {"source": source, "size": size, "mtime_ns": mtime_ns}
+    try:
+        t0 = time.perf_counter()
+        loaded = load_image(source, frames=options.get("frames", "first"),
+                            max_pixels=options.get("max_pixels", MAX_PIXELS), draft_above=DRAFT_ABOVE)
+        t1 = time.perf_counter()
+        palette = extract_palette(loaded.pixels, k=options.get("k", 8), space=options.get("space", "oklab"),
+                                  seed=options.get("seed", 0), alpha_threshold=options.get("alpha_threshold", 128),
+                                  source=loaded.name)
+        t2 = time.perf_counter()
+    except PaletteError as exc:
+        return {**record, "ok": False, "error": type(exc).__name__, "reason": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a worker must return, whatever the decoder does
+        return {**record, "ok": False, "error": type(exc).__name__, "reason": f"{source}: {_one_line(exc)}"}
+    height, width = loaded.pixels.shape[:2]
+    return {**record, "ok": True, "width": width * loaded.scale, "height": height * loaded.scale,
+            "colors": palette.colors.tolist(), "shares": palette.proportions.tolist(), "note": palette.note,
+            "load_ms": (t1 - t0) * 1000, "extract_ms": (t2 - t1) * 1000}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _ignore_sigint() -> None:
+    """Pool initializer: Ctrl-C is handled by the parent, which finishes its writes first."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+# -- the runner --------------------------------------------------------------------------
+
+
+def run_batch(
+    sources: list[str],
+    store: PaletteStore,
+    options: BatchOptions,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: ProgressCallback | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    inputs: Iterable[str] = (),
+) -> BatchSummary:
+    """Extract and store the palettes of `sources`, skipping those already stored.
+
+    Parameters
+    ----------
+    sources : list of str
+        Absolute paths and URLs, e.g. from `expand_inputs`.
+    store : PaletteStore
+        The database; this function is its only writer while it runs.
+    options : BatchOptions
+        Extraction options; with each file's size and modification time they form
+        the "done" key, so changed files and new options are processed again.
+    workers : int, optional
+        Local processes (default: all cores). 1 runs in this process.
+    scheduler : str, optional
+        Address of a Dask scheduler (``tcp://host:8786``); `workers` is then ignored.
+    progress : callable, optional
+        Called with a `Progress` after every source skipped, stored or failed.
+    should_stop : callable, optional
+        Polled between results; when it returns True no new work is started, results
+        already arriving are stored, and the summary is returned with ``interrupted``.
+    inputs : iterable of str
+        The command-line inputs, recorded in the ``runs`` table.
+
+    Raises
+    ------
+    PaletteError
+        If `scheduler` is given but Dask is not installed or the scheduler cannot be reached.
+    """
+    started = time.perf_counter()
+    key = options.key
+    run_id = store.start_run(key, list(inputs) or sources[:1000], __version__)
+    state = Progress(total=len(sources))
+    reasons: list[str] = []
+    stop = should_stop or (lambda: False)
+
+    def todo() -> Iterator[str]:
+        for source in sources:
+            if store.is_done(source, *file_stamp(source), key):
+                state.skipped += 1
+                state.source = source
+                if progress:
+                    progress(state)
+                continue
+            yield source
+
+    def record(result: Record) -> None:
+        state.source = result["source"]
+        if result["ok"]:
+            store.add_palette(result, key, run_id=run_id)
+            state.done += 1
+        else:
+            store.add_failure(result, key, run_id=run_id)
+            state.failed += 1
+            if len(reasons) < FIRST_REASONS:
+                reasons.append(result["reason"])
+        if progress:
+            progress(state)
+
+    interrupted = False
+    try:
+        if scheduler:
+            interrupted = _run_dask(scheduler, todo(), options.as_dict(), record, stop)
+        elif (workers or os.cpu_count() or 1) <= 1:
+            interrupted = _run_inline(todo(), options.as_dict(), record, stop)
+        else:
+            interrupted = _run_pool(workers or os.cpu_count() or 1, todo(), options.as_dict(), record, stop)
+    finally:
+        store.finish_run(run_id, done=state.done, skipped=state.skipped, failed=state.failed,
+                         interrupted=interrupted)
+    return BatchSummary(total=len(sources), done=state.done, skipped=state.skipped, failed=state.failed,
+                        seconds=time.perf_counter() - started, interrupted=interrupted, reasons=reasons)
+
+
+def _run_inline(todo: Iterator[str], options: Record, record: Callable[[Record], None],
+                stop: Callable[[], bool]) -> bool:
+    for source in todo:
+        record(process(source, options))
+        if stop():
+            return True
+    return False
+
+
+def _run_pool(workers: int, todo: Iterator[str], options: Record, record: Callable[[Record], None],
+              stop: Callable[[], bool]) -> bool:
+    """Local process pool with a bounded window of tasks; a dead worker fails its tasks, not the run."""
+    window = workers * IN_FLIGHT_PER_WORKER
+    pending: dict[Future[Record], str] = {}
+    pool = ProcessPoolExecutor(workers, initializer=_ignore_sigint)
+    try:
+        exhausted = False
+        while True:
+            while not exhausted and not stop() and len(pending) < window:
+                source = next(todo, None)
+                if source is None:
+                    exhausted = True
+                    break
+                pending[pool.submit(process, source, options)] = source
+            if not pending:
+                break
+            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in finished:
+                source = pending.pop(future)
+                try:
+                    record(future.result())
+                except BrokenProcessPool:
+                    broken = True
+                    record(_crash_record(source))
+            if broken:  # the pool is unusable; fail what it held and start a fresh one
+                for source in pending.values():
+                    record(_crash_record(source))
+                pending.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = ProcessPoolExecutor(workers, initializer=_ignore_sigint)
+        return not exhausted
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _crash_record(source: str) -> Record:
+    size, mtime_ns = file_stamp(source)
+    return {"source": source, "ok": False, "size": size, "mtime_ns": mtime_ns, "error": "WorkerCrash",
+            "reason": f"{source}: the worker process died while this image was in progress"}
+
+
+def _run_dask(scheduler: str, todo: Iterator[str], options: Record, record: Callable[[Record], None],
+              stop: Callable[[], bool]) -> bool:
+    """Same work on a Dask cluster: workers open the images, results stream back to this writer."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        raise PaletteError(
+            "--scheduler needs Dask: pip install 'chromapal[dask]' (dask[distributed])"
+        ) from exc
+    try:
+        client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError) as exc:
+        raise PaletteError(f"cannot reach the Dask scheduler at {scheduler} ({_one_line(exc)})") from exc
+    try:
+        n_workers = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
+        window = n_workers * IN_FLIGHT_PER_WORKER
+        futures = as_completed()
+        sources: dict[str, str] = {}  # future key -> source
+        exhausted = False
+
+        def submit() -> None:
+            nonlocal exhausted
+            source = next(todo, None)
+            if source is None:
+                exhausted = True
+                return
+            future = client.submit(process, source, options, pure=False)
+            sources[future.key] = source
+            futures.add(future)
+
+        for _ in range(window):
+            if stop() or exhausted:
+                break
+            submit()
+        for future in futures:
+            source = sources.pop(future.key)
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - a lost worker fails the task, not the run
+                size, mtime_ns = file_stamp(source)
+                result = {"source": source, "ok": False, "size": size, "mtime_ns": mtime_ns,
+                          "error": type(exc).__name__, "reason": f"{source}: dask task failed ({_one_line(exc)})"}
+            record(result)
+            if not stop() and not exhausted:
+                submit()
+        return not exhausted
+    finally:
+        client.close()

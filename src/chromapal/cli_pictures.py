@@ -1,0 +1,418 @@
+"""The picture commands: ``swatch``, ``pies``, ``recolor``, ``sweep`` and ``report``.
+
+Each parses, calls `chromapal.render`, writes the file its ``-o`` names (format from the
+extension) and turns every problem into one line, ``Error: ...``: exit status 2 for a
+usage error (unknown extension, unwritable folder, bad k range, missing option), 1 for
+an input that cannot be used.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import warnings
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from click.core import ParameterSource
+
+from .cli import extract_options, handle_errors, output_path, palette_for
+from .errors import PaletteError
+from .palette import Palette
+from .pipeline import MAX_K, extract
+from .render import (
+    RASTER_FORMATS,
+    load_palette_file,
+    parse_ks,
+    report_html,
+    save_animation,
+    save_image,
+    swatch_image,
+    swatch_svg,
+    sweep_frames,
+)
+from .render.recolor import recolor
+from .render.sweep import ANIMATION_FORMATS, DURATION, HOLD, MAX_SIDE
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+SWATCH_FORMATS = sorted([*RASTER_FORMATS, "svg"])
+PIE_FORMATS = [
+    "jpeg",
+    "jpg",
+    "pdf",
+    "png",
+    "svg",
+    "webp",
+]  # matplotlib's; see render.pie.FIGURE_FORMATS
+REPORT_FORMATS = ["htm", "html"]
+
+
+class OneLineCommand(click.Command):
+    """A command whose usage errors print one line, ``Error: ...``, without the usage text."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse as usual; drop the context from usage errors so click prints only the message."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.ctx = None
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; usage errors raised in its body lose the context too."""
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.ctx = None
+            raise
+
+
+class KRange(click.ParamType):
+    """A k range: ``1-10``, ``2,4,8`` or ``2-6,10`` (see `chromapal.render.parse_ks`)."""
+
+    name = "RANGE"
+
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> list[int]:
+        """Parse `value` into a sorted list of k values."""
+        if isinstance(value, list):
+            return value
+        try:
+            return parse_ks(str(value), max_k=MAX_K)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+def cluster_options(func: F) -> F:
+    """`extract_options` without ``-k``: for commands taking several k (a k range)."""
+    func = extract_options(func)
+    func.__click_params__ = [p for p in func.__click_params__ if p.name != "k"]  # type: ignore[attr-defined]
+    return func
+
+
+def output_option(formats: list[str], *, required: bool = True) -> Callable[[F], F]:
+    """``-o/--output FILE``; the format follows the extension."""
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        metavar="FILE",
+        required=required,
+        help=f"File to write; the extension picks the format ({', '.join(formats)}).",
+    )
+
+
+def source_of(image: str) -> Any:
+    """IMAGE as the library takes it; ``-`` is standard input, read once into bytes."""
+    return sys.stdin.buffer.read() if image == "-" else image
+
+
+@contextlib.contextmanager
+def user_errors(image: str) -> Iterator[None]:
+    """Translate problems with IMAGE raised by the library into one-line errors (exit 1)."""
+    try:
+        with warnings.catch_warnings():  # a Pillow warning would break the one-line error
+            warnings.simplefilter("ignore")
+            yield
+    except PaletteError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except MemoryError as exc:
+        raise click.ClickException(f"{image}: out of memory") from exc
+    except (ValueError, TypeError, OSError) as exc:
+        raise click.ClickException(
+            f"{image}: {' '.join(str(exc).split()) or type(exc).__name__}"
+        ) from exc
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Turn a failure to write `path` (disk full, permissions) into a one-line error."""
+    try:
+        yield
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def note(palette: Palette) -> None:
+    """Tell the user (on standard error) anything the palette's `note` says."""
+    if palette.note:
+        click.echo(f"note: {palette.source}: {palette.note}", err=True)
+
+
+@click.command("swatch", cls=OneLineCommand)
+@click.argument("image")
+@output_option(SWATCH_FORMATS)
+@extract_options
+@click.option(
+    "--equal", is_flag=True, help="Equal widths instead of widths proportional to the shares."
+)
+@click.option(
+    "--width",
+    type=click.IntRange(16, 20000),
+    default=960,
+    show_default=True,
+    help="Width in pixels.",
+)
+@click.option(
+    "--height",
+    type=click.IntRange(8, 20000),
+    default=160,
+    show_default=True,
+    help="Height in pixels.",
+)
+@click.option(
+    "--labels/--no-labels",
+    default=True,
+    show_default=True,
+    help="Hex codes (and shares) on the colours.",
+)
+@handle_errors
+def swatch_command(
+    image: str, output: str, equal: bool, width: int, height: int, labels: bool, **options: Any
+) -> None:
+    """Draw the palette of IMAGE as a strip of colours (PNG, SVG, ...)."""
+    out = output_path(output, allowed=SWATCH_FORMATS, inputs=[image])
+    palette = palette_for(image, **options)
+    note(palette)
+    if width < len(palette):
+        raise click.UsageError(f"--width {width} is too narrow for {len(palette)} colours")
+    with writing(out):
+        if out.suffix.lower() == ".svg":
+            out.write_text(
+                swatch_svg(palette, width=width, height=height, equal=equal, labels=labels),
+                encoding="utf-8",
+            )
+        else:
+            save_image(
+                swatch_image(palette, width=width, height=height, equal=equal, labels=labels), out
+            )
+
+
+@click.command("pies", cls=OneLineCommand)
+@click.argument("image")
+@output_option(PIE_FORMATS, required=False)
+@click.option(
+    "-k",
+    "--k",
+    "ks",
+    type=KRange(),
+    default="1-10",
+    show_default=True,
+    help="The k values: one pie chart each, e.g. 1-10 or 2,4,8.",
+)
+@click.option(
+    "--separate",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write one file per k into DIR (pie-k01.png, ...) instead of one grid.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(PIE_FORMATS),
+    default="png",
+    show_default=True,
+    help="File format with --separate.",
+)
+@click.option(
+    "--columns", type=click.IntRange(1, 20), default=None, help="Charts per row (default: up to 5)."
+)
+@cluster_options
+@handle_errors
+def pies_command(
+    image: str,
+    output: str | None,
+    ks: list[int],
+    separate: Path | None,
+    fmt: str,
+    columns: int | None,
+    **options: Any,
+) -> None:
+    """Draw one pie chart of IMAGE's palette per k, in a grid (5 x 2 for k = 1-10)."""
+    from .render.pie import plot_pies, save_figure
+
+    if (output is None) == (separate is None):
+        raise click.UsageError("give either -o/--output FILE or --separate DIR")
+    if separate is not None:
+        with writing(separate):
+            separate.mkdir(parents=True, exist_ok=True)
+        targets = [
+            output_path(str(separate / f"pie-k{k:02d}.{fmt}"), allowed=PIE_FORMATS, inputs=[image])
+            for k in ks
+        ]
+    else:
+        targets = [output_path(str(output), allowed=PIE_FORMATS, inputs=[image])]
+    with user_errors(image):
+        palettes = _palettes(image, ks, **options)
+    note(palettes[-1])
+    figures = (
+        [plot_pies(palettes, ncols=columns)]
+        if separate is None
+        else [plot_pies([p]) for p in palettes]
+    )
+    for figure, target in zip(figures, targets):
+        with writing(target):
+            save_figure(figure, target)
+
+
+def _palettes(image: str, ks: list[int], **options: Any) -> list[Palette]:
+    from .render import palettes_for
+
+    source = source_of(image)
+    return palettes_for(source, ks, **options)
+
+
+@click.command("recolor", cls=OneLineCommand)
+@click.argument("image")
+@output_option(sorted(RASTER_FORMATS))
+@extract_options
+@click.option(
+    "--dither", is_flag=True, help="Floyd-Steinberg error diffusion instead of flat areas."
+)
+@click.option(
+    "--palette",
+    "palette_file",
+    metavar="FILE",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Recolour with the palette of FILE: another image (its -k colours) or a palette file "
+    "(.json, .gpl, ...).",
+)
+@click.pass_context
+@handle_errors
+def recolor_command(
+    ctx: click.Context,
+    image: str,
+    output: str,
+    dither: bool,
+    palette_file: str | None,
+    **options: Any,
+) -> None:
+    """Redraw IMAGE with every pixel in its palette colour: a flattened, indexed image."""
+    inputs = [image] + ([palette_file] if palette_file else [])
+    out = output_path(output, allowed=RASTER_FORMATS, inputs=inputs)
+    explicit_space = ctx.get_parameter_source("space") != ParameterSource.DEFAULT
+    source = source_of(image)
+    if palette_file:
+        with user_errors(palette_file):
+            palette = load_palette_file(palette_file, **options)
+    else:
+        with user_errors(image):
+            palette = extract(source, **options)
+    note(palette)
+    with user_errors(image):
+        picture = recolor(
+            source,
+            palette,
+            dither=dither,
+            space=options["space"] if explicit_space else None,
+            alpha_threshold=options["alpha_threshold"],
+            max_pixels=options["max_pixels"],
+        )
+    with writing(out):
+        save_image(picture, out)
+
+
+@click.command("sweep", cls=OneLineCommand)
+@click.argument("image")
+@output_option(list(ANIMATION_FORMATS))
+@click.option(
+    "-k",
+    "--k",
+    "ks",
+    type=KRange(),
+    default="2-15",
+    show_default=True,
+    help="The k values, one frame each, e.g. 2-15 or 2,4,8,16.",
+)
+@click.option(
+    "--duration",
+    type=click.IntRange(10, 60000),
+    default=DURATION,
+    show_default=True,
+    help="Milliseconds per frame.",
+)
+@click.option(
+    "--hold",
+    type=click.IntRange(10, 60000),
+    default=HOLD,
+    show_default=True,
+    help="Milliseconds on the last frame, the original.",
+)
+@click.option(
+    "--loop/--no-loop", default=True, show_default=True, help="Loop forever, or play once."
+)
+@click.option(
+    "--max-side",
+    type=click.IntRange(0),
+    default=MAX_SIDE,
+    show_default=True,
+    help="Scale frames down to this longest side; 0 keeps the full size.",
+)
+@click.option("--dither", is_flag=True, help="Floyd-Steinberg error diffusion in each frame.")
+@cluster_options
+@handle_errors
+def sweep_command(
+    image: str,
+    output: str,
+    ks: list[int],
+    duration: int,
+    hold: int,
+    loop: bool,
+    max_side: int,
+    dither: bool,
+    **options: Any,
+) -> None:
+    """Animate IMAGE recoloured with k = 2, 3, ... colours, ending on the original (a GIF)."""
+    out = output_path(output, allowed=ANIMATION_FORMATS, inputs=[image])
+    with user_errors(image):
+        frames = sweep_frames(
+            source_of(image), ks, max_side=max_side or None, dither=dither, **options
+        )
+    with writing(out):
+        save_animation(frames, out, duration=duration, hold=hold, loop=loop)
+
+
+@click.command("report", cls=OneLineCommand)
+@click.argument("image")
+@output_option(REPORT_FORMATS)
+@extract_options
+@click.option(
+    "--pies",
+    "pie_ks",
+    type=KRange(),
+    default="1-10",
+    show_default=True,
+    help="The k values of the pie grid.",
+)
+@click.option("--dither", is_flag=True, help="Dither the recoloured image.")
+@click.option(
+    "--max-side",
+    type=click.IntRange(0),
+    default=900,
+    show_default=True,
+    help="Longest side of the pictures in the page; 0 keeps the full size.",
+)
+@handle_errors
+def report_command(
+    image: str, output: str, pie_ks: list[int], dither: bool, max_side: int, **options: Any
+) -> None:
+    """Write one self-contained HTML page: IMAGE, its palette, pie grid and recoloured image."""
+    out = output_path(output, allowed=REPORT_FORMATS, inputs=[image])
+    with user_errors(image):
+        page = report_html(
+            source_of(image),
+            pie_ks=pie_ks,
+            dither=dither,
+            max_side=max_side or None,
+            title=None if image == "-" else Path(image).name,
+            **options,
+        )
+    with writing(out):
+        out.write_text(page, encoding="utf-8")
+
+
+COMMANDS = [swatch_command, pies_command, recolor_command, sweep_command, report_command]

@@ -1,0 +1,233 @@
+"""The ``chromapal theme`` command, and the clean-up and export steps the CLI commands share.
+
+Imported by ``chromapal.cli`` (which registers `theme_command` at its end); import that
+module, not this one, first.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.text import Text
+
+from .adjust import clean_palette, hide_colors
+from .cli import extract_options, handle_errors, output_path, palette_for, read_source
+from .errors import PaletteError
+from .export import FORMATS, PaletteFileError, dump_palette, extensions, format_for_path
+from .export.terminal import THEME_TARGETS, dump_theme
+from .load import DRAFT_ABOVE, load_image
+from .names import parse_color
+from .palette import Palette
+from .pipeline import extract_palette
+from .theme import ANSI_NAMES, Theme, make_theme
+
+RGB = tuple[int, int, int]
+
+
+def parse_ignore(
+    ctx: click.Context | None, param: click.Parameter | None, value: str | None
+) -> list[RGB]:
+    """Click callback: ``'white,black'`` or ``'#f0f0f0'`` -> RGB tuples (bad colour: usage error)."""
+    if not value:
+        return []
+    try:
+        return [parse_color(item) for item in value.split(",") if item.strip()]
+    except PaletteError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param, param_hint="'--ignore'") from exc
+
+
+def extract_ignoring(
+    image: str, ignore: Sequence[RGB], tolerance: float, **options: Any
+) -> Palette:
+    """Palette of IMAGE with the pixels near `ignore` colours left out of the clustering.
+
+    Until `extract` takes an ``ignore=`` parameter: load, set those pixels' alpha to 0, cluster.
+    """
+    if not ignore:
+        return palette_for(image, **options)
+    try:
+        loaded = load_image(
+            read_source(image),
+            frames=options["frames"],
+            max_pixels=options["max_pixels"],
+            draft_above=DRAFT_ABOVE,
+        )
+        pixels = hide_colors(loaded.pixels, ignore, tolerance)
+        return extract_palette(
+            pixels,
+            k=options["k"],
+            space=options["space"],
+            seed=options["seed"],
+            alpha_threshold=max(options["alpha_threshold"], 1),
+            source=loaded.name,
+        )
+    except PaletteError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except (ValueError, TypeError, OSError) as exc:
+        raise click.ClickException(f"{image}: {exc}") from exc
+
+
+def cleaned_palette(
+    image: str,
+    *,
+    ignore: Sequence[RGB] = (),
+    ignore_tolerance: float = 10.0,
+    merge: float | None = None,
+    min_share: float = 0.0,
+    sort: str = "share",
+    **options: Any,
+) -> Palette:
+    """Extract IMAGE's palette (leaving `ignore` colours out), then merge, drop and sort it."""
+    palette = extract_ignoring(image, ignore, ignore_tolerance, **options)
+    return clean_palette(palette, merge=merge, min_share=min_share, sort=sort)
+
+
+def export_format(output: str | None, fmt: str | None, images: Sequence[str]) -> str | None:
+    """Check ``-o``/``--format`` before any work; return the format to write (None: the table).
+
+    Raises ``click.UsageError`` (exit 2) for an unknown extension, a bad folder, or a file
+    format with more than one image.
+    """
+    if output is None and fmt in (None, "json"):
+        return None if fmt is None else "json"
+    if len(images) > 1 and not (output is None and fmt == "json"):
+        raise click.UsageError(f"-o/--output and --format take one IMAGE (got {len(images)})")
+    if output is None:
+        return fmt
+    suffix = Path(output).suffix.lower().lstrip(".")
+    allowed = [suffix] if fmt else {ext.rsplit(".", 1)[-1] for ext in extensions()}
+    output_path(output, allowed=allowed, inputs=images)
+    try:
+        return format_for_path(output, fmt)
+    except PaletteFileError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def write_export(palette: Palette, fmt: str, output: str | None, *, names: str) -> None:
+    """Write `palette` as `fmt` to `output`, or to standard output when `output` is None."""
+    data = dump_palette(palette, fmt, names=names)
+    if output is None:
+        if FORMATS[fmt].binary and sys.stdout.isatty():
+            raise click.UsageError(f"{fmt} is a binary format; write it to a file with -o FILE")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        Path(output).write_bytes(data)
+    except OSError as exc:
+        raise click.ClickException(f"{output}: cannot write ({exc.strerror or exc})") from exc
+    click.echo(f"wrote {output} ({fmt}, {len(palette)} colours)", err=True)
+
+
+# -- theme -----------------------------------------------------------------------------------
+
+
+def preview_lines(theme: Theme) -> list[Text]:
+    """The scheme as coloured text: swatches of the 16 colours and a sample on the background."""
+    h = theme.hex()
+    bg, fg = h["background"], h["foreground"]
+    base = f"{fg} on {bg}"
+
+    def line(*parts: tuple[str, str]) -> Text:
+        text = Text(" ", style=base)
+        for chunk, style in parts:
+            text.append(chunk, style=style)
+        text.append(" " * max(0, 66 - len(text)), style=base)
+        return text
+
+    kind = "light" if theme.light else "dark"
+    lines = [line((f"{theme.name}: {kind} scheme", f"bold {base}")), line()]
+    for label, offset in (("normal", 0), ("bright", 8)):
+        parts = [(f"{label:<7}", base)]
+        for i in range(8):
+            parts.append(
+                (
+                    f"{i + offset:^7}",
+                    f"{'#000000' if theme.light else bg} on {h[f'color{i + offset}']}",
+                )
+            )
+        lines.append(line(*parts))
+    lines.append(line())
+    for offset in (0, 8):
+        parts = [(f"{'bright' if offset else 'normal':<7}", base)]
+        parts += [
+            (f"{ANSI_NAMES[i]:<8}", f"{h[f'color{i + offset}']} on {bg}") for i in range(1, 7)
+        ]
+        lines.append(line(*parts))
+    lines += [
+        line(),
+        line(
+            ("$ ", f"{h['color2']} on {bg}"),
+            ("chromapal theme photo.jpg --preview", base),
+            (" ", f"on {h['cursor']}"),
+        ),
+        line(("foreground on background: ", base), (f"{fg} on {bg}", f"bold {base}")),
+    ]
+    return lines
+
+
+@click.command("theme")
+@click.argument("image")
+@click.option(
+    "--target",
+    type=click.Choice(list(THEME_TARGETS)),
+    help="Terminal to write the scheme for: " + ", ".join(THEME_TARGETS) + ".",
+)
+@click.option("-o", "--output", help="Write the scheme to this file (default: standard output).")
+@click.option("--light", is_flag=True, help="A light scheme (dark text on a light background).")
+@click.option("--preview", is_flag=True, help="Print the scheme as coloured text.")
+@click.option("--name", help="Scheme name written into the file (default: the image's name).")
+@extract_options
+@handle_errors
+def theme_command(
+    image: str,
+    target: str | None,
+    output: str | None,
+    light: bool,
+    preview: bool,
+    name: str | None,
+    **options: Any,
+) -> None:
+    """Make a 16-colour terminal scheme from IMAGE's palette (foreground 7:1, ANSI colours 3:1)."""
+    if target is None and not preview:
+        raise click.UsageError("give --target NAME to write a scheme, or --preview to see it")
+    if output is not None and target is None:
+        raise click.UsageError("-o/--output needs --target NAME")
+    if preview and target and output is None:
+        raise click.UsageError(
+            "--preview with --target needs -o FILE (both would go to standard output)"
+        )
+    if output is not None:
+        output_path(output, allowed=[Path(output).suffix.lower().lstrip(".")], inputs=[image])
+    palette = palette_for(image, **options)
+    label = name or (
+        Path(palette.source).stem if palette.source and palette.source != "<stdin>" else "chromapal"
+    )
+    theme = make_theme(palette, light=light, name=label)
+    if target is not None:
+        text = dump_theme(theme, target)
+        if output is None:
+            click.echo(text, nl=False)
+        else:
+            try:
+                Path(output).write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise click.ClickException(
+                    f"{output}: cannot write ({exc.strerror or exc})"
+                ) from exc
+            click.echo(f"wrote {output} ({target} scheme)", err=True)
+    if preview:
+        console = Console(
+            highlight=False,
+            soft_wrap=True,
+            force_terminal="NO_COLOR" not in os.environ,
+            color_system="truecolor",
+        )
+        for row in preview_lines(theme):
+            console.print(row)

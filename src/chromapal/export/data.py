@@ -1,0 +1,131 @@
+"""Data formats: chromapal JSON, CSV, a plain hex list and a Tailwind-style colour map."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+from ..names import nearest_names
+from ..palette import Palette, dumps_palettes, parse_hex
+
+_HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
+
+
+def equal_shares(colors: Sequence[tuple[int, int, int]], **fields: Any) -> Palette:
+    """A palette of `colors` (in file order) with equal shares, for formats that carry none."""
+    n = len(colors)
+    return Palette(
+        np.array(colors, dtype=np.uint8).reshape(-1, 3), np.full(n, 1 / n) if n else [], **fields
+    )
+
+
+def palette_dict(palette: Palette) -> dict[str, Any]:
+    """`Palette.to_dict` with each colour's nearest CSS ``name`` and ``xkcd_name``."""
+    out = palette.to_dict()
+    for entry, css, xkcd in zip(
+        out["colors"], nearest_names(palette.colors, "css"), nearest_names(palette.colors, "xkcd")
+    , strict=True):
+        entry["name"] = css
+        entry["xkcd_name"] = xkcd
+    return out
+
+
+def write_json(palette: Palette, labels: Sequence[str]) -> bytes:
+    """Chromapal's JSON: source, k, space, colours with hex, rgb, proportion, name, xkcd_name."""
+    return (dumps_palettes(palette_dict(palette)) + "\n").encode()
+
+
+def read_json(data: bytes) -> Palette:
+    """Read chromapal JSON (one palette or a list: the first), or a bare list of hex strings."""
+    value = json.loads(data)
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return equal_shares([parse_hex(v) for v in value])
+    if isinstance(value, list):
+        value = value[0]
+    return Palette.from_dict(value)
+
+
+CSV_FIELDS = ("hex", "r", "g", "b", "proportion", "name", "xkcd_name")
+
+
+def write_csv(palette: Palette, labels: Sequence[str]) -> bytes:
+    """One row per colour under the header ``hex,r,g,b,proportion,name,xkcd_name``."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_FIELDS)
+    for entry in palette_dict(palette)["colors"]:
+        writer.writerow(
+            [
+                entry["hex"],
+                *entry["rgb"],
+                f"{entry['proportion']:.6f}",
+                entry["name"],
+                entry["xkcd_name"],
+            ]
+        )
+    return out.getvalue().encode()
+
+
+def read_csv(data: bytes) -> Palette:
+    """Read a CSV with a ``hex`` column or ``r,g,b`` columns, and optionally ``proportion``."""
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    colors = [
+        parse_hex(row["hex"]) if row.get("hex") else (int(row["r"]), int(row["g"]), int(row["b"]))
+        for row in rows
+    ]
+    if rows and all(row.get("proportion") for row in rows):
+        return Palette(np.array(colors, dtype=np.uint8), [float(row["proportion"]) for row in rows])
+    return equal_shares(colors)
+
+
+def write_hex(palette: Palette, labels: Sequence[str]) -> bytes:
+    """One ``#rrggbb`` a line, nothing else (so other tools can read it line by line)."""
+    return "".join(f"{h}\n" for h in palette.hex).encode()
+
+
+def read_hex(data: bytes) -> Palette:
+    """Read one hex colour per line (``#`` optional); blank lines and ``;``/``//`` comments skipped."""
+    colors = []
+    for line in data.decode("utf-8-sig").splitlines():
+        text = line.strip()
+        if not text or text.startswith((";", "//")):
+            continue
+        colors.append(parse_hex(text.split()[0]))
+    return equal_shares(colors)
+
+
+def slugs(labels: Sequence[str]) -> list[str]:
+    """Labels as unique identifiers: ``'dark olive green'`` -> ``'dark-olive-green'``, repeats ``-2``, ``-3``."""
+    out: list[str] = []
+    for label in labels:
+        base = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "color"
+        slug, n = base, 1
+        while slug in out:
+            n += 1
+            slug = f"{base}-{n}"
+        out.append(slug)
+    return out
+
+
+def write_tailwind(palette: Palette, labels: Sequence[str]) -> bytes:
+    """A flat ``{"name": "#rrggbb"}`` map, ready for Tailwind's ``theme.extend.colors``."""
+    return (json.dumps(dict(zip(slugs(labels), palette.hex, strict=True)), indent=2) + "\n").encode()
+
+
+def _hex_values(value: Any) -> Iterator[str]:
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _hex_values(item)
+    elif isinstance(value, str) and _HEX.fullmatch(value.strip()):
+        yield value
+
+
+def read_tailwind(data: bytes) -> Palette:
+    """Read the hex strings of a (possibly nested, ``{"red": {"500": ...}}``) colour map, in order."""
+    return equal_shares([parse_hex(v) for v in _hex_values(json.loads(data))])

@@ -1,0 +1,154 @@
+"""Batch runs: input expansion, the never-raising worker, skipping, redoing, failures, stopping."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from chromapal.batch import BatchOptions, expand_inputs, process, run_batch
+from chromapal.store import PaletteStore
+
+RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
+
+
+def write_bands(path: Path, colors: list[tuple[int, int, int]], rows: list[int] | None = None) -> Path:
+    """A PNG of horizontal flat bands, `rows[i]` rows of `colors[i]` (8 rows each by default)."""
+    rows = rows or [8] * len(colors)
+    arr = np.concatenate([np.tile(np.array(c, np.uint8), (n, 8, 1)) for c, n in zip(colors, rows)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def stored(db: PaletteStore) -> dict[str, list[tuple[str, float]]]:
+    """source -> [(hex, share), ...] in rank order."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for image in db.images():
+        out[image.source] = [(c["hex"], c["share"]) for c in image.colors]
+    return out
+
+
+@pytest.fixture
+def collection(tmp_path):
+    """Three good images (one in a subfolder), a corrupt one and a text file."""
+    root = tmp_path / "imgs"
+    write_bands(root / "a.png", [RED, BLUE], [24, 8])
+    write_bands(root / "b.png", [GREEN])
+    write_bands(root / "sub" / "c.png", [WHITE, RED])
+    (root / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (root / "notes.txt").write_text("not an image")
+    return root
+
+
+def test_folders_are_searched_recursively_for_images(collection):
+    """A folder expands to its image files, recursively and sorted; other files are left out."""
+    assert expand_inputs([str(collection)]) == [
+        str(collection / "a.png"), str(collection / "b.png"), str(collection / "broken.png"),
+        str(collection / "sub" / "c.png")]
+
+
+def test_globs_lists_urls_and_missing_paths(collection, tmp_path):
+    """Globs expand, @lists give paths relative to the list and URLs; missing paths are kept; no duplicates."""
+    listing = collection / "list.txt"
+    listing.write_text("# comment\n\nb.png\nhttps://example.org/iiif/1/full/max/0/default.jpg\nmissing.png\n")
+
+    sources = expand_inputs([str(collection / "*.png"), f"@{listing}", str(collection / "a.png")])
+
+    assert sources == [str(collection / "a.png"), str(collection / "b.png"), str(collection / "broken.png"),
+                       "https://example.org/iiif/1/full/max/0/default.jpg", str(collection / "missing.png")]
+
+
+def test_worker_returns_the_palette_as_plain_data(collection):
+    """process() gives exact colours, shares, size and stamps of a flat image."""
+    result = process(str(collection / "a.png"), BatchOptions(k=2).as_dict())
+
+    st = os.stat(collection / "a.png")
+    assert result["ok"] is True
+    assert result["colors"] == [list(RED), list(BLUE)]
+    assert result["shares"] == [0.75, 0.25]
+    assert (result["width"], result["height"]) == (8, 32)
+    assert (result["size"], result["mtime_ns"]) == (st.st_size, st.st_mtime_ns)
+
+
+@pytest.mark.parametrize("name, error", [("broken.png", "UnreadableImageError"), ("nothing.png", "UnreadableImageError")])
+def test_worker_never_raises(collection, name, error):
+    """Corrupt and missing files come back as failure records with a reason."""
+    result = process(str(collection / name), BatchOptions().as_dict())
+
+    assert result["ok"] is False
+    assert result["error"] == error
+    assert result["reason"].startswith(str(collection / name))
+
+
+def test_failures_are_stored_and_the_rest_succeed(collection, tmp_path):
+    """A corrupt and a missing file are failures; every good image is stored."""
+    sources = expand_inputs([str(collection), str(collection / "gone.png")])
+    with PaletteStore(tmp_path / "p.sqlite") as db:
+        summary = run_batch(sources, db, BatchOptions(k=2), workers=1)
+
+        assert (summary.done, summary.skipped, summary.failed) == (3, 0, 2)
+        assert stored(db) == {
+            str(collection / "a.png"): [("#ff0000", 0.75), ("#0000ff", 0.25)],
+            str(collection / "b.png"): [("#00ff00", 1.0)],
+            str(collection / "sub" / "c.png"): [("#ff0000", 0.5), ("#ffffff", 0.5)],
+        }
+        assert sorted(f["source"] for f in db.failures()) == [str(collection / "broken.png"),
+                                                              str(collection / "gone.png")]
+        assert summary.reasons[0].startswith(str(collection / "broken.png"))
+
+
+def test_rerun_skips_done_and_redoes_changed_files_and_new_options(collection, tmp_path):
+    """Done images are skipped; a changed file and other options are extracted again."""
+    sources = expand_inputs([str(collection / "a.png"), str(collection / "b.png")])
+    with PaletteStore(tmp_path / "p.sqlite") as db:
+        run_batch(sources, db, BatchOptions(k=2), workers=1)
+        write_bands(collection / "b.png", [BLUE, WHITE], [8, 8])
+        os.utime(collection / "b.png", ns=(1, 10**18))  # a different mtime even on coarse clocks
+
+        again = run_batch(sources, db, BatchOptions(k=2), workers=1)
+        other = run_batch(sources, db, BatchOptions(k=1), workers=1)
+
+        assert (again.done, again.skipped, again.failed) == (1, 1, 0)
+        assert (other.done, other.skipped) == (2, 0)
+        assert db.count("images") == 4
+        b = [i for i in db.images() if i.source.endswith("b.png") and i.k == 2]
+        assert [c["hex"] for c in b[0].colors] == ["#0000ff", "#ffffff"]
+
+
+def test_process_pool_gives_the_same_rows_as_inline(collection, tmp_path):
+    """Two worker processes store exactly what one in-process worker stores."""
+    sources = expand_inputs([str(collection)])
+    with PaletteStore(tmp_path / "one.sqlite") as one, PaletteStore(tmp_path / "two.sqlite") as two:
+        run_batch(sources, one, BatchOptions(k=2), workers=1)
+        summary = run_batch(sources, two, BatchOptions(k=2), workers=2)
+
+        assert (summary.done, summary.failed) == (3, 1)
+        assert stored(two) == stored(one)
+
+
+def test_progress_callback_sees_every_source(collection, tmp_path):
+    """The callback is called once per source with running counts; the last call has them all."""
+    seen = []
+    sources = expand_inputs([str(collection)])
+    with PaletteStore(tmp_path / "p.sqlite") as db:
+        run_batch(sources, db, BatchOptions(k=2), workers=1,
+                  progress=lambda p: seen.append((p.finished, p.done, p.failed, p.total)))
+
+    assert seen == [(1, 1, 0, 4), (2, 2, 0, 4), (3, 2, 1, 4), (4, 3, 1, 4)]
+
+
+def test_stopping_finishes_the_current_image_and_a_rerun_completes(collection, tmp_path):
+    """should_stop halts after the image in progress; the next run does the rest."""
+    sources = expand_inputs([str(collection / "a.png"), str(collection / "b.png"), str(collection / "sub")])
+    with PaletteStore(tmp_path / "p.sqlite") as db:
+        first = run_batch(sources, db, BatchOptions(k=2), workers=1, should_stop=lambda: True)
+        assert first.interrupted and (first.done, db.count("images")) == (1, 1)
+
+        second = run_batch(sources, db, BatchOptions(k=2), workers=1)
+        assert (second.interrupted, second.done, second.skipped) == (False, 2, 1)
+        runs = db.conn.execute("SELECT done, skipped, failed, interrupted FROM runs ORDER BY id").fetchall()
+        assert runs == [(1, 0, 0, 1), (2, 1, 0, 0)]

@@ -1,0 +1,234 @@
+"""The batch, export and search commands, including kill -9 and Ctrl-C in the middle of a batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from chromapal import cli
+from chromapal.pipeline import extract
+from chromapal.store import PaletteStore
+
+CHROMAPAL = [sys.executable, "-m", "chromapal"]
+#: Seconds allowed for a subprocess batch to store its first images.
+START_TIMEOUT = 30.0
+
+
+def write_bands(path: Path, colors: list[tuple[int, int, int]]) -> Path:
+    """A PNG of equal flat horizontal bands."""
+    arr = np.concatenate([np.tile(np.array(c, np.uint8), (8, 8, 1)) for c in colors])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def write_noise(folder: Path, n: int, side: int = 160) -> list[Path]:
+    """`n` PNGs of random pixels: slow enough to extract that a batch can be killed midway."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        paths.append(folder / f"noise{i:02d}.png")
+        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(paths[-1])
+    return paths
+
+
+def rows_per_image(db: Path) -> dict[str, list[int]]:
+    """source -> the ranks of its stored colours."""
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute("SELECT i.source, c.rank FROM images i JOIN colors c ON c.image_id = i.id "
+                           "ORDER BY i.source, c.rank").fetchall()
+        assert con.execute("SELECT COUNT(*) FROM colors WHERE image_id NOT IN (SELECT id FROM images)").fetchone() == (0,)
+    finally:
+        con.close()
+    out: dict[str, list[int]] = {}
+    for source, rank in rows:
+        out.setdefault(source, []).append(rank)
+    return out
+
+
+def stored_count(db: Path) -> int:
+    """Images stored so far (0 while the database does not exist yet)."""
+    if not db.exists():
+        return 0
+    con = sqlite3.connect(db, timeout=10)
+    try:
+        return con.execute("SELECT COUNT(*) FROM images").fetchone()[0]
+    except sqlite3.OperationalError:  # tables not created yet
+        return 0
+    finally:
+        con.close()
+
+
+def start_batch(folder: Path, db: Path) -> subprocess.Popen[bytes]:
+    """`chromapal batch` in its own process group, one worker."""
+    return subprocess.Popen([*CHROMAPAL, "batch", str(folder), "-k", "4", "--db", str(db), "--workers", "1"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+
+
+def wait_for_rows(db: Path, at_least: int) -> int:
+    """Poll the database until `at_least` images are stored; return the count seen."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while (n := stored_count(db)) < at_least:
+        assert time.monotonic() < deadline, "the batch stored nothing in time"
+        time.sleep(0.02)
+    return n
+
+
+@pytest.fixture
+def collection(tmp_path):
+    """Two flat images and a corrupt one."""
+    write_bands(tmp_path / "imgs" / "pink.png", [(193, 164, 169), (32, 48, 64)])
+    write_bands(tmp_path / "imgs" / "green.png", [(0, 200, 0)])
+    (tmp_path / "imgs" / "bad.png").write_bytes(b"GIF89a broken")
+    return tmp_path / "imgs"
+
+
+def invoke(*args: str):
+    """Run the CLI in-process."""
+    return CliRunner().invoke(cli.main, list(args))
+
+
+def test_batch_stores_palettes_and_prints_a_summary(collection, tmp_path):
+    """batch stores the good images, records the bad one, prints its reason and exits 1."""
+    db = tmp_path / "p.sqlite"
+
+    result = invoke("batch", str(collection), "-k", "2", "--db", str(db), "--workers", "1")
+
+    lines = result.stdout.splitlines()
+    assert result.exit_code == 1
+    assert re.fullmatch(rf"2 done, 0 skipped, 1 failed in [\d.]+ s \([\d.]+ images/s\) -> {re.escape(str(db))}",
+                        lines[0])
+    assert lines[1] == "First failures:"
+    assert lines[2].startswith(f"  {collection / 'bad.png'}: ")
+    assert rows_per_image(db) == {str(collection / "green.png"): [1], str(collection / "pink.png"): [1, 2]}
+
+
+def test_second_batch_skips_everything_done(collection, tmp_path):
+    """Running the same batch again extracts nothing new and exits 0 without failures."""
+    db = tmp_path / "p.sqlite"
+    invoke("batch", str(collection / "pink.png"), "--db", str(db), "--workers", "1")
+
+    result = invoke("batch", str(collection / "pink.png"), "--db", str(db), "--workers", "1")
+
+    assert result.exit_code == 0
+    assert result.stdout.startswith("0 done, 1 skipped, 0 failed in ")
+
+
+def test_export_writes_each_format(collection, tmp_path):
+    """export writes CSV rows per colour, JSON Lines per image, and Parquet with the same rows."""
+    db = tmp_path / "p.sqlite"
+    invoke("batch", str(collection), "-k", "2", "--db", str(db), "--workers", "1")
+
+    csv_result = invoke("export", "--db", str(db), "-o", str(tmp_path / "out.csv"))
+    jsonl_result = invoke("export", "--db", str(db), "--format", "jsonl", "-o", "-")
+
+    assert csv_result.exit_code == 0
+    assert csv_result.stderr == f"Wrote 3 colours to {tmp_path / 'out.csv'}\n"
+    csv_lines = (tmp_path / "out.csv").read_text().splitlines()
+    assert len(csv_lines) == 4 and csv_lines[0].startswith("source,size,mtime_ns,k,space,options,")
+    images = [json.loads(line) for line in jsonl_result.stdout.splitlines()]
+    assert sorted((i["source"], [c["hex"] for c in i["colors"]]) for i in images) == [
+        (str(collection / "green.png"), ["#00c800"]), (str(collection / "pink.png"), ["#203040", "#c1a4a9"])]
+    if pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed"):
+        import pyarrow.parquet as pq
+
+        assert invoke("export", "--db", str(db), "-o", str(tmp_path / "out.parquet")).exit_code == 0
+        assert pq.read_table(tmp_path / "out.parquet").num_rows == 3
+
+
+def test_search_prints_a_table_and_json(collection, tmp_path):
+    """search lists the image holding the colour, as a table or as JSON."""
+    db = tmp_path / "p.sqlite"
+    invoke("batch", str(collection), "-k", "2", "--db", str(db), "--workers", "1")
+
+    table = invoke("search", "--db", str(db), "--color", "#c1a4a9")
+    as_json = invoke("search", "--db", str(db), "--color", "c3a6aa", "--max-delta-e", "5", "--json")
+
+    assert table.exit_code == 0
+    assert table.stdout.splitlines()[1].split() == ["0.00", "50.0%", "#c1a4a9", "2", str(collection / "pink.png")]
+    assert [(m["source"], m["hex"], m["rank"]) for m in json.loads(as_json.stdout)] == [
+        (str(collection / "pink.png"), "#c1a4a9", 2)]
+
+
+def test_search_and_export_need_an_existing_database(tmp_path):
+    """A missing database is a one-line error with exit status 1, and no file is created."""
+    db = tmp_path / "none.sqlite"
+    expected = f"Error: {db}: no such database; create one with `chromapal batch --db {db}`\n"
+
+    for args in (["search", "--db", str(db), "--color", "#fff"], ["export", "--db", str(db), "-o", "-"]):
+        result = invoke(*args)
+        assert (result.exit_code, result.output) == (1, expected)
+    assert not db.exists()
+
+
+def test_bad_colour_and_unknown_format_are_usage_errors(tmp_path):
+    """A malformed --color and an export file of unknown type exit 2 naming the problem."""
+    PaletteStore(tmp_path / "p.sqlite").close()
+    bad_color = invoke("search", "--db", str(tmp_path / "p.sqlite"), "--color", "pink")
+    bad_format = invoke("export", "--db", str(tmp_path / "p.sqlite"), "-o", str(tmp_path / "out.xml"))
+
+    assert bad_color.exit_code == 2
+    assert bad_color.output.splitlines()[-1] == (
+        "Error: Invalid value for '--color' / '--colour': 'pink' is not a colour; expected a hex code like '#c1a4a9'")
+    assert bad_format.exit_code == 2
+    assert bad_format.output.splitlines()[-1] == (
+        f"Error: cannot tell the format of {str(tmp_path / 'out.xml')!r}; give --format (csv, jsonl, parquet)")
+
+
+@pytest.mark.slow
+def test_kill_9_midway_then_rerun_gives_one_complete_row_set_per_image(tmp_path):
+    """A batch killed with SIGKILL after some images are stored, then rerun, stores each image once, complete."""
+    paths = write_noise(tmp_path / "noise", 24)
+    db = tmp_path / "p.sqlite"
+    proc = start_batch(tmp_path / "noise", db)
+    try:
+        wait_for_rows(db, 3)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    stored_before = stored_count(db)
+    assert 3 <= stored_before < len(paths), "the kill must land in the middle of the batch"
+
+    rerun = subprocess.run([*CHROMAPAL, "batch", str(tmp_path / "noise"), "-k", "4", "--db", str(db)],
+                           capture_output=True, text=True, timeout=120)
+
+    assert rerun.returncode == 0, rerun.stderr
+    assert rerun.stdout.startswith(f"{len(paths) - stored_before} done, {stored_before} skipped, 0 failed")
+    assert rows_per_image(db) == {str(p): [1, 2, 3, 4] for p in paths}
+    con = sqlite3.connect(db)
+    first = con.execute("SELECT hex FROM colors c JOIN images i ON i.id = c.image_id WHERE i.source = ? "
+                        "ORDER BY rank", (str(paths[0]),)).fetchall()
+    assert [h for (h,) in first] == extract(paths[0], k=4).hex
+
+
+@pytest.mark.slow
+def test_ctrl_c_finishes_current_writes_and_prints_the_summary(tmp_path):
+    """SIGINT stops the batch cleanly: exit 130, an 'Interrupted' summary, only complete palettes stored."""
+    paths = write_noise(tmp_path / "noise", 24)
+    db = tmp_path / "p.sqlite"
+    proc = start_batch(tmp_path / "noise", db)
+    wait_for_rows(db, 2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+
+    assert proc.returncode == 130, err
+    summary = out.decode().splitlines()
+    n = stored_count(db)
+    assert summary[0].startswith(f"Interrupted: {n} done, 0 skipped, 0 failed in ")
+    assert summary[1] == f"{len(paths) - n} not started; run the same command again to continue"
+    assert all(ranks == [1, 2, 3, 4] for ranks in rows_per_image(db).values())
+    assert n < len(paths)

@@ -1,0 +1,206 @@
+"""Tests of recolouring: nearest palette colour per pixel, indexed output, dithering, alpha."""
+
+from __future__ import annotations
+
+import io
+import tracemalloc
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import chromapal
+from chromapal import Palette
+from chromapal.colorspace import SPACES
+from chromapal.render.recolor import dithered_indices, nearest_indices, recolor, recolor_pixels
+
+THREE = [(230, 57, 70), (29, 53, 87), (241, 250, 238)]
+
+
+def three_flat() -> np.ndarray:
+    """30x20 RGB image of three flat colour regions of unequal size."""
+    image = np.empty((20, 30, 3), np.uint8)
+    image[:, :12] = THREE[0]
+    image[:8, 12:] = THREE[1]
+    image[8:, 12:] = THREE[2]
+    return image
+
+
+def brute_force(pixels: np.ndarray, palette: Palette, space: str) -> np.ndarray:
+    """Nearest palette index per pixel from the full pixels-by-colours distance matrix."""
+    to_space = SPACES[space][0]
+    d = ((to_space(pixels[..., :3])[..., None, :] - to_space(palette.colors)) ** 2).sum(-1)
+    return np.argmin(d, axis=-1)
+
+
+def test_three_flat_colours_come_back_unchanged():
+    """Recolouring a 3-colour image with its k=3 palette reproduces every pixel exactly."""
+    image = three_flat()
+    out = chromapal.recolor(image, k=3)
+    assert out.mode == "P"
+    assert np.array_equal(np.asarray(out.convert("RGB")), image)
+
+
+def test_result_is_an_indexed_png_with_the_palette_as_its_colour_table():
+    """Written as PNG the result is palette mode and its colour table is exactly the palette."""
+    palette = chromapal.extract(three_flat(), 3)
+    buffer = io.BytesIO()
+    chromapal.recolor(three_flat(), palette).save(buffer, "PNG")
+    with Image.open(buffer) as png:
+        assert png.mode == "P"
+        table = np.array(png.getpalette(), np.uint8).reshape(-1, 3)[: len(palette)]
+        assert np.array_equal(table, palette.colors)
+        assert sorted(np.unique(np.asarray(png))) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("space", ["oklab", "cielab", "srgb"])
+def test_each_pixel_gets_the_nearest_colour_in_the_palettes_space(space):
+    """The look-up table gives the same indices as a brute-force distance matrix."""
+    rng = np.random.default_rng(1)
+    pixels = rng.integers(0, 256, (40, 50, 3), dtype=np.uint8)
+    palette = Palette(rng.integers(0, 256, (7, 3)), np.full(7, 1 / 7), space=space)
+    assert np.array_equal(nearest_indices(pixels, palette), brute_force(pixels, palette, space))
+
+
+def test_chunk_sizes_do_not_change_the_result(monkeypatch):
+    """Tiny chunks, table blocks and distance blocks give the same indices as one block."""
+    import chromapal.render.recolor as module
+
+    rng = np.random.default_rng(2)
+    pixels = rng.integers(0, 256, (33, 17, 3), dtype=np.uint8)
+    palette = Palette(rng.integers(0, 256, (5, 3)), np.full(5, 0.2))
+    expected = nearest_indices(pixels, palette)
+    monkeypatch.setattr(module, "CHUNK_PIXELS", 50)
+    monkeypatch.setattr(module, "TABLE_BLOCK", 1 << 12)
+    monkeypatch.setattr(module, "DISTANCES", 64)
+    assert np.array_equal(nearest_indices(pixels, palette), expected)
+    assert np.array_equal(expected, brute_force(pixels, palette, "oklab"))
+
+
+def test_space_decides_the_nearest_colour():
+    """A blue-violet is nearest to blue in Oklab but to the grey in plain sRGB distance."""
+    palette_rgb = [(0, 0, 255), (128, 128, 128)]
+    pixel = np.array([[[90, 60, 200]]], np.uint8)
+    oklab = nearest_indices(pixel, Palette(palette_rgb, [0.5, 0.5], space="oklab"))
+    srgb = nearest_indices(pixel, Palette(palette_rgb, [0.5, 0.5], space="srgb"))
+    assert brute_force(pixel, Palette(palette_rgb, [0.5, 0.5]), "oklab")[0, 0] == oklab[0, 0]
+    assert brute_force(pixel, Palette(palette_rgb, [0.5, 0.5]), "srgb")[0, 0] == srgb[0, 0]
+    assert oklab[0, 0] != srgb[0, 0]
+
+
+def test_memory_stays_far_below_a_pixels_by_colours_matrix():
+    """A 1-megapixel image with k=32 peaks far below the 256 MB a float64 distance matrix needs."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (1000, 1000, 3), dtype=np.uint8)
+    palette = Palette(rng.integers(0, 256, (32, 3)), np.full(32, 1 / 32))
+    tracemalloc.start()
+    try:
+        nearest_indices(pixels, palette)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 64 * 2**20  # table and present-colour map: 2 x 16 MB, the rest in chunks
+
+
+def scanline_floyd_steinberg(pixels: np.ndarray, palette: Palette) -> np.ndarray:
+    """Textbook Floyd-Steinberg, one pixel at a time, in the palette's space."""
+    to_space = SPACES[palette.space][0]
+    from chromapal.cluster import nearest
+
+    base, centers = to_space(pixels[..., :3]), to_space(palette.colors)
+    h, w = pixels.shape[:2]
+    err = np.zeros((h + 1, w + 2, 3))
+    labels = np.empty((h, w), int)
+    for y in range(h):
+        for x in range(w):
+            value = base[y, x] + err[y, x + 1]
+            i = int(nearest(value[None], centers)[0][0])
+            labels[y, x] = i
+            e = value - centers[i]
+            if x > 0:
+                err[y + 1, x] += 3 / 16 * e
+            err[y + 1, x + 1] += 5 / 16 * e
+            err[y + 1, x + 2] += 1 / 16 * e
+            err[y, x + 2] += 7 / 16 * e
+    return labels
+
+
+def test_wavefront_dithering_equals_scanline_floyd_steinberg():
+    """The vectorised wavefront gives the same indices as a pixel-by-pixel Floyd-Steinberg pass."""
+    rng = np.random.default_rng(4)
+    pixels = rng.integers(0, 256, (13, 19, 3), dtype=np.uint8)
+    palette = Palette(rng.integers(0, 256, (4, 3)), np.full(4, 0.25))
+    assert np.array_equal(
+        dithered_indices(pixels, palette), scanline_floyd_steinberg(pixels, palette)
+    )
+
+
+def test_dithering_keeps_the_average_tone_of_a_grey_ramp():
+    """Dithered with black and white, a grey ramp keeps its mean lightness; flat nearest does not."""
+    ramp = np.tile(np.linspace(40, 215, 64).astype(np.uint8)[None, :, None], (48, 1, 3))
+    palette = Palette([[0, 0, 0], [255, 255, 255]], [0.5, 0.5])
+    lightness = SPACES["oklab"][0]
+
+    def mean_l(rgb: np.ndarray) -> float:
+        return float(lightness(rgb)[..., 0].mean())
+
+    dithered = np.asarray(recolor_pixels(ramp, palette, dither=True).convert("RGB"))
+    flat = np.asarray(recolor_pixels(ramp, palette).convert("RGB"))
+    assert abs(mean_l(dithered) - mean_l(ramp)) < 0.01
+    assert len(np.unique(dithered[:, 10])) == 2  # a column of mid-grey is a mix of both
+    assert abs(mean_l(flat) - mean_l(ramp)) > 0.03
+
+
+def test_dithering_a_palette_colour_changes_nothing():
+    """An image already in palette colours is left as it is by the dithered recolouring."""
+    image = three_flat()
+    out = recolor_pixels(image, Palette(THREE, [1 / 3] * 3), dither=True)
+    assert np.array_equal(np.asarray(out.convert("RGB")), image)
+
+
+def test_fully_transparent_pixels_stay_transparent_in_an_indexed_image():
+    """With alpha only 0 or 255 the result is palette mode with one transparent entry."""
+    image = np.dstack([three_flat(), np.full((20, 30), 255, np.uint8)])
+    image[:5, :5, 3] = 0
+    out = chromapal.recolor(image, k=3)
+    assert out.mode == "P" and out.info["transparency"] == 3
+    rgba = np.asarray(out.convert("RGBA"))
+    assert np.array_equal(rgba[..., 3], image[..., 3])
+    assert np.array_equal(rgba[5:, 5:, :3], image[5:, 5:, :3])
+
+
+def test_partial_alpha_is_kept_in_an_rgba_image():
+    """Half-transparent pixels keep their alpha exactly; the colour is the palette's."""
+    image = np.dstack([three_flat(), np.full((20, 30), 255, np.uint8)])
+    image[:, :6, 3] = 100
+    out = chromapal.recolor(image, k=3, alpha_threshold=50)
+    assert out.mode == "RGBA"
+    rgba = np.asarray(out)
+    assert np.array_equal(rgba[..., 3], image[..., 3])
+    assert np.array_equal(rgba[..., :3], image[..., :3])
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    """An image tagged 'rotate 90' is recoloured upright, at its full resolution."""
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees clockwise for display
+    path = tmp_path / "tagged.jpg"
+    Image.new("RGB", (40, 20), THREE[0]).save(path, exif=exif, quality=95)
+    out = chromapal.recolor(path, k=1)
+    assert out.size == (20, 40)
+
+
+def test_file_objects_can_be_recoloured(tmp_path):
+    """A binary file object is read once and works for both the palette and the pixels."""
+    buffer = io.BytesIO()
+    Image.fromarray(three_flat()).save(buffer, "PNG")
+    buffer.seek(0)
+    out = recolor(buffer, k=3)
+    assert np.array_equal(np.asarray(out.convert("RGB")), three_flat())
+
+
+def test_a_palette_of_more_than_256_colours_is_refused():
+    """An indexed image holds at most 256 colours; a bigger palette is a ValueError."""
+    rng = np.random.default_rng(5)
+    with pytest.raises(ValueError, match="257 colours cannot index an image; the limit is 256"):
+        recolor_pixels(three_flat(), Palette(rng.integers(0, 256, (257, 3)), np.full(257, 1 / 257)))

@@ -1,0 +1,163 @@
+"""The SQLite store: schema, one transaction per image, the done key, exports."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import pytest
+
+from chromapal.colorspace import lab_from_srgb, oklab_from_srgb
+from chromapal.store import CELL, PaletteStore, StoreError, bucket_of, export, options_key
+
+OPTIONS = options_key({"k": 2, "space": "oklab"})
+CLOSE = 1e-9
+
+
+def record(source: str = "/img/a.png", size: int = 10, mtime_ns: int = 1, colors=None, shares=None) -> dict:
+    """A successful worker record with two colours."""
+    return {"source": source, "ok": True, "size": size, "mtime_ns": mtime_ns, "width": 4, "height": 2,
+            "colors": colors or [[255, 0, 0], [0, 0, 255]], "shares": shares or [0.75, 0.25], "note": None,
+            "load_ms": 1.0, "extract_ms": 2.0}
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An empty store in a temporary folder."""
+    with PaletteStore(tmp_path / "p.sqlite") as s:
+        yield s
+
+
+def test_palette_rows_hold_every_colour_representation(store):
+    """A stored palette has one row per colour: rank from 1, hex, RGB, Oklab, CIELAB, share and bucket."""
+    store.add_palette(record(), OPTIONS)
+
+    rows = store.conn.execute(
+        "SELECT rank, hex, r, g, b, ok_l, ok_a, ok_b, lab_l, lab_a, lab_b, share, bucket FROM colors ORDER BY rank"
+    ).fetchall()
+
+    assert [r[:5] for r in rows] == [(1, "#ff0000", 255, 0, 0), (2, "#0000ff", 0, 0, 255)]
+    lab = lab_from_srgb(np.array([[255, 0, 0], [0, 0, 255]], np.uint8))
+    np.testing.assert_allclose([r[5:8] for r in rows], oklab_from_srgb(np.array([[255, 0, 0], [0, 0, 255]], np.uint8)))
+    np.testing.assert_allclose([r[8:11] for r in rows], lab)
+    assert [r[11] for r in rows] == [0.75, 0.25]
+    assert [r[12] for r in rows] == bucket_of(lab).tolist()
+
+
+def test_done_key_is_source_size_mtime_and_options(store):
+    """A palette is done only for the same size, modification time and options."""
+    store.add_palette(record(size=10, mtime_ns=5), OPTIONS)
+
+    assert store.is_done("/img/a.png", 10, 5, OPTIONS)
+    assert not store.is_done("/img/a.png", 11, 5, OPTIONS)
+    assert not store.is_done("/img/a.png", 10, 6, OPTIONS)
+    assert not store.is_done("/img/a.png", 10, 5, options_key({"k": 3, "space": "oklab"}))
+    assert not store.is_done("/img/b.png", 10, 5, OPTIONS)
+
+
+def test_storing_again_replaces_the_row_set(store):
+    """A redone image keeps exactly one images row and its new colours only."""
+    store.add_palette(record(mtime_ns=1), OPTIONS)
+    store.add_palette(record(mtime_ns=2, colors=[[0, 255, 0]], shares=[1.0]), OPTIONS)
+
+    assert store.count("images") == 1
+    assert store.conn.execute("SELECT hex, share FROM colors").fetchall() == [("#00ff00", 1.0)]
+    assert store.is_done("/img/a.png", 10, 2, OPTIONS)
+
+
+def test_failure_replaces_a_stale_palette_and_success_clears_the_failure(store):
+    """A file that now fails loses its old palette; a later success removes the failure."""
+    store.add_palette(record(), OPTIONS)
+    store.add_failure({"source": "/img/a.png", "size": 3, "mtime_ns": 9, "error": "UnreadableImageError",
+                       "reason": "/img/a.png: not an image"}, OPTIONS)
+
+    assert (store.count("images"), store.count("colors")) == (0, 0)
+    assert store.failures() == [{"source": "/img/a.png", "error": "UnreadableImageError",
+                                 "reason": "/img/a.png: not an image"}]
+
+    store.add_palette(record(), OPTIONS)
+    assert (store.count("images"), store.count("failures")) == (1, 0)
+
+
+def test_an_error_inside_the_transaction_leaves_no_partial_rows(store):
+    """If writing the colours fails after the image row, nothing of that image is kept."""
+    with pytest.raises(ValueError):
+        store.add_palette(record(shares=["not a number", 0.5]), OPTIONS)
+
+    assert (store.count("images"), store.count("colors")) == (0, 0)
+
+
+def test_missing_database_is_an_error_when_not_creating(tmp_path):
+    """Opening a missing database for reading raises StoreError naming the file."""
+    with pytest.raises(StoreError) as info:
+        PaletteStore(tmp_path / "none.sqlite", create=False)
+
+    assert str(info.value) == (f"{tmp_path / 'none.sqlite'}: no such database; "
+                               f"create one with `chromapal batch --db {tmp_path / 'none.sqlite'}`")
+
+
+def test_a_foreign_file_is_not_a_chromapal_database(tmp_path):
+    """A text file, or an SQLite file without our tables, is refused with StoreError."""
+    (tmp_path / "notes.sqlite").write_text("hello " * 200)
+    with pytest.raises(StoreError, match="cannot open as a chromapal database"):
+        PaletteStore(tmp_path / "notes.sqlite", create=False)
+
+
+def test_database_uses_wal(store):
+    """The journal is in WAL mode so readers never block the writer."""
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_buckets_are_cells_with_b_fastest():
+    """Colours in one CELL-sized cell share a bucket; the next b cell is the next number."""
+    base = np.array([48.0, 0.0, 0.0])  # a corner of a cell
+
+    b0, b_same, b_next = bucket_of(np.array([base, base + [CELL * 0.9, 0, CELL * 0.9], base + [0, 0, CELL]]))
+
+    assert b0 == b_same
+    assert b_next == b0 + 1
+
+
+def test_csv_export_has_a_row_per_colour(store):
+    """CSV export: header of FLAT_COLUMNS, one row per colour with the stored values."""
+    store.add_palette(record(), OPTIONS)
+    out = io.StringIO()
+
+    assert export(store, "csv", out) == 2
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["source"], r["rank"], r["hex"], r["share"], r["k"]) for r in rows] == [
+        ("/img/a.png", "1", "#ff0000", "0.75", "2"), ("/img/a.png", "2", "#0000ff", "0.25", "2")]
+
+
+def test_jsonl_export_has_a_line_per_image(store):
+    """JSON Lines export: one object per image with its options and nested colours."""
+    store.add_palette(record("/img/a.png"), OPTIONS)
+    store.add_palette(record("/img/b.png", colors=[[1, 2, 3]], shares=[1.0]), OPTIONS)
+    out = io.StringIO()
+
+    assert export(store, "jsonl", out) == 2
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["source"] for line in lines] == ["/img/a.png", "/img/b.png"]
+    assert lines[0]["options"] == {"k": 2, "space": "oklab"}
+    assert [c["hex"] for c in lines[0]["colors"]] == ["#ff0000", "#0000ff"]
+    assert lines[1]["colors"][0]["rgb"] == [1, 2, 3]
+
+
+def test_parquet_export_round_trips(store, tmp_path):
+    """Parquet export holds the same rows as the database."""
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow (the parquet extra) is not installed")
+    store.add_palette(record(), OPTIONS)
+
+    assert export(store, "parquet", tmp_path / "out.parquet") == 2
+    table = pq.read_table(tmp_path / "out.parquet").to_pydict()
+    assert table["hex"] == ["#ff0000", "#0000ff"]
+    assert table["r"] == [255, 0]
+    assert table["share"] == pytest.approx([0.75, 0.25], abs=CLOSE)
+
+
+def test_unknown_export_format_is_refused(store):
+    """An unknown format raises ValueError listing the known ones."""
+    with pytest.raises(ValueError, match="unknown export format 'xml'; expected one of csv, jsonl, parquet"):
+        export(store, "xml", io.StringIO())
