@@ -99,7 +99,8 @@ def main() -> int:
             f"{r['peak_rss'] / mb:6.0f} MB"
         )
     print(
-        f"k={args.k}, dither={args.dither}; {w * h / 1e6:.1f} MP RGB decoded = {w * h * 3 / mb:.0f} MB"
+        f"k={args.k}, dither={args.dither}; last photo {w * h / 1e6:.1f} MP, "
+        f"decoded RGB {w * h * 3 / mb:.0f} MB"
     )
     return 0
 

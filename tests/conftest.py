@@ -27,7 +27,7 @@ SLOW_SECONDS = 3.0
 
 
 def flat_rows(spec: list[tuple[tuple[int, ...], int]], width: int = 10) -> np.ndarray:
-    """An image of flat horizontal bands: `spec` is a list of (colour, rows)."""
+    """Return an image of flat horizontal bands: `spec` is a list of (colour, rows)."""
     channels = len(spec[0][0])
     rows = [np.tile(np.array(color, np.uint8), (n, width, 1)) for color, n in spec]
     image = np.concatenate(rows, axis=0)
@@ -36,13 +36,20 @@ def flat_rows(spec: list[tuple[tuple[int, ...], int]], width: int = 10) -> np.nd
 
 
 def png_with_size(width: int, height: int) -> bytes:
-    """A PNG whose valid header declares `width` x `height` (the pixel data is a stub)."""
+    """Return a PNG whose valid header declares `width` x `height` (pixel data a stub)."""
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
 
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+        + chunk(b"IEND", b"")
+    )
 
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
@@ -50,6 +57,69 @@ def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
     out = io.BytesIO()
     image.save(out, fmt, **options)
     return out.getvalue()
+
+
+def _patch_png(data: bytearray, w: int, h: int) -> tuple[int, int]:
+    data[16:24] = struct.pack(">II", w, h)
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    return w, h
+
+
+def _patch_jpeg(data: bytearray, w: int, h: int) -> tuple[int, int]:
+    at = max(data.find(b"\xff\xc0"), data.find(b"\xff\xc2"))
+    w, h = min(w, 65_535), min(h, 65_535)
+    data[at + 5 : at + 9] = struct.pack(">HH", h, w)
+    return w, h
+
+
+def _patch_gif(data: bytearray, w: int, h: int) -> tuple[int, int]:
+    w, h = min(w, 65_535), min(h, 65_535)
+    size = struct.pack("<HH", w, h)
+    data[6:10] = size
+    at = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+    while data[at] == 0x21:  # skip extension blocks up to the image descriptor
+        at += 2
+        while data[at]:
+            at += data[at] + 1
+        at += 1
+    data[at + 5 : at + 9] = size
+    return w, h
+
+
+def _patch_webp(data: bytearray, w: int, h: int) -> tuple[int, int]:
+    assert data[12:16] == b"VP8 "
+    w, h = min(w, 16_383), min(h, 16_383)
+    data[26:30] = struct.pack("<HH", w, h)
+    return w, h
+
+
+def _patch_tiff(data: bytearray, w: int, h: int) -> tuple[int, int]:
+    (ifd,) = struct.unpack("<I", data[4:8])
+    (count,) = struct.unpack("<H", data[ifd : ifd + 2])
+    for i in range(count):
+        at = ifd + 2 + 12 * i
+        tag = struct.unpack("<H", data[at : at + 2])[0]
+        if tag in (256, 257):  # ImageWidth, ImageLength, rewritten as LONG
+            data[at + 2 : at + 12] = struct.pack("<HII", 4, 1, w if tag == 256 else h)
+    return w, h
+
+
+_PATCHERS = {
+    "png": _patch_png,
+    "jpg": _patch_jpeg,
+    "gif": _patch_gif,
+    "webp": _patch_webp,
+    "tif": _patch_tiff,
+}
+
+
+def declare_size(ext: str, data: bytearray, width: int, height: int) -> tuple[int, int]:
+    """Rewrite the size in the header of a Pillow-written `ext` file in place.
+
+    The pixel data is left as it is. Returns the size written, which is clamped to what
+    the format's fields hold (65,535 for JPEG and GIF, 16,383 for lossy WebP).
+    """
+    return _PATCHERS[ext](data, width, height)
 
 
 @pytest.fixture
@@ -66,11 +136,17 @@ def small_photo() -> Image.Image:
 
 
 @pytest.fixture(scope="session")
-def photo_files(small_photo: Image.Image, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """The small photo saved as PNG, JPEG, GIF, WebP and TIFF: name -> path."""
+def photo_files(
+    small_photo: Image.Image, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
+    """Save the small photo as PNG, JPEG, GIF, WebP and TIFF; return extension -> path."""
     folder = tmp_path_factory.mktemp("photos")
     options: dict[str, dict[str, object]] = {
-        "png": {}, "jpg": {"quality": 90}, "gif": {}, "webp": {"quality": 80}, "tif": {"compression": "tiff_lzw"},
+        "png": {},
+        "jpg": {"quality": 90},
+        "gif": {},
+        "webp": {"quality": 80},
+        "tif": {"compression": "tiff_lzw"},
     }
     paths = {}
     for ext, kw in options.items():
@@ -147,7 +223,7 @@ def _cut_short(h: _Handler) -> None:
 
 @pytest.fixture(scope="session")
 def http_server(small_photo: Image.Image) -> Iterator[str]:
-    """Base URL of an HTTP server on 127.0.0.1 (loopback only) with good and bad routes."""
+    """Serve good and bad routes on 127.0.0.1 (loopback only); yield the base URL."""
     png = encode(small_photo, "PNG")
     _Handler.routes = {
         "/photo.png": lambda h: h.reply(png, "image/png"),
@@ -179,7 +255,7 @@ def http_server(small_photo: Image.Image) -> Iterator[str]:
 
 @pytest.fixture
 def closed_port_url() -> str:
-    """A loopback URL on which nothing listens (connection refused)."""
+    """Return a loopback URL on which nothing listens (connection refused)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

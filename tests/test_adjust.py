@@ -104,7 +104,8 @@ def test_merge_with_zero_only_joins_duplicates():
     """A threshold of 0 merges exact duplicates only."""
     out = merge_similar(make([RED, RED, BLUE], [0.2, 0.3, 0.5]), 0)
     assert out.hex == ["#ff0000", "#0000ff"] or out.hex == ["#0000ff", "#ff0000"]
-    assert dict(zip(out.hex, out.proportions, strict=True)) == pytest.approx({"#ff0000": 0.5, "#0000ff": 0.5})
+    shares = dict(zip(out.hex, out.proportions, strict=True))
+    assert shares == pytest.approx({"#ff0000": 0.5, "#0000ff": 0.5})
 
 
 def test_drop_small_removes_tiny_colours_and_rescales():
@@ -157,7 +158,7 @@ def test_ignore_mask_does_not_modify_pixels_and_handles_empty_input():
 
 
 def test_ignored_background_is_left_out_of_the_clustering():
-    """A white background hidden with `hide_colors` is absent from the palette; shares cover the rest."""
+    """A white background hidden with `hide_colors` is not in the palette; shares cover the rest."""
     image = np.full((20, 20, 3), 255, np.uint8)
     image[5:10, 5:15] = RED
     image[10:15, 5:15] = BLUE

@@ -15,7 +15,9 @@ from chromapal.store import PaletteStore
 RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 
 
-def write_bands(path: Path, colors: list[tuple[int, int, int]], rows: list[int] | None = None) -> Path:
+def write_bands(
+    path: Path, colors: list[tuple[int, int, int]], rows: list[int] | None = None
+) -> Path:
     """A PNG of horizontal flat bands, `rows[i]` rows of `colors[i]` (8 rows each by default)."""
     rows = rows or [8] * len(colors)
     arr = np.concatenate([np.tile(np.array(c, np.uint8), (n, 8, 1)) for c, n in zip(colors, rows)])
@@ -47,19 +49,29 @@ def collection(tmp_path):
 def test_folders_are_searched_recursively_for_images(collection):
     """A folder expands to its image files, recursively and sorted; other files are left out."""
     assert expand_inputs([str(collection)]) == [
-        str(collection / "a.png"), str(collection / "b.png"), str(collection / "broken.png"),
-        str(collection / "sub" / "c.png")]
+        str(collection / "a.png"),
+        str(collection / "b.png"),
+        str(collection / "broken.png"),
+        str(collection / "sub" / "c.png"),
+    ]
 
 
 def test_globs_lists_urls_and_missing_paths(collection, tmp_path):
     """Globs expand, @lists give paths relative to the list and URLs; missing paths are kept; no duplicates."""
     listing = collection / "list.txt"
-    listing.write_text("# comment\n\nb.png\nhttps://example.org/iiif/1/full/max/0/default.jpg\nmissing.png\n")
+    listing.write_text(
+        "# comment\n\nb.png\nhttps://example.org/iiif/1/full/max/0/default.jpg\nmissing.png\n"
+    )
 
     sources = expand_inputs([str(collection / "*.png"), f"@{listing}", str(collection / "a.png")])
 
-    assert sources == [str(collection / "a.png"), str(collection / "b.png"), str(collection / "broken.png"),
-                       "https://example.org/iiif/1/full/max/0/default.jpg", str(collection / "missing.png")]
+    assert sources == [
+        str(collection / "a.png"),
+        str(collection / "b.png"),
+        str(collection / "broken.png"),
+        "https://example.org/iiif/1/full/max/0/default.jpg",
+        str(collection / "missing.png"),
+    ]
 
 
 def test_worker_returns_the_palette_as_plain_data(collection):
@@ -74,7 +86,9 @@ def test_worker_returns_the_palette_as_plain_data(collection):
     assert (result["size"], result["mtime_ns"]) == (st.st_size, st.st_mtime_ns)
 
 
-@pytest.mark.parametrize("name, error", [("broken.png", "UnreadableImageError"), ("nothing.png", "UnreadableImageError")])
+@pytest.mark.parametrize(
+    "name, error", [("broken.png", "UnreadableImageError"), ("nothing.png", "UnreadableImageError")]
+)
 def test_worker_never_raises(collection, name, error):
     """Corrupt and missing files come back as failure records with a reason."""
     result = process(str(collection / name), BatchOptions().as_dict())
@@ -96,8 +110,10 @@ def test_failures_are_stored_and_the_rest_succeed(collection, tmp_path):
             str(collection / "b.png"): [("#00ff00", 1.0)],
             str(collection / "sub" / "c.png"): [("#ff0000", 0.5), ("#ffffff", 0.5)],
         }
-        assert sorted(f["source"] for f in db.failures()) == [str(collection / "broken.png"),
-                                                              str(collection / "gone.png")]
+        assert sorted(f["source"] for f in db.failures()) == [
+            str(collection / "broken.png"),
+            str(collection / "gone.png"),
+        ]
         assert summary.reasons[0].startswith(str(collection / "broken.png"))
 
 
@@ -135,20 +151,29 @@ def test_progress_callback_sees_every_source(collection, tmp_path):
     seen = []
     sources = expand_inputs([str(collection)])
     with PaletteStore(tmp_path / "p.sqlite") as db:
-        run_batch(sources, db, BatchOptions(k=2), workers=1,
-                  progress=lambda p: seen.append((p.finished, p.done, p.failed, p.total)))
+        run_batch(
+            sources,
+            db,
+            BatchOptions(k=2),
+            workers=1,
+            progress=lambda p: seen.append((p.finished, p.done, p.failed, p.total)),
+        )
 
     assert seen == [(1, 1, 0, 4), (2, 2, 0, 4), (3, 2, 1, 4), (4, 3, 1, 4)]
 
 
 def test_stopping_finishes_the_current_image_and_a_rerun_completes(collection, tmp_path):
     """should_stop halts after the image in progress; the next run does the rest."""
-    sources = expand_inputs([str(collection / "a.png"), str(collection / "b.png"), str(collection / "sub")])
+    sources = expand_inputs(
+        [str(collection / "a.png"), str(collection / "b.png"), str(collection / "sub")]
+    )
     with PaletteStore(tmp_path / "p.sqlite") as db:
         first = run_batch(sources, db, BatchOptions(k=2), workers=1, should_stop=lambda: True)
         assert first.interrupted and (first.done, db.count("images")) == (1, 1)
 
         second = run_batch(sources, db, BatchOptions(k=2), workers=1)
         assert (second.interrupted, second.done, second.skipped) == (False, 2, 1)
-        runs = db.conn.execute("SELECT done, skipped, failed, interrupted FROM runs ORDER BY id").fetchall()
+        runs = db.conn.execute(
+            "SELECT done, skipped, failed, interrupted FROM runs ORDER BY id"
+        ).fetchall()
         assert runs == [(1, 0, 0, 1), (2, 1, 0, 0)]

@@ -1,4 +1,4 @@
-"""chromapal.cli: the extract command's output, and one-line errors with exit 1 (input) or 2 (usage)."""
+"""chromapal.cli: extract's output; one-line errors, exit 1 (input) or 2 (usage)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from conftest import BLUE, GREEN, RED, encode, png_with_size
+from conftest import BLUE, GREEN, RED, declare_size, encode, png_with_size
 from PIL import Image
 
 from chromapal import cli
@@ -29,7 +29,7 @@ BANDS_TABLE = (
 
 @pytest.fixture
 def files(tmp_path, monkeypatch, bands, photo_files):
-    """A folder (the working directory) of good and bad inputs named by what they are."""
+    """Fill the working directory with good and bad inputs named by what they are."""
     monkeypatch.chdir(tmp_path)
     Image.fromarray(bands).save("bands.png")
     Image.new("RGBA", (4, 4), (0, 0, 0, 0)).save("clear.png")
@@ -45,7 +45,9 @@ def files(tmp_path, monkeypatch, bands, photo_files):
 
 def table(text: str) -> str:
     """`text` with each line cut after its percentage (other columns, like names, may follow)."""
-    return "".join(line.partition("%")[0] + line.partition("%")[1] + "\n" for line in text.splitlines())
+    return "".join(
+        line.partition("%")[0] + line.partition("%")[1] + "\n" for line in text.splitlines()
+    )
 
 
 def run(*args: str, stdin: bytes | None = None):
@@ -54,7 +56,7 @@ def run(*args: str, stdin: bytes | None = None):
 
 
 def assert_one_line_error(result, line: str, exit_code: int = 1) -> None:
-    """The run failed with `exit_code`, printed nothing and exactly `line` on stderr."""
+    """Check the run failed with `exit_code`, printed nothing and `line` on stderr."""
     assert (result.exit_code, result.stderr, result.stdout) == (exit_code, f"Error: {line}\n", "")
     assert "Traceback" not in result.output
 
@@ -90,7 +92,9 @@ def test_fewer_colours_than_k_prints_a_note_on_stderr(files):
     result = run("bands.png", "-k", "5")
 
     assert result.exit_code == 0 and table(result.stdout) == BANDS_TABLE
-    assert result.stderr == "note: bands.png: the image has only 3 distinct colours, fewer than k=5\n"
+    assert (
+        result.stderr == "note: bands.png: the image has only 3 distinct colours, fewer than k=5\n"
+    )
 
 
 def test_fewer_colours_than_k_json_has_a_note_field(files):
@@ -115,9 +119,16 @@ def test_frames_all_pools_gif_frames(files):
     frames = [Image.new("RGB", (4, 4), c) for c in (RED, GREEN, BLUE)]
     frames[0].save("anim.gif", save_all=True, append_images=frames[1:], duration=50)
 
-    assert run("anim.gif", "-k", "3").stderr == "note: anim.gif: the image has only 1 distinct colour, fewer than k=3\n"
+    assert (
+        run("anim.gif", "-k", "3").stderr
+        == "note: anim.gif: the image has only 1 distinct colour, fewer than k=3\n"
+    )
     pooled = run("anim.gif", "-k", "3", "--frames", "all", "--json")
-    assert sorted(c["hex"] for c in json.loads(pooled.stdout)["colors"]) == ["#0000ff", "#00ff00", "#ff0000"]
+    assert sorted(c["hex"] for c in json.loads(pooled.stdout)["colors"]) == [
+        "#0000ff",
+        "#00ff00",
+        "#ff0000",
+    ]
 
 
 def test_several_inputs_print_the_good_ones_and_exit_1(files):
@@ -148,13 +159,19 @@ def test_several_inputs_as_json_list(files):
         ("notes.txt", "notes.txt: not an image (or a format Pillow cannot read)"),
         ("empty.png", "empty.png: empty file, not an image"),
         ("cut.png", "cut.png: the file is truncated (OSError: image file is truncated)"),
-        ("bomb.png", "bomb.png: 10,000,000,000 pixels is over the limit of 89,478,485 "
-                     "(a decompression-bomb guard; raise it with max_pixels or --max-pixels)"),
-        ("clear.png", "clear.png: every pixel is transparent (alpha below 128); nothing to take colours from"),
+        (
+            "bomb.png",
+            "bomb.png: 10,000,000,000 pixels is over the limit of 89,478,485 "
+            "(a decompression-bomb guard; raise it with max_pixels or --max-pixels)",
+        ),
+        (
+            "clear.png",
+            "clear.png: every pixel is transparent (alpha below 128); nothing to take colours from",
+        ),
     ],
 )
 def test_unusable_input_is_one_line_and_exit_1(files, name, line):
-    """Missing, directory, non-image, empty, truncated, bomb and transparent inputs: one line, exit 1."""
+    """Missing, directory, non-image, empty, truncated, bomb, transparent input: 1 line, exit 1."""
     assert_one_line_error(run(name), line)
 
 
@@ -182,7 +199,9 @@ def test_max_pixels_option(files):
 
 def test_stdin_that_is_not_an_image(files):
     """Non-image or empty standard input is named <stdin>."""
-    assert_one_line_error(run("-", stdin=b"hello"), "<stdin>: not an image (or a format Pillow cannot read)")
+    assert_one_line_error(
+        run("-", stdin=b"hello"), "<stdin>: not an image (or a format Pillow cannot read)"
+    )
     assert_one_line_error(run("-", stdin=b""), "<stdin>: empty input, not an image")
 
 
@@ -193,7 +212,11 @@ def test_pillow_warnings_do_not_add_lines(files, photo_files):
 
     result = run("cut.tif")
 
-    assert result.exit_code == 1 and result.stderr.count("\n") == 1 and result.stderr.startswith("Error: cut.tif: ")
+    assert (
+        result.exit_code == 1
+        and result.stderr.count("\n") == 1
+        and result.stderr.startswith("Error: cut.tif: ")
+    )
 
 
 # -- URLs ---------------------------------------------------------------------------------
@@ -206,7 +229,14 @@ def test_url_input(http_server, monkeypatch, small_photo):
     monkeypatch.setattr(load_module, "URL_MAX_BYTES", 100_000)
     good = f"{http_server}/photo.png"
 
-    result = run(good, f"{http_server}/page.html", f"{http_server}/silent", f"{http_server}/endless", "-k", "2")
+    result = run(
+        good,
+        f"{http_server}/page.html",
+        f"{http_server}/silent",
+        f"{http_server}/endless",
+        "-k",
+        "2",
+    )
 
     assert result.exit_code == 1
     assert result.stdout.startswith(f"{good}  (2 colours, oklab)\n")
@@ -222,7 +252,10 @@ def test_unreachable_url(closed_port_url):
     result = run(closed_port_url)
 
     assert result.exit_code == 1 and result.stdout == ""
-    assert result.stderr.startswith(f"Error: {closed_port_url}: cannot be reached (") and result.stderr.count("\n") == 1
+    assert (
+        result.stderr.startswith(f"Error: {closed_port_url}: cannot be reached (")
+        and result.stderr.count("\n") == 1
+    )
 
 
 # -- usage errors: exit 2 ------------------------------------------------------------------
@@ -231,18 +264,40 @@ def test_unreachable_url(closed_port_url):
 @pytest.mark.parametrize(
     ("args", "line"),
     [
-        (["-k", "0"], "Error: Invalid value for '-k' / '--colors': 0 is not in the range 1<=x<=256."),
-        (["-k", "257"], "Error: Invalid value for '-k' / '--colors': 257 is not in the range 1<=x<=256."),
-        (["-k", "many"], "Error: Invalid value for '-k' / '--colors': 'many' is not a valid integer"),
-        (["--space", "xyz"], "Error: Invalid value for '--space': 'xyz' is not one of 'cielab', 'oklab', 'srgb', 'lab', 'rgb'."),
-        (["--frames", "some"], "Error: Invalid value for '--frames': 'some' is not one of 'first', 'all'."),
-        (["--alpha-threshold", "300"], "Error: Invalid value for '--alpha-threshold': 300 is not in the range 0<=x<=255."),
-        (["--max-pixels", "0"], "Error: Invalid value for '--max-pixels': 0 is not in the range x>=1."),
+        (
+            ["-k", "0"],
+            "Error: Invalid value for '-k' / '--colors': 0 is not in the range 1<=x<=256.",
+        ),
+        (
+            ["-k", "257"],
+            "Error: Invalid value for '-k' / '--colors': 257 is not in the range 1<=x<=256.",
+        ),
+        (
+            ["-k", "many"],
+            "Error: Invalid value for '-k' / '--colors': 'many' is not a valid integer",
+        ),
+        (
+            ["--space", "xyz"],
+            "Error: Invalid value for '--space': 'xyz' is not one of 'cielab', 'oklab', 'srgb', "
+            "'lab', 'rgb'.",
+        ),
+        (
+            ["--frames", "some"],
+            "Error: Invalid value for '--frames': 'some' is not one of 'first', 'all'.",
+        ),
+        (
+            ["--alpha-threshold", "300"],
+            "Error: Invalid value for '--alpha-threshold': 300 is not in the range 0<=x<=255.",
+        ),
+        (
+            ["--max-pixels", "0"],
+            "Error: Invalid value for '--max-pixels': 0 is not in the range x>=1.",
+        ),
         (["--bogus"], "Error: No such option"),
     ],
 )
 def test_bad_options_exit_2_naming_the_option(files, args, line):
-    """k out of 1..256 and unknown option values are usage errors (exit 2) naming the flag."""
+    """K out of 1..256 and unknown option values are usage errors (exit 2) naming the flag."""
     result = run("bands.png", *args)
 
     assert result.exit_code == 2 and result.stdout == ""
@@ -261,12 +316,19 @@ def test_no_image_is_a_usage_error():
 # -- real processes -----------------------------------------------------------------------
 
 
-def chromapal(*args: str, stdin: bytes | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+def chromapal(
+    *args: str, stdin: bytes | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run `python -m chromapal ARGS` in a new process."""
     env = {**os.environ, "NO_COLOR": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "chromapal", *args], input=stdin, capture_output=True, timeout=SUBPROCESS_TIMEOUT,
-        env=env, cwd=cwd, check=False,
+        [sys.executable, "-m", "chromapal", *args],
+        input=stdin,
+        capture_output=True,
+        timeout=SUBPROCESS_TIMEOUT,
+        env=env,
+        cwd=cwd,
+        check=False,
     )
 
 
@@ -291,7 +353,11 @@ def test_real_process_stdin_and_usage_error(files, bands):
 
     assert (done.returncode, table(done.stdout.decode()), done.stderr) == (0, BANDS_TABLE, b"")
     assert usage.returncode == 2 and b"Traceback" not in usage.stderr
-    assert usage.stderr.decode().splitlines()[-1].startswith("Error: Invalid value for '-k' / '--colors'")
+    assert (
+        usage.stderr.decode()
+        .splitlines()[-1]
+        .startswith("Error: Invalid value for '-k' / '--colors'")
+    )
 
 
 @pytest.mark.timeout(4 * SUBPROCESS_TIMEOUT)
@@ -301,5 +367,23 @@ def test_real_process_json_is_deterministic(files):
 
     assert runs[0].returncode == 0 and runs[0].stdout == runs[1].stdout
     data = json.loads(runs[0].stdout)
-    assert len(data["colors"]) == 6 and abs(sum(c["proportion"] for c in data["colors"]) - 1) < SUM_TOLERANCE
+    assert (
+        len(data["colors"]) == 6
+        and abs(sum(c["proportion"] for c in data["colors"]) - 1) < SUM_TOLERANCE
+    )
 
+
+@pytest.mark.timeout(2 * SUBPROCESS_TIMEOUT)
+def test_real_process_hides_libtiff_chatter(files, photo_files):
+    """A TIFF declaring more pixels than it holds: libtiff's own stderr output is not shown."""
+    data = bytearray(photo_files["tif"].read_bytes())
+    declare_size("tif", data, 3000, 2000)
+    Path("short.tif").write_bytes(bytes(data))
+
+    done = chromapal("short.tif", cwd=files)
+
+    assert done.returncode == 1 and done.stdout == b""
+    assert (
+        done.stderr.decode()
+        == "Error: short.tif: damaged or incomplete image data (OSError: decoder error -2)\n"
+    )

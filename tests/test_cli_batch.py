@@ -49,9 +49,13 @@ def rows_per_image(db: Path) -> dict[str, list[int]]:
     """source -> the ranks of its stored colours."""
     con = sqlite3.connect(db)
     try:
-        rows = con.execute("SELECT i.source, c.rank FROM images i JOIN colors c ON c.image_id = i.id "
-                           "ORDER BY i.source, c.rank").fetchall()
-        assert con.execute("SELECT COUNT(*) FROM colors WHERE image_id NOT IN (SELECT id FROM images)").fetchone() == (0,)
+        rows = con.execute(
+            "SELECT i.source, c.rank FROM images i JOIN colors c ON c.image_id = i.id "
+            "ORDER BY i.source, c.rank"
+        ).fetchall()
+        assert con.execute(
+            "SELECT COUNT(*) FROM colors WHERE image_id NOT IN (SELECT id FROM images)"
+        ).fetchone() == (0,)
     finally:
         con.close()
     out: dict[str, list[int]] = {}
@@ -75,8 +79,12 @@ def stored_count(db: Path) -> int:
 
 def start_batch(folder: Path, db: Path) -> subprocess.Popen[bytes]:
     """`chromapal batch` in its own process group, one worker."""
-    return subprocess.Popen([*CHROMAPAL, "batch", str(folder), "-k", "4", "--db", str(db), "--workers", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    return subprocess.Popen(
+        [*CHROMAPAL, "batch", str(folder), "-k", "4", "--db", str(db), "--workers", "1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
 
 
 def wait_for_rows(db: Path, at_least: int) -> int:
@@ -110,11 +118,16 @@ def test_batch_stores_palettes_and_prints_a_summary(collection, tmp_path):
 
     lines = result.stdout.splitlines()
     assert result.exit_code == 1
-    assert re.fullmatch(rf"2 done, 0 skipped, 1 failed in [\d.]+ s \([\d.]+ images/s\) -> {re.escape(str(db))}",
-                        lines[0])
+    assert re.fullmatch(
+        rf"2 done, 0 skipped, 1 failed in [\d.]+ s \([\d.]+ images/s\) -> {re.escape(str(db))}",
+        lines[0],
+    )
     assert lines[1] == "First failures:"
     assert lines[2].startswith(f"  {collection / 'bad.png'}: ")
-    assert rows_per_image(db) == {str(collection / "green.png"): [1], str(collection / "pink.png"): [1, 2]}
+    assert rows_per_image(db) == {
+        str(collection / "green.png"): [1],
+        str(collection / "pink.png"): [1, 2],
+    }
 
 
 def test_second_batch_skips_everything_done(collection, tmp_path):
@@ -142,7 +155,9 @@ def test_export_writes_each_format(collection, tmp_path):
     assert len(csv_lines) == 4 and csv_lines[0].startswith("source,size,mtime_ns,k,space,options,")
     images = [json.loads(line) for line in jsonl_result.stdout.splitlines()]
     assert sorted((i["source"], [c["hex"] for c in i["colors"]]) for i in images) == [
-        (str(collection / "green.png"), ["#00c800"]), (str(collection / "pink.png"), ["#203040", "#c1a4a9"])]
+        (str(collection / "green.png"), ["#00c800"]),
+        (str(collection / "pink.png"), ["#203040", "#c1a4a9"]),
+    ]
     if pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed"):
         import pyarrow.parquet as pq
 
@@ -159,9 +174,16 @@ def test_search_prints_a_table_and_json(collection, tmp_path):
     as_json = invoke("search", "--db", str(db), "--color", "c3a6aa", "--max-delta-e", "5", "--json")
 
     assert table.exit_code == 0
-    assert table.stdout.splitlines()[1].split() == ["0.00", "50.0%", "#c1a4a9", "2", str(collection / "pink.png")]
+    assert table.stdout.splitlines()[1].split() == [
+        "0.00",
+        "50.0%",
+        "#c1a4a9",
+        "2",
+        str(collection / "pink.png"),
+    ]
     assert [(m["source"], m["hex"], m["rank"]) for m in json.loads(as_json.stdout)] == [
-        (str(collection / "pink.png"), "#c1a4a9", 2)]
+        (str(collection / "pink.png"), "#c1a4a9", 2)
+    ]
 
 
 def test_search_and_export_need_an_existing_database(tmp_path):
@@ -169,7 +191,10 @@ def test_search_and_export_need_an_existing_database(tmp_path):
     db = tmp_path / "none.sqlite"
     expected = f"Error: {db}: no such database; create one with `chromapal batch --db {db}`\n"
 
-    for args in (["search", "--db", str(db), "--color", "#fff"], ["export", "--db", str(db), "-o", "-"]):
+    for args in (
+        ["search", "--db", str(db), "--color", "#fff"],
+        ["export", "--db", str(db), "-o", "-"],
+    ):
         result = invoke(*args)
         assert (result.exit_code, result.output) == (1, expected)
     assert not db.exists()
@@ -179,14 +204,18 @@ def test_bad_colour_and_unknown_format_are_usage_errors(tmp_path):
     """A malformed --color and an export file of unknown type exit 2 naming the problem."""
     PaletteStore(tmp_path / "p.sqlite").close()
     bad_color = invoke("search", "--db", str(tmp_path / "p.sqlite"), "--color", "pink")
-    bad_format = invoke("export", "--db", str(tmp_path / "p.sqlite"), "-o", str(tmp_path / "out.xml"))
+    bad_format = invoke(
+        "export", "--db", str(tmp_path / "p.sqlite"), "-o", str(tmp_path / "out.xml")
+    )
 
     assert bad_color.exit_code == 2
     assert bad_color.output.splitlines()[-1] == (
-        "Error: Invalid value for '--color' / '--colour': 'pink' is not a colour; expected a hex code like '#c1a4a9'")
+        "Error: Invalid value for '--color' / '--colour': 'pink' is not a colour; expected a hex code like '#c1a4a9'"
+    )
     assert bad_format.exit_code == 2
     assert bad_format.output.splitlines()[-1] == (
-        f"Error: cannot tell the format of {str(tmp_path / 'out.xml')!r}; give --format (csv, jsonl, parquet)")
+        f"Error: cannot tell the format of {str(tmp_path / 'out.xml')!r}; give --format (csv, jsonl, parquet)"
+    )
 
 
 @pytest.mark.slow
@@ -203,15 +232,24 @@ def test_kill_9_midway_then_rerun_gives_one_complete_row_set_per_image(tmp_path)
     stored_before = stored_count(db)
     assert 3 <= stored_before < len(paths), "the kill must land in the middle of the batch"
 
-    rerun = subprocess.run([*CHROMAPAL, "batch", str(tmp_path / "noise"), "-k", "4", "--db", str(db)],
-                           capture_output=True, text=True, timeout=120)
+    rerun = subprocess.run(
+        [*CHROMAPAL, "batch", str(tmp_path / "noise"), "-k", "4", "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
     assert rerun.returncode == 0, rerun.stderr
-    assert rerun.stdout.startswith(f"{len(paths) - stored_before} done, {stored_before} skipped, 0 failed")
+    assert rerun.stdout.startswith(
+        f"{len(paths) - stored_before} done, {stored_before} skipped, 0 failed"
+    )
     assert rows_per_image(db) == {str(p): [1, 2, 3, 4] for p in paths}
     con = sqlite3.connect(db)
-    first = con.execute("SELECT hex FROM colors c JOIN images i ON i.id = c.image_id WHERE i.source = ? "
-                        "ORDER BY rank", (str(paths[0]),)).fetchall()
+    first = con.execute(
+        "SELECT hex FROM colors c JOIN images i ON i.id = c.image_id WHERE i.source = ? "
+        "ORDER BY rank",
+        (str(paths[0]),),
+    ).fetchall()
     assert [h for (h,) in first] == extract(paths[0], k=4).hex
 
 

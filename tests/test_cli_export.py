@@ -129,8 +129,14 @@ def test_ignore_accepts_hex_and_a_tolerance(poster):
     )
 
 
+def test_ignore_holds_with_alpha_threshold_zero(poster):
+    """Ignored pixels stay out even when --alpha-threshold 0 would count transparent pixels."""
+    result = run(poster, "-k", "3", "--ignore", "white", "--alpha-threshold", "0", "--json")
+    assert colors_of(result) == ["#dc143c", "#4682b4"]
+
+
 def test_sort_merge_and_min_share(poster, tmp_path):
-    """--sort lightness orders dark to light; --min-share drops small colours; --merge joins near ones."""
+    """--sort lightness: dark to light; --min-share drops small colours; --merge joins near ones."""
     assert colors_of(run(poster, "-k", "3", "--sort", "lightness", "--json")) == [
         "#dc143c",
         "#4682b4",
@@ -172,8 +178,8 @@ def test_bad_ignore_colour_is_a_usage_error(poster):
     result = run(poster, "--ignore", "white,blu")
     assert result.exit_code == 2
     assert result.output.splitlines()[-1] == (
-        "Error: Invalid value for '--ignore': 'blu' is not a colour; expected a CSS colour name like "
-        "'white' or a hex code like '#f0f0f0'"
+        "Error: Invalid value for '--ignore': 'blu' is not a colour; "
+        "expected a CSS colour name like 'white' or a hex code like '#f0f0f0'"
     )
     assert "Traceback" not in result.output
 

@@ -1,4 +1,4 @@
-"""chromapal swatch / pies / recolor / sweep / report: files written, pixels right, one-line errors."""
+"""chromapal swatch, pies, recolor, sweep, report: the files' pixels, and one-line errors."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def three_flat() -> np.ndarray:
 
 
 def gradient(width: int = 48, height: int = 32) -> np.ndarray:
-    """A colourful gradient with many distinct colours."""
+    """Make a colourful gradient with many distinct colours."""
     y, x = np.mgrid[0:height, 0:width]
     return np.dstack(
         [x * 255 // width, y * 255 // height, (x + y) * 127 // (width + height)]
@@ -36,7 +36,7 @@ def gradient(width: int = 48, height: int = 32) -> np.ndarray:
 
 @pytest.fixture
 def workdir(tmp_path, monkeypatch):
-    """A working directory holding flat.png (3 colours) and ramp.png (a gradient)."""
+    """Work in a folder holding flat.png (3 colours) and ramp.png (a gradient)."""
     monkeypatch.chdir(tmp_path)
     Image.fromarray(three_flat()).save("flat.png")
     Image.fromarray(gradient()).save("ramp.png")
@@ -96,7 +96,8 @@ def test_swatch_png_widths_match_the_shares(workdir):
         == 0
     )
     row = np.asarray(Image.open("s.png").convert("RGB"))[0]
-    widths = {tuple(c): int(n) for c, n in zip(*np.unique(row, axis=0, return_counts=True))}
+    colors, counts = np.unique(row, axis=0, return_counts=True)
+    widths = {tuple(c): int(n) for c, n in zip(colors, counts, strict=True)}
     assert widths == pytest.approx({THREE[0]: 200, THREE[1]: 120, THREE[2]: 180}, abs=1)
 
 
@@ -159,7 +160,8 @@ def test_report_lists_every_hex_code(workdir):
     [
         (
             ["swatch", "flat.png", "-o", "s.xyz"],
-            "s.xyz: unknown output format 'xyz'; expected one of bmp, gif, jpeg, jpg, png, svg, tif, tiff, webp",
+            "s.xyz: unknown output format 'xyz'; expected one of "
+            "bmp, gif, jpeg, jpg, png, svg, tif, tiff, webp",
         ),
         (
             ["recolor", "flat.png", "-o", "nowhere/out.png"],
@@ -175,7 +177,8 @@ def test_report_lists_every_hex_code(workdir):
         ),
         (
             ["sweep", "flat.png", "--k", "2-999", "-o", "s.gif"],
-            "Invalid value for '-k' / '--k': '2-999' has k outside 1-256; expected k values from 1 to 256 "
+            "Invalid value for '-k' / '--k': '2-999' has k outside 1-256; "
+            "expected k values from 1 to 256 "
             "like '1-10' or '2,4,8'",
         ),
         (

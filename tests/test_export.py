@@ -98,7 +98,7 @@ def parse_ase(data: bytes) -> list[tuple[str, bytes, tuple[float, ...], int]]:
 
 
 def test_ase_uses_big_endian_blocks_with_rgb_float32(palette):
-    """ASE: 'ASEF' 1.0, one colour block per colour, UTF-16BE name, 'RGB ' and three float32 in 0-1."""
+    """ASE: 'ASEF' 1.0, a colour block per colour: UTF-16BE name, 'RGB ', three float32 in 0-1."""
     entries = parse_ase(dump_palette(palette, "ase"))
     assert [e[0] for e in entries] == LABELS
     assert {e[1] for e in entries} == {b"RGB "} and {e[3] for e in entries} == {2}
@@ -140,7 +140,7 @@ def test_paintnet_lines_are_aarrggbb(palette):
 
 
 def test_txt_is_the_hex_list_and_paintnet_is_recognised_on_reading(palette, tmp_path):
-    """'.txt' writes the hex list; reading a .txt holding Paint.NET lines still gives the colours."""
+    """'.txt' writes the hex list; a .txt holding Paint.NET lines still reads back."""
     assert dump_palette(palette, "txt").decode() == "#dc143c\n#ffd700\n#4682b4\n#2f4f4f\n"
     path = tmp_path / "pdn.txt"
     write_palette(palette, path, "paintnet")
@@ -206,7 +206,7 @@ def test_svg_is_well_formed_with_one_labelled_rect_per_colour(palette):
 
 
 def test_kpl_is_a_zip_with_mimetype_first_and_colorset(palette):
-    """Krita palette: zip whose first, uncompressed member is the mimetype; colorset.xml has RGB entries."""
+    """Krita palette: a zip, mimetype first and uncompressed, colorset.xml with RGB entries."""
     with zipfile.ZipFile(io.BytesIO(dump_palette(palette, "kpl"))) as zf:
         first = zf.infolist()[0]
         assert first.filename == "mimetype" and first.compress_type == zipfile.ZIP_STORED
@@ -254,7 +254,7 @@ def test_unknown_extension_names_the_accepted_ones():
     [("gpl", b"not a palette"), ("ase", b"ASEX"), ("json", b"{"), ("kpl", b"PK no zip")],
 )
 def test_broken_files_raise_palette_file_error(fmt, data):
-    """A file that is not what its format says raises PaletteFileError naming the file and format."""
+    """A file that is not what its format says raises PaletteFileError naming file and format."""
     with pytest.raises(PaletteFileError, match=f"^bad.{fmt}: not a valid {fmt} palette file"):
         load_palette(data, fmt, source=f"bad.{fmt}")
 

@@ -1,4 +1,4 @@
-"""Terminal scheme files: each target parses with its standard parser and holds the theme's colours."""
+"""Terminal scheme files: each parses with its standard parser and holds the theme's colours."""
 
 from __future__ import annotations
 

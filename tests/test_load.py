@@ -1,4 +1,4 @@
-"""chromapal.load: every source type, format and mode decodes to uint8 sRGB(A); bad input is one clear error."""
+"""chromapal.load: every source, format and mode decodes to uint8 sRGB(A); bad input, one error."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ TIMEOUT_SLACK = 1.0
 
 
 def pixels(source: object, **options: object) -> np.ndarray:
-    """Decoded pixels of `source`."""
+    """Return the decoded pixels of `source`."""
     return load_image(source, **options).pixels  # type: ignore[arg-type]
 
 
@@ -32,7 +32,14 @@ def pixels(source: object, **options: object) -> np.ndarray:
 
 @pytest.mark.parametrize(
     ("fmt", "options"),
-    [("PNG", {}), ("GIF", {}), ("WEBP", {"lossless": True}), ("BMP", {}), ("TIFF", {}), ("TIFF", {"compression": "tiff_lzw"})],
+    [
+        ("PNG", {}),
+        ("GIF", {}),
+        ("WEBP", {"lossless": True}),
+        ("BMP", {}),
+        ("TIFF", {}),
+        ("TIFF", {"compression": "tiff_lzw"}),
+    ],
 )
 def test_lossless_formats_round_trip_exactly(bands, fmt, options):
     """PNG, GIF, lossless WebP, BMP and TIFF give back exactly the pixels saved."""
@@ -70,13 +77,20 @@ def test_gif_first_frame_by_default_and_all_frames_pooled():
 
     assert first.shape == (3, 4, 3) and np.all(first == RED)
     assert pooled.shape[0] * pooled.shape[1] == 2 * 12
-    colors, counts = np.unique(pooled.reshape(-1, pooled.shape[-1])[:, :3], axis=0, return_counts=True)
+    colors, counts = np.unique(
+        pooled.reshape(-1, pooled.shape[-1])[:, :3], axis=0, return_counts=True
+    )
     assert sorted(map(tuple, colors.tolist())) == [BLUE, RED] and counts.tolist() == [12, 12]
 
 
 def test_multipage_tiff_pages_are_pooled():
     """frames='all' pools the pages of a multi-page TIFF, even of different sizes."""
-    data = encode(Image.new("RGB", (2, 2), RED), "TIFF", save_all=True, append_images=[Image.new("RGB", (3, 1), BLUE)])
+    data = encode(
+        Image.new("RGB", (2, 2), RED),
+        "TIFF",
+        save_all=True,
+        append_images=[Image.new("RGB", (3, 1), BLUE)],
+    )
 
     pooled = pixels(data, frames="all").reshape(-1, 3)
 
@@ -86,15 +100,22 @@ def test_multipage_tiff_pages_are_pooled():
 
 def test_pooled_frames_are_checked_against_the_pixel_limit():
     """The pixel limit applies to all pooled frames together."""
-    data = encode(Image.new("RGB", (10, 10), RED), "GIF", save_all=True, append_images=[Image.new("RGB", (10, 10), BLUE)])
+    data = encode(
+        Image.new("RGB", (10, 10), RED),
+        "GIF",
+        save_all=True,
+        append_images=[Image.new("RGB", (10, 10), BLUE)],
+    )
 
     assert pixels(data, max_pixels=100).shape[:2] == (10, 10)
-    with pytest.raises(ImageTooLargeError, match=r"^<bytes>: its frames hold over 100 pixels in all"):
+    with pytest.raises(
+        ImageTooLargeError, match=r"^<bytes>: its frames hold over 100 pixels in all"
+    ):
         load_image(data, frames="all", max_pixels=100)
 
 
 def test_unknown_frames_value_is_a_value_error(bands):
-    """frames must be 'first' or 'all'."""
+    """Frames must be 'first' or 'all'."""
     with pytest.raises(ValueError, match=r"frames must be 'first' or 'all' \(got 'every'\)"):
         load_image(bands, frames="every")  # type: ignore[arg-type]
 
@@ -232,7 +253,15 @@ def test_every_source_type_gives_the_same_pixels(tmp_path, bands, monkeypatch):
 
     with open(path, "rb") as fp:
         from_file = pixels(fp)
-    sources = [str(path), path, "bands.png", data, bytearray(data), memoryview(data), io.BytesIO(data)]
+    sources = [
+        str(path),
+        path,
+        "bands.png",
+        data,
+        bytearray(data),
+        memoryview(data),
+        io.BytesIO(data),
+    ]
 
     for source in sources:
         assert np.array_equal(pixels(source), bands), repr(source)[:40]
@@ -262,17 +291,23 @@ def test_arrays_of_other_dtypes_are_a_type_error(dtype):
         load_image(np.zeros((2, 2, 3), dtype))
 
 
-@pytest.mark.parametrize("shape", [(4, 4), (4, 4, 2), (4, 4, 5), (0, 4, 3), (4, 0, 4), (2, 2, 2, 3)])
+@pytest.mark.parametrize(
+    "shape", [(4, 4), (4, 4, 2), (4, 4, 5), (0, 4, 3), (4, 0, 4), (2, 2, 2, 3)]
+)
 def test_arrays_of_other_shapes_are_a_value_error(shape):
     """Arrays must be (H, W, 3) or (H, W, 4) with H, W > 0."""
-    with pytest.raises(ValueError, match=r"image arrays must have shape \(H, W, 3\) or \(H, W, 4\)"):
+    with pytest.raises(
+        ValueError, match=r"image arrays must have shape \(H, W, 3\) or \(H, W, 4\)"
+    ):
         load_image(np.zeros(shape, np.uint8))
 
 
 @pytest.mark.parametrize("source", [42, 3.5, None, ["a.png"]])
 def test_unsupported_source_types_are_a_type_error(source):
     """Sources of no supported type raise a TypeError listing what is accepted."""
-    with pytest.raises(TypeError, match="expected a path, URL, bytes, binary file, PIL image or uint8 array"):
+    with pytest.raises(
+        TypeError, match="expected a path, URL, bytes, binary file, PIL image or uint8 array"
+    ):
         load_image(source)
 
 
@@ -287,7 +322,12 @@ def test_text_mode_file_is_a_type_error(tmp_path):
 
 def test_callers_pil_image_is_left_as_it_was():
     """Loading all frames of a caller's animated image leaves it on the frame it was on."""
-    data = encode(Image.new("RGB", (4, 4), RED), "GIF", save_all=True, append_images=[Image.new("RGB", (4, 4), BLUE)])
+    data = encode(
+        Image.new("RGB", (4, 4), RED),
+        "GIF",
+        save_all=True,
+        append_images=[Image.new("RGB", (4, 4), BLUE)],
+    )
     image = Image.open(io.BytesIO(data))
     image.seek(1)
 
@@ -298,8 +338,15 @@ def test_callers_pil_image_is_left_as_it_was():
 
 @pytest.mark.parametrize(
     ("source", "name"),
-    [("a.png", "a.png"), (Path("d/b.png"), "d/b.png"), (b"x", "<bytes>"), (np.zeros((1, 1, 3), np.uint8), "<array>"),
-     (Image.new("RGB", (1, 1)), "<PIL image>"), (io.BytesIO(b"x"), "<file>"), ("bad\nname.png", "bad\\nname.png")],
+    [
+        ("a.png", "a.png"),
+        (Path("d/b.png"), "d/b.png"),
+        (b"x", "<bytes>"),
+        (np.zeros((1, 1, 3), np.uint8), "<array>"),
+        (Image.new("RGB", (1, 1)), "<PIL image>"),
+        (io.BytesIO(b"x"), "<file>"),
+        ("bad\nname.png", "bad\\nname.png"),
+    ],
 )
 def test_describe_gives_a_one_line_name(source, name):
     """Each source type has a short printable name; control characters are escaped."""
@@ -342,7 +389,9 @@ def test_not_an_image(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "notes.png").write_text("shopping list")
 
-    with pytest.raises(UnreadableImageError, match=r"^notes\.png: not an image \(or a format Pillow cannot read\)$"):
+    with pytest.raises(
+        UnreadableImageError, match=r"^notes\.png: not an image \(or a format Pillow cannot read\)$"
+    ):
         load_image("notes.png")
 
 
@@ -364,7 +413,10 @@ def test_truncated_png_says_truncated(photo_files, tmp_path):
     cut = tmp_path / "cut.png"
     cut.write_bytes(photo_files["png"].read_bytes()[:2000])
 
-    with pytest.raises(UnreadableImageError, match=r"cut\.png: the file is truncated \(OSError: image file is truncated\)$"):
+    with pytest.raises(
+        UnreadableImageError,
+        match=r"cut\.png: the file is truncated \(OSError: image file is truncated\)$",
+    ):
         load_image(cut)
 
 
@@ -372,7 +424,7 @@ def test_corrupt_png_data(photo_files):
     """A PNG with damaged pixel data raises UnreadableImageError with the decoder's cause."""
     data = bytearray(photo_files["png"].read_bytes())
     start = data.index(b"IDAT") + 4
-    data[start + 10:start + 200] = bytes(190)  # zeroed deflate stream; CRC now wrong too
+    data[start + 10 : start + 200] = bytes(190)  # zeroed deflate stream; CRC now wrong too
 
     with pytest.raises(UnreadableImageError, match=r"^<bytes>: .*(Error|broken)"):
         load_image(bytes(data))
@@ -381,7 +433,9 @@ def test_corrupt_png_data(photo_files):
 def test_declared_huge_dimensions_are_refused_before_decoding():
     """A header declaring 100000x100000 pixels is an ImageTooLargeError, quickly."""
     start = time.perf_counter()
-    with pytest.raises(ImageTooLargeError, match=r"^<bytes>: 10,000,000,000 pixels is over the limit of 89,478,485"):
+    with pytest.raises(
+        ImageTooLargeError, match=r"^<bytes>: 10,000,000,000 pixels is over the limit of 89,478,485"
+    ):
         load_image(png_with_size(100_000, 100_000))
     assert time.perf_counter() - start < 1.0
 
@@ -389,7 +443,10 @@ def test_declared_huge_dimensions_are_refused_before_decoding():
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
 def test_pixel_limit_between_ours_and_pillows_is_ours():
     """Just over the default limit (where Pillow only warns) is refused with our message."""
-    with pytest.raises(ImageTooLargeError, match=r"^<bytes>: 10000x9000 = 90,000,000 pixels is over the limit of 89,478,485 "):
+    with pytest.raises(
+        ImageTooLargeError,
+        match=r"^<bytes>: 10000x9000 = 90,000,000 pixels is over the limit of 89,478,485 ",
+    ):
         load_image(png_with_size(10_000, 9_000))
 
 
@@ -443,7 +500,7 @@ def test_url_is_fetched_and_decoded(http_server, small_photo):
     ],
 )
 def test_bad_urls_are_one_line_errors(http_server, short_url_limits, route, message):
-    """Non-image, missing, oversized and broken answers raise an error naming the URL and the cause."""
+    """Non-image, missing, oversized and broken answers: an error naming the URL and the cause."""
     url = f"{http_server}{route}"
 
     with pytest.raises(UnreadableImageError, match=rf"^{url}: {message}"):
@@ -457,7 +514,10 @@ def test_unreachable_url(closed_port_url):
 
 
 @pytest.mark.timeout(20)
-@pytest.mark.parametrize(("route", "message"), [("/silent", "no answer within 0.5 s"), ("/trickle", "not downloaded within 0.5 s")])
+@pytest.mark.parametrize(
+    ("route", "message"),
+    [("/silent", "no answer within 0.5 s"), ("/trickle", "not downloaded within 0.5 s")],
+)
 def test_slow_urls_time_out(http_server, short_url_limits, route, message):
     """A silent server and one trickling bytes are both cut off near the time limit."""
     url = f"{http_server}{route}"

@@ -21,8 +21,12 @@ SUM_TOLERANCE = 1e-9
 def palette() -> Palette:
     """Three colours, 50/30/20 %, with a source, a note and extra metadata."""
     return Palette(
-        np.array([(255, 0, 0), (0, 128, 0), (18, 52, 86)], np.uint8), [0.5, 0.3, 0.2],
-        source="bands.png", k=3, note="a note", meta={"seconds": 0.25},
+        np.array([(255, 0, 0), (0, 128, 0), (18, 52, 86)], np.uint8),
+        [0.5, 0.3, 0.2],
+        source="bands.png",
+        k=3,
+        note="a note",
+        meta={"seconds": 0.25},
     )
 
 
@@ -35,7 +39,11 @@ def test_iteration_yields_swatches(palette):
     """Iterating gives Swatch(rgb, proportion) with plain ints and floats."""
     swatches = list(palette)
 
-    assert swatches == [Swatch((255, 0, 0), 0.5), Swatch((0, 128, 0), 0.3), Swatch((18, 52, 86), 0.2)]
+    assert swatches == [
+        Swatch((255, 0, 0), 0.5),
+        Swatch((0, 128, 0), 0.3),
+        Swatch((18, 52, 86), 0.2),
+    ]
     assert all(type(v) is int for s in swatches for v in s.rgb)
     assert [s.hex for s in palette.swatches] == palette.hex
     assert len(palette) == 3 and palette[1] == swatches[1] and palette[-1] == swatches[2]
@@ -72,13 +80,16 @@ def test_palette_copies_its_inputs():
 def test_to_dict_has_the_documented_keys(palette):
     """to_dict gives source, k, space, colours (hex, rgb, proportion), note and meta."""
     assert palette.to_dict() == {
-        "source": "bands.png", "k": 3, "space": "oklab",
+        "source": "bands.png",
+        "k": 3,
+        "space": "oklab",
         "colors": [
             {"hex": "#ff0000", "rgb": [255, 0, 0], "proportion": 0.5},
             {"hex": "#008000", "rgb": [0, 128, 0], "proportion": 0.3},
             {"hex": "#123456", "rgb": [18, 52, 86], "proportion": 0.2},
         ],
-        "note": "a note", "seconds": 0.25,
+        "note": "a note",
+        "seconds": 0.25,
     }
 
 
@@ -103,7 +114,11 @@ def test_from_dict_accepts_hex_only_colours():
         ({"colors": [{"hex": "#12345"}]}, InvalidColorError, r"'#12345' is not a colour"),
         ({"colors": [{"rgb": [300, 0, 0]}]}, ValueError, r"colors must be integers from 0 to 255"),
         ({"colors": [{"rgb": [1, 2]}]}, ValueError, r"colors must have shape \(n, 3\)"),
-        ({"colors": [{"rgb": [1, 2, 3], "proportion": -0.5}]}, ValueError, "finite and non-negative"),
+        (
+            {"colors": [{"rgb": [1, 2, 3], "proportion": -0.5}]},
+            ValueError,
+            "finite and non-negative",
+        ),
     ],
 )
 def test_from_dict_rejects_bad_data_clearly(data, error, message):
@@ -120,7 +135,9 @@ def test_mismatched_lengths_are_an_error():
 
 def test_equality_compares_values(palette):
     """Palettes with the same values are equal; a different share or note is not."""
-    same = Palette(palette.colors.copy(), palette.proportions.copy(), source="bands.png", k=3, note="a note")
+    same = Palette(
+        palette.colors.copy(), palette.proportions.copy(), source="bands.png", k=3, note="a note"
+    )
     other = Palette(palette.colors, [0.6, 0.2, 0.2], source="bands.png", k=3, note="a note")
 
     assert same == palette and other != palette and palette != "palette"
@@ -135,11 +152,19 @@ def test_repr_html_shows_every_colour(palette):
 
 
 def test_repr_lists_hex_and_percent(palette):
-    """repr shows each colour with its share."""
+    """Repr shows each colour with its share."""
     assert repr(palette) == "Palette([#ff0000 50.0%, #008000 30.0%, #123456 20.0%])"
 
 
-@pytest.mark.parametrize(("text", "rgb"), [("#c1a4a9", (193, 164, 169)), ("c1a4a9", (193, 164, 169)), ("#CAB", (204, 170, 187)), (" #000000 ", (0, 0, 0))])
+@pytest.mark.parametrize(
+    ("text", "rgb"),
+    [
+        ("#c1a4a9", (193, 164, 169)),
+        ("c1a4a9", (193, 164, 169)),
+        ("#CAB", (204, 170, 187)),
+        (" #000000 ", (0, 0, 0)),
+    ],
+)
 def test_parse_hex(text, rgb):
     """3- and 6-digit hex codes, with or without '#', parse to RGB; to_hex reverses it."""
     assert parse_hex(text) == rgb
@@ -149,7 +174,9 @@ def test_parse_hex(text, rgb):
 @pytest.mark.parametrize("text", ["", "#12", "#1234567", "#ggg", "red"])
 def test_parse_hex_rejects_non_colours(text):
     """Anything but a 3- or 6-digit hex code is an InvalidColorError quoting the input."""
-    with pytest.raises(InvalidColorError, match=r"is not a colour; expected a hex code like '#c1a4a9'"):
+    with pytest.raises(
+        InvalidColorError, match=r"is not a colour; expected a hex code like '#c1a4a9'"
+    ):
         parse_hex(text)
 
 
@@ -177,7 +204,9 @@ def test_any_palette_survives_a_json_round_trip(colors, data):
     """Any palette comes back equal from its JSON text."""
     weights = data.draw(st.lists(st.floats(0.001, 1.0), min_size=len(colors), max_size=len(colors)))
     total = sum(weights) or 1.0
-    palette = Palette(np.array(colors, np.uint8).reshape(-1, 3), [w / total for w in weights], k=len(colors) or 1)
+    palette = Palette(
+        np.array(colors, np.uint8).reshape(-1, 3), [w / total for w in weights], k=len(colors) or 1
+    )
 
     again = Palette.from_dict(json.loads(palette.to_json()))
 

@@ -20,7 +20,7 @@ PALETTE = Palette(
 
 
 def wedges(ax) -> list[Wedge]:
-    """The pie slices drawn in `ax`, in drawing order."""
+    """Return the pie slices drawn in `ax`, in drawing order."""
     return [p for p in ax.patches if isinstance(p, Wedge)]
 
 
@@ -36,7 +36,7 @@ def test_slice_angles_and_colours_match_the_shares():
 
 
 def test_rendered_pixels_show_the_shares():
-    """Read back from the rendered image, each colour covers its share of a ring around the centre."""
+    """Read back from the rendered image, each colour covers its share of a ring."""
     fig = plot_pies([PALETTE])
     image = np.asarray(figure_image(fig)).astype(int)
     ax = fig.axes[0]
@@ -46,7 +46,7 @@ def test_rendered_pixels_show_the_shares():
     xs = np.rint(cx + radius * np.cos(angles)).astype(int)
     ys = np.rint(image.shape[0] - (cy + radius * np.sin(angles))).astype(int)
     samples = image[ys, xs]
-    for color, share in zip(PALETTE.colors, PALETTE.proportions):
+    for color, share in zip(PALETTE.colors, PALETTE.proportions, strict=True):
         covered = np.mean(np.abs(samples - color).sum(-1) <= 3)
         assert covered == pytest.approx(share, abs=0.005)
 
@@ -66,7 +66,7 @@ def test_ten_palettes_make_a_five_by_two_grid_titled_with_k():
 
 
 def test_drawing_into_the_callers_axes():
-    """Given axes, the pies are drawn there and the axes' figure is returned; spare axes are hidden."""
+    """Given axes, the pies go there and their figure is returned; spare axes are hidden."""
     fig = Figure()
     axes = fig.subplots(1, 3)
     assert chromapal.plot_pies([PALETTE, PALETTE], axes=axes) is fig

@@ -136,7 +136,7 @@ def test_wavefront_dithering_equals_scanline_floyd_steinberg():
 
 
 def test_dithering_keeps_the_average_tone_of_a_grey_ramp():
-    """Dithered with black and white, a grey ramp keeps its mean lightness; flat nearest does not."""
+    """Dithered in black and white, a grey ramp keeps its mean lightness; flat does not."""
     ramp = np.tile(np.linspace(40, 215, 64).astype(np.uint8)[None, :, None], (48, 1, 3))
     palette = Palette([[0, 0, 0], [255, 255, 255]], [0.5, 0.5])
     lightness = SPACES["oklab"][0]

@@ -15,7 +15,7 @@ from chromapal.render import report_html
 
 
 def gradient(width: int = 60, height: int = 40) -> np.ndarray:
-    """A colourful gradient: many distinct colours."""
+    """Make a colourful gradient: many distinct colours."""
     y, x = np.mgrid[0:height, 0:width]
     return np.dstack(
         [x * 255 // width, y * 255 // height, (x + y) * 127 // (width + height)]

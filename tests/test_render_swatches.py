@@ -36,12 +36,12 @@ def run_lengths(row: np.ndarray) -> list[tuple[tuple[int, ...], int]]:
 
 @pytest.mark.parametrize("width", [1000, 333])
 def test_band_widths_match_the_shares_within_a_pixel(width):
-    """Each colour's band is within one pixel of share x width, in palette order, filling the strip."""
+    """Each band is within a pixel of share x width, in palette order, filling the strip."""
     image = np.asarray(swatch_image(PALETTE, width=width, height=90))
     assert image.shape == (90, width, 3)
     runs = run_lengths(image[0])
     assert [c for c, _ in runs] == COLORS
-    assert all(abs(n - s * width) <= 1 for (_, n), s in zip(runs, SHARES))
+    assert all(abs(n - s * width) <= 1 for (_, n), s in zip(runs, SHARES, strict=True))
 
 
 def test_equal_widths_ignore_the_shares():
@@ -75,7 +75,7 @@ def test_a_band_too_narrow_for_any_label_stays_flat():
 
 
 def test_svg_parses_with_one_rectangle_per_colour():
-    """The SVG is XML with one rect per colour, filled with it, widths proportional to the shares."""
+    """The SVG is XML with one rect per colour, in its colour, widths proportional to shares."""
     root = ET.fromstring(swatch_svg(PALETTE, width=800, height=100))
     assert root.tag == f"{SVG}svg"
     rects = root.findall(f"{SVG}rect")

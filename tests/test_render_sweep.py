@@ -10,7 +10,7 @@ from chromapal.render import save_animation, sweep_frames
 
 
 def gradient(width: int = 60, height: int = 40) -> np.ndarray:
-    """A colourful gradient: many distinct colours, so every k is reached."""
+    """Make a colourful gradient: many distinct colours, so every k is reached."""
     y, x = np.mgrid[0:height, 0:width]
     return np.dstack(
         [x * 255 // width, y * 255 // height, (x + y) * 127 // (width + height)]
@@ -21,7 +21,7 @@ def test_one_frame_per_k_then_the_original():
     """K = 2..5 give 5 frames, frame i in exactly k_i colours, the last the original."""
     frames = sweep_frames(gradient(), range(2, 6), labels=False)
     assert len(frames) == 5
-    for k, frame in zip(range(2, 6), frames):
+    for k, frame in zip(range(2, 6), frames[:-1], strict=True):
         assert len(np.unique(np.asarray(frame.convert("RGB")).reshape(-1, 3), axis=0)) == k
     error = np.abs(np.asarray(frames[-1].convert("RGB")).astype(int) - gradient())
     assert error.mean() < 6 and error.max() <= 32  # the original, dithered to a GIF's 256 colours
@@ -38,7 +38,7 @@ def test_labels_are_drawn_in_a_corner_only():
 
 
 def test_gif_has_the_requested_durations_and_loop(tmp_path):
-    """The GIF holds every frame, each with its duration, the last held longer; loop or play once."""
+    """The GIF holds every frame with its duration, the last held longer; loops or plays once."""
     frames = sweep_frames(gradient(), [2, 3, 4])
     save_animation(frames, tmp_path / "a.gif", duration=250, hold=1500)
     save_animation(frames, tmp_path / "once.gif", duration=100, hold=None, loop=False)

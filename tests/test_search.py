@@ -15,7 +15,7 @@ OPTIONS = options_key({"k": 3, "space": "oklab"})
 
 def add(db: PaletteStore, source: str, colors: list[str], shares: list[float]) -> None:
     """Store a palette of hex colours directly."""
-    rgb = [[int(h[i:i + 2], 16) for i in (1, 3, 5)] for h in colors]
+    rgb = [[int(h[i : i + 2], 16) for i in (1, 3, 5)] for h in colors]
     db.add_palette({"source": source, "colors": rgb, "shares": shares}, OPTIONS)
 
 
@@ -39,14 +39,25 @@ def test_finds_the_images_holding_a_near_colour_closest_first(collection):
     assert [m.hex for m in matches] == ["#c1a4a9", "#c1a4a9", "#c3a6aa", "#b09098"]
     assert [m.rank for m in matches] == [1, 1, 2, 1]
     assert matches[0].delta_e == 0.0
-    far = ciede2000(lab_from_srgb(np.array([193, 164, 169], np.uint8)), lab_from_srgb(np.array([176, 144, 152], np.uint8)))
+    far = ciede2000(
+        lab_from_srgb(np.array([193, 164, 169], np.uint8)),
+        lab_from_srgb(np.array([176, 144, 152], np.uint8)),
+    )
     assert matches[3].delta_e == pytest.approx(float(far))
 
 
 def test_min_share_max_delta_e_and_limit_filter(collection):
     """Small shares, colours beyond the radius and results past the limit are left out."""
-    assert [m.source for m in search(collection, "#c1a4a9", min_share=0.05)] == ["exact.png", "near.png", "far.png"]
-    assert [m.source for m in search(collection, "#c1a4a9", max_delta_e=2)] == ["exact.png", "tiny.png", "near.png"]
+    assert [m.source for m in search(collection, "#c1a4a9", min_share=0.05)] == [
+        "exact.png",
+        "near.png",
+        "far.png",
+    ]
+    assert [m.source for m in search(collection, "#c1a4a9", max_delta_e=2)] == [
+        "exact.png",
+        "tiny.png",
+        "near.png",
+    ]
     assert [m.source for m in search(collection, "#c1a4a9", limit=1)] == ["exact.png"]
     assert search(collection, "#00ff00") == []
 
@@ -58,17 +69,26 @@ def test_results_equal_a_brute_force_scan(tmp_path):
     shares = rng.dirichlet(np.ones(3), 400)
     with PaletteStore(tmp_path / "p.sqlite") as db:
         for i in range(400):
-            db.add_palette({"source": f"{i}.png", "colors": colors[i].tolist(), "shares": shares[i].tolist()}, OPTIONS)
+            db.add_palette(
+                {"source": f"{i}.png", "colors": colors[i].tolist(), "shares": shares[i].tolist()},
+                OPTIONS,
+            )
         for query in rng.integers(0, 256, (12, 3)):
-            de = ciede2000(lab_from_srgb(query.astype(np.uint8)), lab_from_srgb(colors.astype(np.uint8)))
+            de = ciede2000(
+                lab_from_srgb(query.astype(np.uint8)), lab_from_srgb(colors.astype(np.uint8))
+            )
             de = np.where(shares >= 0.1, de, np.inf)
             best = de.min(axis=1)
-            expected = [f"{i}.png" for i in sorted(np.flatnonzero(best <= 15), key=lambda i: best[i])][:10]
+            expected = [
+                f"{i}.png" for i in sorted(np.flatnonzero(best <= 15), key=lambda i: best[i])
+            ][:10]
 
             found = search(db, tuple(query), max_delta_e=15, min_share=0.1, limit=10)
 
             assert [m.source for m in found] == expected
-            assert [m.delta_e for m in found] == pytest.approx([best[int(s[:-4])] for s in expected])
+            assert [m.delta_e for m in found] == pytest.approx(
+                [best[int(s[:-4])] for s in expected]
+            )
 
 
 @pytest.mark.parametrize("radius", [2.0, 5.0, 10.0])
@@ -76,7 +96,11 @@ def test_box_holds_every_srgb_colour_within_the_radius(radius):
     """For random queries (a third saturated blues), every sRGB colour within ΔE00 lies inside the box."""
     rng = np.random.default_rng(int(radius))
     for i in range(40):
-        q = rng.integers(0, 256, 3) if i % 3 else np.array([rng.integers(0, 120), rng.integers(0, 120), 230])
+        q = (
+            rng.integers(0, 256, 3)
+            if i % 3
+            else np.array([rng.integers(0, 120), rng.integers(0, 120), 230])
+        )
         spread = int(12 * radius + 20)
         cand = np.clip(q + rng.integers(-spread, spread + 1, (4000, 3)), 0, 255).astype(np.uint8)
         lq, lc = lab_from_srgb(q.astype(np.uint8)), lab_from_srgb(cand)

@@ -16,11 +16,23 @@ OPTIONS = options_key({"k": 2, "space": "oklab"})
 CLOSE = 1e-9
 
 
-def record(source: str = "/img/a.png", size: int = 10, mtime_ns: int = 1, colors=None, shares=None) -> dict:
+def record(
+    source: str = "/img/a.png", size: int = 10, mtime_ns: int = 1, colors=None, shares=None
+) -> dict:
     """A successful worker record with two colours."""
-    return {"source": source, "ok": True, "size": size, "mtime_ns": mtime_ns, "width": 4, "height": 2,
-            "colors": colors or [[255, 0, 0], [0, 0, 255]], "shares": shares or [0.75, 0.25], "note": None,
-            "load_ms": 1.0, "extract_ms": 2.0}
+    return {
+        "source": source,
+        "ok": True,
+        "size": size,
+        "mtime_ns": mtime_ns,
+        "width": 4,
+        "height": 2,
+        "colors": colors or [[255, 0, 0], [0, 0, 255]],
+        "shares": shares or [0.75, 0.25],
+        "note": None,
+        "load_ms": 1.0,
+        "extract_ms": 2.0,
+    }
 
 
 @pytest.fixture
@@ -40,7 +52,9 @@ def test_palette_rows_hold_every_colour_representation(store):
 
     assert [r[:5] for r in rows] == [(1, "#ff0000", 255, 0, 0), (2, "#0000ff", 0, 0, 255)]
     lab = lab_from_srgb(np.array([[255, 0, 0], [0, 0, 255]], np.uint8))
-    np.testing.assert_allclose([r[5:8] for r in rows], oklab_from_srgb(np.array([[255, 0, 0], [0, 0, 255]], np.uint8)))
+    np.testing.assert_allclose(
+        [r[5:8] for r in rows], oklab_from_srgb(np.array([[255, 0, 0], [0, 0, 255]], np.uint8))
+    )
     np.testing.assert_allclose([r[8:11] for r in rows], lab)
     assert [r[11] for r in rows] == [0.75, 0.25]
     assert [r[12] for r in rows] == bucket_of(lab).tolist()
@@ -70,12 +84,25 @@ def test_storing_again_replaces_the_row_set(store):
 def test_failure_replaces_a_stale_palette_and_success_clears_the_failure(store):
     """A file that now fails loses its old palette; a later success removes the failure."""
     store.add_palette(record(), OPTIONS)
-    store.add_failure({"source": "/img/a.png", "size": 3, "mtime_ns": 9, "error": "UnreadableImageError",
-                       "reason": "/img/a.png: not an image"}, OPTIONS)
+    store.add_failure(
+        {
+            "source": "/img/a.png",
+            "size": 3,
+            "mtime_ns": 9,
+            "error": "UnreadableImageError",
+            "reason": "/img/a.png: not an image",
+        },
+        OPTIONS,
+    )
 
     assert (store.count("images"), store.count("colors")) == (0, 0)
-    assert store.failures() == [{"source": "/img/a.png", "error": "UnreadableImageError",
-                                 "reason": "/img/a.png: not an image"}]
+    assert store.failures() == [
+        {
+            "source": "/img/a.png",
+            "error": "UnreadableImageError",
+            "reason": "/img/a.png: not an image",
+        }
+    ]
 
     store.add_palette(record(), OPTIONS)
     assert (store.count("images"), store.count("failures")) == (1, 0)
@@ -94,8 +121,10 @@ def test_missing_database_is_an_error_when_not_creating(tmp_path):
     with pytest.raises(StoreError) as info:
         PaletteStore(tmp_path / "none.sqlite", create=False)
 
-    assert str(info.value) == (f"{tmp_path / 'none.sqlite'}: no such database; "
-                               f"create one with `chromapal batch --db {tmp_path / 'none.sqlite'}`")
+    assert str(info.value) == (
+        f"{tmp_path / 'none.sqlite'}: no such database; "
+        f"create one with `chromapal batch --db {tmp_path / 'none.sqlite'}`"
+    )
 
 
 def test_a_foreign_file_is_not_a_chromapal_database(tmp_path):
@@ -114,7 +143,9 @@ def test_buckets_are_cells_with_b_fastest():
     """Colours in one CELL-sized cell share a bucket; the next b cell is the next number."""
     base = np.array([48.0, 0.0, 0.0])  # a corner of a cell
 
-    b0, b_same, b_next = bucket_of(np.array([base, base + [CELL * 0.9, 0, CELL * 0.9], base + [0, 0, CELL]]))
+    b0, b_same, b_next = bucket_of(
+        np.array([base, base + [CELL * 0.9, 0, CELL * 0.9], base + [0, 0, CELL]])
+    )
 
     assert b0 == b_same
     assert b_next == b0 + 1
@@ -128,7 +159,9 @@ def test_csv_export_has_a_row_per_colour(store):
     assert export(store, "csv", out) == 2
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [(r["source"], r["rank"], r["hex"], r["share"], r["k"]) for r in rows] == [
-        ("/img/a.png", "1", "#ff0000", "0.75", "2"), ("/img/a.png", "2", "#0000ff", "0.25", "2")]
+        ("/img/a.png", "1", "#ff0000", "0.75", "2"),
+        ("/img/a.png", "2", "#0000ff", "0.25", "2"),
+    ]
 
 
 def test_jsonl_export_has_a_line_per_image(store):
@@ -147,7 +180,9 @@ def test_jsonl_export_has_a_line_per_image(store):
 
 def test_parquet_export_round_trips(store, tmp_path):
     """Parquet export holds the same rows as the database."""
-    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow (the parquet extra) is not installed")
+    pq = pytest.importorskip(
+        "pyarrow.parquet", reason="pyarrow (the parquet extra) is not installed"
+    )
     store.add_palette(record(), OPTIONS)
 
     assert export(store, "parquet", tmp_path / "out.parquet") == 2
@@ -159,5 +194,7 @@ def test_parquet_export_round_trips(store, tmp_path):
 
 def test_unknown_export_format_is_refused(store):
     """An unknown format raises ValueError listing the known ones."""
-    with pytest.raises(ValueError, match="unknown export format 'xml'; expected one of csv, jsonl, parquet"):
+    with pytest.raises(
+        ValueError, match="unknown export format 'xml'; expected one of csv, jsonl, parquet"
+    ):
         export(store, "xml", io.StringIO())

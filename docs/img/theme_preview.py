@@ -1,4 +1,4 @@
-"""Render ``chromapal theme tests/data/kodim23.png --preview`` (dark and --light) to theme-preview.png.
+"""Render ``chromapal theme tests/data/kodim23.png --preview`` (dark, light) as theme-preview.png.
 
 Run from the repository root: ``.venv/bin/python docs/img/theme_preview.py``. Needs the
 DejaVu Sans Mono font (Debian: fonts-dejavu-core).

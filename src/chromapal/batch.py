@@ -29,13 +29,33 @@ from .store import PaletteStore, options_key
 
 #: File extensions picked up when a folder is given (case-insensitive).
 IMAGE_EXTENSIONS: Final = frozenset(
-    {".png", ".jpg", ".jpeg", ".jpe", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".tga", ".ppm", ".pgm",
-     ".pbm", ".pnm", ".ico", ".jp2", ".j2k", ".jpx"}
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".gif",
+        ".webp",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".tga",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".pnm",
+        ".ico",
+        ".jp2",
+        ".j2k",
+        ".jpx",
+    }
 )
 #: Tasks kept in flight per worker: enough to keep workers busy, few enough to stop fast.
 IN_FLIGHT_PER_WORKER: Final = 4
 #: Failure reasons kept in the summary.
 FIRST_REASONS: Final = 5
+#: Seconds to wait for a Dask scheduler to answer.
+DASK_CONNECT_TIMEOUT = 10.0
 
 Record = dict[str, Any]
 ProgressCallback = Callable[["Progress"], None]
@@ -57,8 +77,14 @@ class BatchOptions:
 
     def as_dict(self) -> dict[str, Any]:
         """The options as a plain dict (what workers receive)."""
-        return {"k": self.k, "space": self.space, "seed": self.seed, "alpha_threshold": self.alpha_threshold,
-                "frames": self.frames, "max_pixels": self.max_pixels}
+        return {
+            "k": self.k,
+            "space": self.space,
+            "seed": self.seed,
+            "alpha_threshold": self.alpha_threshold,
+            "frames": self.frames,
+            "max_pixels": self.max_pixels,
+        }
 
     @property
     def key(self) -> str:
@@ -191,21 +217,43 @@ def process(source: str, options: Mapping[str, Any]) -> Record:
     record: Record = {"source": source, "size": size, "mtime_ns": mtime_ns}
     try:
         t0 = time.perf_counter()
-        loaded = load_image(source, frames=options.get("frames", "first"),
-                            max_pixels=options.get("max_pixels", MAX_PIXELS), draft_above=DRAFT_ABOVE)
+        loaded = load_image(
+            source,
+            frames=options.get("frames", "first"),
+            max_pixels=options.get("max_pixels", MAX_PIXELS),
+            draft_above=DRAFT_ABOVE,
+        )
         t1 = time.perf_counter()
-        palette = extract_palette(loaded.pixels, k=options.get("k", 8), space=options.get("space", "oklab"),
-                                  seed=options.get("seed", 0), alpha_threshold=options.get("alpha_threshold", 128),
-                                  source=loaded.name)
+        palette = extract_palette(
+            loaded.pixels,
+            k=options.get("k", 8),
+            space=options.get("space", "oklab"),
+            seed=options.get("seed", 0),
+            alpha_threshold=options.get("alpha_threshold", 128),
+            source=loaded.name,
+        )
         t2 = time.perf_counter()
     except PaletteError as exc:
         return {**record, "ok": False, "error": type(exc).__name__, "reason": str(exc)}
     except Exception as exc:  # noqa: BLE001 - a worker must return, whatever the decoder does
-        return {**record, "ok": False, "error": type(exc).__name__, "reason": f"{source}: {_one_line(exc)}"}
+        return {
+            **record,
+            "ok": False,
+            "error": type(exc).__name__,
+            "reason": f"{source}: {_one_line(exc)}",
+        }
     height, width = loaded.pixels.shape[:2]
-    return {**record, "ok": True, "width": width * loaded.scale, "height": height * loaded.scale,
-            "colors": palette.colors.tolist(), "shares": palette.proportions.tolist(), "note": palette.note,
-            "load_ms": (t1 - t0) * 1000, "extract_ms": (t2 - t1) * 1000}
+    return {
+        **record,
+        "ok": True,
+        "width": width * loaded.scale,
+        "height": height * loaded.scale,
+        "colors": palette.colors.tolist(),
+        "shares": palette.proportions.tolist(),
+        "note": palette.note,
+        "load_ms": (t1 - t0) * 1000,
+        "extract_ms": (t2 - t1) * 1000,
+    }
 
 
 def _one_line(exc: BaseException) -> str:
@@ -297,16 +345,31 @@ def run_batch(
         elif (workers or os.cpu_count() or 1) <= 1:
             interrupted = _run_inline(todo(), options.as_dict(), record, stop)
         else:
-            interrupted = _run_pool(workers or os.cpu_count() or 1, todo(), options.as_dict(), record, stop)
+            interrupted = _run_pool(
+                workers or os.cpu_count() or 1, todo(), options.as_dict(), record, stop
+            )
     finally:
-        store.finish_run(run_id, done=state.done, skipped=state.skipped, failed=state.failed,
-                         interrupted=interrupted)
-    return BatchSummary(total=len(sources), done=state.done, skipped=state.skipped, failed=state.failed,
-                        seconds=time.perf_counter() - started, interrupted=interrupted, reasons=reasons)
+        store.finish_run(
+            run_id,
+            done=state.done,
+            skipped=state.skipped,
+            failed=state.failed,
+            interrupted=interrupted,
+        )
+    return BatchSummary(
+        total=len(sources),
+        done=state.done,
+        skipped=state.skipped,
+        failed=state.failed,
+        seconds=time.perf_counter() - started,
+        interrupted=interrupted,
+        reasons=reasons,
+    )
 
 
-def _run_inline(todo: Iterator[str], options: Record, record: Callable[[Record], None],
-                stop: Callable[[], bool]) -> bool:
+def _run_inline(
+    todo: Iterator[str], options: Record, record: Callable[[Record], None], stop: Callable[[], bool]
+) -> bool:
     for source in todo:
         record(process(source, options))
         if stop():
@@ -314,8 +377,13 @@ def _run_inline(todo: Iterator[str], options: Record, record: Callable[[Record],
     return False
 
 
-def _run_pool(workers: int, todo: Iterator[str], options: Record, record: Callable[[Record], None],
-              stop: Callable[[], bool]) -> bool:
+def _run_pool(
+    workers: int,
+    todo: Iterator[str],
+    options: Record,
+    record: Callable[[Record], None],
+    stop: Callable[[], bool],
+) -> bool:
     """Local process pool with a bounded window of tasks; a dead worker fails its tasks, not the run."""
     window = workers * IN_FLIGHT_PER_WORKER
     pending: dict[Future[Record], str] = {}
@@ -353,12 +421,23 @@ def _run_pool(workers: int, todo: Iterator[str], options: Record, record: Callab
 
 def _crash_record(source: str) -> Record:
     size, mtime_ns = file_stamp(source)
-    return {"source": source, "ok": False, "size": size, "mtime_ns": mtime_ns, "error": "WorkerCrash",
-            "reason": f"{source}: the worker process died while this image was in progress"}
+    return {
+        "source": source,
+        "ok": False,
+        "size": size,
+        "mtime_ns": mtime_ns,
+        "error": "WorkerCrash",
+        "reason": f"{source}: the worker process died while this image was in progress",
+    }
 
 
-def _run_dask(scheduler: str, todo: Iterator[str], options: Record, record: Callable[[Record], None],
-              stop: Callable[[], bool]) -> bool:
+def _run_dask(
+    scheduler: str,
+    todo: Iterator[str],
+    options: Record,
+    record: Callable[[Record], None],
+    stop: Callable[[], bool],
+) -> bool:
     """Same work on a Dask cluster: workers open the images, results stream back to this writer."""
     try:
         from distributed import Client, as_completed
@@ -367,11 +446,15 @@ def _run_dask(scheduler: str, todo: Iterator[str], options: Record, record: Call
             "--scheduler needs Dask: pip install 'chromapal[dask]' (dask[distributed])"
         ) from exc
     try:
-        client = Client(scheduler, timeout="10s")
+        client = Client(scheduler, timeout=f"{DASK_CONNECT_TIMEOUT}s")
     except (OSError, TimeoutError) as exc:
-        raise PaletteError(f"cannot reach the Dask scheduler at {scheduler} ({_one_line(exc)})") from exc
+        raise PaletteError(
+            f"cannot reach the Dask scheduler at {scheduler} ({_one_line(exc)})"
+        ) from exc
     try:
-        n_workers = max(1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values()))
+        n_workers = max(
+            1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
+        )
         window = n_workers * IN_FLIGHT_PER_WORKER
         futures = as_completed()
         sources: dict[str, str] = {}  # future key -> source
@@ -397,8 +480,14 @@ def _run_dask(scheduler: str, todo: Iterator[str], options: Record, record: Call
                 result = future.result()
             except Exception as exc:  # noqa: BLE001 - a lost worker fails the task, not the run
                 size, mtime_ns = file_stamp(source)
-                result = {"source": source, "ok": False, "size": size, "mtime_ns": mtime_ns,
-                          "error": type(exc).__name__, "reason": f"{source}: dask task failed ({_one_line(exc)})"}
+                result = {
+                    "source": source,
+                    "ok": False,
+                    "size": size,
+                    "mtime_ns": mtime_ns,
+                    "error": type(exc).__name__,
+                    "reason": f"{source}: dask task failed ({_one_line(exc)})",
+                }
             record(result)
             if not stop() and not exhausted:
                 submit()

@@ -145,20 +145,23 @@ def main() -> None:
 @click.option("--names", type=click.Choice(list(NAME_LISTS)), default="css", show_default=True,
               help="Name list labelling the colours in exported files.")
 @click.option("--sort", type=click.Choice(SORT_KEYS), default="share", show_default=True,
-              help="Order: share (largest first), lightness (dark to light), hue, chroma (most vivid first).")
+              help="Order: share (largest first), lightness (dark to light), hue, "
+                   "chroma (most vivid first).")
 @click.option("--merge", type=click.FloatRange(min=0), metavar="DELTA_E",
               help="Merge colours closer than this CIEDE2000 difference (shares added).")
 @click.option("--ignore", metavar="COLORS",
               help="Leave pixels near these colours out of the clustering: CSS names or hex, "
                    "comma-separated, e.g. white,black or '#f0f0f0'.")
-@click.option("--ignore-tolerance", type=click.FloatRange(0, 200), default=IGNORE_TOLERANCE, show_default=True,
+@click.option("--ignore-tolerance", type=click.FloatRange(0, 200), default=IGNORE_TOLERANCE,
+              show_default=True,
               help="How near a pixel must be to an --ignore colour: CIELAB distance (ΔE76).")
 @click.option("--min-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Drop colours covering less than this share of the image (0-1); shares rescaled.")
+              help="Drop colours under this share of the image (0-1); shares are rescaled.")
 @handle_errors
 def extract_command(
-    images: tuple[str, ...], as_json: bool, output: str | None, fmt: str | None, names: str, sort: str,
-    merge: float | None, ignore: str | None, ignore_tolerance: float, min_share: float, **options: Any,
+    images: tuple[str, ...], as_json: bool, output: str | None, fmt: str | None, names: str,
+    sort: str, merge: float | None, ignore: str | None, ignore_tolerance: float, min_share: float,
+    **options: Any,
 ) -> None:
     """Print the dominant colours of IMAGES (paths, http(s) URLs, or - for standard input).
 
@@ -197,9 +200,10 @@ def extract_command(
         if len(images) > 1 or color:
             console.print(f"{palette.source}  ({len(palette)} colours, {palette.space})", style="bold" if color else None)
         css, xkcd = nearest_names(palette.colors, "css"), nearest_names(palette.colors, "xkcd")
-        for line, css_name, xkcd_name in zip(palette_lines(palette, color=color), css, xkcd):
-            console.print(line + f"  {css_name:<20} {xkcd_name}" if isinstance(line, str)
-                          else Text.assemble(line, f"  {css_name:<20} {xkcd_name}"))
+        lines = palette_lines(palette, color=color)
+        for line, css_name, xkcd_name in zip(lines, css, xkcd, strict=True):
+            column = f"  {css_name:<20} {xkcd_name}"
+            console.print(line + column if isinstance(line, str) else Text.assemble(line, column))
     if as_json and results:
         click.echo(dumps_palettes(results[0] if len(images) == 1 else results))
     if failed:

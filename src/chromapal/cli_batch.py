@@ -34,8 +34,13 @@ from .palette import parse_hex, text_color_for
 from .search import Match, search
 from .store import EXPORT_FORMATS, PaletteStore, export
 
-DB_OPTION = click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default="palettes.sqlite",
-                         show_default=True, help="SQLite database of palettes.")
+DB_OPTION = click.option(
+    "--db",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default="palettes.sqlite",
+    show_default=True,
+    help="SQLite database of palettes.",
+)
 #: Seconds between plain progress lines when standard error is not a terminal.
 PLAIN_PROGRESS_EVERY = 5.0
 
@@ -70,9 +75,16 @@ class _Reporter:
         self.started = self.last_line = time.monotonic()
         if enabled and self.console.is_terminal:
             self.bar = RichProgress(
-                TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                _RateColumn(), TextColumn("ETA"), TimeRemainingColumn(), TimeElapsedColumn(),
-                TextColumn("{task.fields[failed]} failed"), console=self.console, transient=False,
+                TextColumn("[progress.description]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                _RateColumn(),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[failed]} failed"),
+                console=self.console,
+                transient=False,
             )
             self.task = self.bar.add_task("batch", total=total, failed=0)
             self.bar.start()
@@ -94,8 +106,10 @@ class _Reporter:
         left = self.total - state.finished
         eta = _duration(left / rate) if rate > 0 else "?"
         percent = 100 * state.finished / self.total if self.total else 100
-        return (f"batch: {state.finished}/{self.total} ({percent:.0f}%), {rate:.1f} img/s, ETA {eta}, "
-                f"{state.failed} failed")
+        return (
+            f"batch: {state.finished}/{self.total} ({percent:.0f}%), {rate:.1f} img/s, ETA {eta}, "
+            f"{state.failed} failed"
+        )
 
     def close(self) -> None:
         if self.bar is not None:
@@ -125,7 +139,9 @@ def summary_lines(summary: BatchSummary, db: Path) -> list[str]:
         lines.append("First failures:")
         lines += [f"  {reason}" for reason in summary.reasons]
         if summary.failed > len(summary.reasons):
-            lines.append(f"  ... and {summary.failed - len(summary.reasons)} more (see the failures table)")
+            lines.append(
+                f"  ... and {summary.failed - len(summary.reasons)} more (see the failures table)"
+            )
     return lines
 
 
@@ -139,22 +155,43 @@ class _Interrupt:
         if self.event.is_set():
             raise KeyboardInterrupt
         self.event.set()
-        click.echo("\nInterrupted: finishing the images in progress (Ctrl-C again to abort)...", err=True)
+        click.echo(
+            "\nInterrupted: finishing the images in progress (Ctrl-C again to abort)...", err=True
+        )
 
 
 @click.command("batch")
 @click.argument("inputs", nargs=-1, required=True)
 @extract_options
 @DB_OPTION
-@click.option("--workers", type=click.IntRange(1), default=None,
-              help="Local worker processes.  [default: all cores]")
-@click.option("--scheduler", metavar="ADDRESS", default=None,
-              help="Run on a Dask cluster instead, e.g. tcp://10.0.0.5:8786.")
-@click.option("--progress/--no-progress", "show_progress", default=True, show_default=True,
-              help="Show a progress bar (plain lines when not a terminal).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1),
+    default=None,
+    help="Local worker processes.  [default: all cores]",
+)
+@click.option(
+    "--scheduler",
+    metavar="ADDRESS",
+    default=None,
+    help="Run on a Dask cluster instead, e.g. tcp://10.0.0.5:8786.",
+)
+@click.option(
+    "--progress/--no-progress",
+    "show_progress",
+    default=True,
+    show_default=True,
+    help="Show a progress bar (plain lines when not a terminal).",
+)
 @handle_errors
-def batch_command(inputs: tuple[str, ...], db: Path, workers: int | None, scheduler: str | None,
-                  show_progress: bool, **options: Any) -> None:
+def batch_command(
+    inputs: tuple[str, ...],
+    db: Path,
+    workers: int | None,
+    scheduler: str | None,
+    show_progress: bool,
+    **options: Any,
+) -> None:
     """Store the palettes of many images in an SQLite database.
 
     INPUTS are image files, folders (searched recursively), glob patterns, http(s) URLs
@@ -170,10 +207,22 @@ def batch_command(inputs: tuple[str, ...], db: Path, workers: int | None, schedu
     store = open_store(db, create=True)
     reporter = _Reporter(len(sources), enabled=show_progress)
     interrupt = _Interrupt()
-    previous = signal.signal(signal.SIGINT, interrupt) if threading.current_thread() is threading.main_thread() else None
+    previous = (
+        signal.signal(signal.SIGINT, interrupt)
+        if threading.current_thread() is threading.main_thread()
+        else None
+    )
     try:
-        summary = run_batch(sources, store, batch_options, workers=workers, scheduler=scheduler,
-                            progress=reporter, should_stop=interrupt.event.is_set, inputs=inputs)
+        summary = run_batch(
+            sources,
+            store,
+            batch_options,
+            workers=workers,
+            scheduler=scheduler,
+            progress=reporter,
+            should_stop=interrupt.event.is_set,
+            inputs=inputs,
+        )
     except PaletteError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
@@ -194,10 +243,20 @@ def batch_command(inputs: tuple[str, ...], db: Path, workers: int | None, schedu
 
 @click.command("export")
 @DB_OPTION
-@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default=None,
-              help="Output format.  [default: from the extension of -o]")
-@click.option("-o", "--output", required=True, metavar="FILE",
-              help="File to write; - writes csv or jsonl to standard output.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    default=None,
+    help="Output format.  [default: from the extension of -o]",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    metavar="FILE",
+    help="File to write; - writes csv or jsonl to standard output.",
+)
 @handle_errors
 def export_command(db: Path, fmt: str | None, output: str) -> None:
     """Export the stored palettes: CSV or Parquet (a row per colour) or JSON Lines (a line per image)."""
@@ -205,7 +264,9 @@ def export_command(db: Path, fmt: str | None, output: str) -> None:
     try:
         fmt = fmt or _format_from_name(output)
         if output == "-" and fmt == "parquet":
-            raise click.UsageError("Parquet cannot be written to standard output; give a file with -o")
+            raise click.UsageError(
+                "Parquet cannot be written to standard output; give a file with -o"
+            )
         if output != "-" and not Path(output).resolve().parent.is_dir():
             raise click.UsageError(f"{output}: folder {str(Path(output).parent)!r} does not exist")
         n = export(store, fmt, sys.stdout if output == "-" else output)
@@ -224,7 +285,9 @@ def export_command(db: Path, fmt: str | None, output: str) -> None:
 def _format_from_name(output: str) -> str:
     fmt = Path(output).suffix.lower().lstrip(".")
     if fmt not in EXPORT_FORMATS:
-        raise click.UsageError(f"cannot tell the format of {output!r}; give --format ({', '.join(EXPORT_FORMATS)})")
+        raise click.UsageError(
+            f"cannot tell the format of {output!r}; give --format ({', '.join(EXPORT_FORMATS)})"
+        )
     return fmt
 
 
@@ -241,16 +304,37 @@ def _parse_color(ctx: click.Context, param: click.Parameter, value: str) -> str:
 
 @click.command("search")
 @DB_OPTION
-@click.option("--color", "--colour", "color", required=True, callback=_parse_color, metavar="HEX",
-              help="Colour to look for, e.g. '#c1a4a9'.")
-@click.option("--max-delta-e", type=click.FloatRange(0, min_open=True), default=10.0, show_default=True,
-              help="Largest CIEDE2000 difference accepted.")
-@click.option("--min-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
-              help="Ignore palette colours covering less of their image than this (0-1).")
-@click.option("--limit", type=click.IntRange(1), default=20, show_default=True, help="Images shown at most.")
+@click.option(
+    "--color",
+    "--colour",
+    "color",
+    required=True,
+    callback=_parse_color,
+    metavar="HEX",
+    help="Colour to look for, e.g. '#c1a4a9'.",
+)
+@click.option(
+    "--max-delta-e",
+    type=click.FloatRange(0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Largest CIEDE2000 difference accepted.",
+)
+@click.option(
+    "--min-share",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Ignore palette colours covering less of their image than this (0-1).",
+)
+@click.option(
+    "--limit", type=click.IntRange(1), default=20, show_default=True, help="Images shown at most."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @handle_errors
-def search_command(db: Path, color: str, max_delta_e: float, min_share: float, limit: int, as_json: bool) -> None:
+def search_command(
+    db: Path, color: str, max_delta_e: float, min_share: float, limit: int, as_json: bool
+) -> None:
     """Find stored images whose palette holds a colour near --color (closest first)."""
     store = open_store(db, create=False)
     try:
@@ -274,8 +358,13 @@ def search_command(db: Path, color: str, max_delta_e: float, min_share: float, l
 def match_table(matches: list[Match]) -> Table:
     """Matches as a Rich table for terminals: ΔE, share, a swatch of the matching colour, rank, source."""
     table = Table(box=None, pad_edge=False, show_edge=False)
-    for name, justify in (("ΔE", "right"), ("share", "right"), ("colour", "left"), ("rank", "right"),
-                          ("source", "left")):
+    for name, justify in (
+        ("ΔE", "right"),
+        ("share", "right"),
+        ("colour", "left"),
+        ("rank", "right"),
+        ("source", "left"),
+    ):
         table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for m in matches:
         swatch = Text(f" {m.hex} ", style=f"{text_color_for(parse_hex(m.hex))} on {m.hex}")

@@ -33,20 +33,14 @@ from .render import (
     swatch_svg,
     sweep_frames,
 )
+from .render.common import FIGURE_FORMATS
 from .render.recolor import recolor
 from .render.sweep import ANIMATION_FORMATS, DURATION, HOLD, MAX_SIDE
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 SWATCH_FORMATS = sorted([*RASTER_FORMATS, "svg"])
-PIE_FORMATS = [
-    "jpeg",
-    "jpg",
-    "pdf",
-    "png",
-    "svg",
-    "webp",
-]  # matplotlib's; see render.pie.FIGURE_FORMATS
+PIE_FORMATS = sorted(FIGURE_FORMATS)
 REPORT_FORMATS = ["htm", "html"]
 
 
@@ -238,8 +232,10 @@ def pies_command(
     if (output is None) == (separate is None):
         raise click.UsageError("give either -o/--output FILE or --separate DIR")
     if separate is not None:
-        with writing(separate):
+        try:
             separate.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.UsageError(f"{separate}: cannot create the folder ({exc.strerror})") from exc
         targets = [
             output_path(str(separate / f"pie-k{k:02d}.{fmt}"), allowed=PIE_FORMATS, inputs=[image])
             for k in ks
@@ -254,7 +250,7 @@ def pies_command(
         if separate is None
         else [plot_pies([p]) for p in palettes]
     )
-    for figure, target in zip(figures, targets):
+    for figure, target in zip(figures, targets, strict=True):
         with writing(target):
             save_figure(figure, target)
 

@@ -21,7 +21,7 @@ from .cli import extract_options, handle_errors, output_path, palette_for, read_
 from .errors import PaletteError
 from .export import FORMATS, PaletteFileError, dump_palette, extensions, format_for_path
 from .export.terminal import THEME_TARGETS, dump_theme
-from .load import DRAFT_ABOVE, load_image
+from .load import DRAFT_ABOVE, MAX_PIXELS, load_image
 from .names import parse_color
 from .palette import Palette
 from .pipeline import extract_palette
@@ -33,7 +33,7 @@ RGB = tuple[int, int, int]
 def parse_ignore(
     ctx: click.Context | None, param: click.Parameter | None, value: str | None
 ) -> list[RGB]:
-    """Click callback: ``'white,black'`` or ``'#f0f0f0'`` -> RGB tuples (bad colour: usage error)."""
+    """Click callback: ``'white,black'`` or ``'#f0f0f0'`` -> RGB tuples; bad colour: usage error."""
     if not value:
         return []
     try:
@@ -54,17 +54,18 @@ def extract_ignoring(
     try:
         loaded = load_image(
             read_source(image),
-            frames=options["frames"],
-            max_pixels=options["max_pixels"],
-            draft_above=DRAFT_ABOVE,
+            frames=options.get("frames", "first"),
+            max_pixels=options.get("max_pixels", MAX_PIXELS),
+            draft_above=DRAFT_ABOVE if options.get("draft", True) else None,
         )
         pixels = hide_colors(loaded.pixels, ignore, tolerance)
         return extract_palette(
             pixels,
-            k=options["k"],
-            space=options["space"],
-            seed=options["seed"],
-            alpha_threshold=max(options["alpha_threshold"], 1),
+            k=options.get("k", 8),
+            space=options.get("space", "oklab"),
+            seed=options.get("seed", 0),
+            # Hidden pixels have alpha 0: a threshold of 0 would count them again.
+            alpha_threshold=max(options.get("alpha_threshold", 128), 1),
             source=loaded.name,
         )
     except PaletteError as exc:
@@ -129,7 +130,7 @@ def write_export(palette: Palette, fmt: str, output: str | None, *, names: str) 
 
 
 def preview_lines(theme: Theme) -> list[Text]:
-    """The scheme as coloured text: swatches of the 16 colours and a sample on the background."""
+    """Render the scheme as coloured text: the 16 colours as swatches, then as text."""
     h = theme.hex()
     bg, fg = h["background"], h["foreground"]
     base = f"{fg} on {bg}"
@@ -177,9 +178,11 @@ def preview_lines(theme: Theme) -> list[Text]:
 @click.option(
     "--target",
     type=click.Choice(list(THEME_TARGETS)),
-    help="Terminal to write the scheme for: " + ", ".join(THEME_TARGETS) + ".",
+    help="Terminal to write the scheme for.",
 )
-@click.option("-o", "--output", help="Write the scheme to this file (default: standard output).")
+@click.option(
+    "-o", "--output", metavar="FILE", help="Write the scheme to FILE (default: standard output)."
+)
 @click.option("--light", is_flag=True, help="A light scheme (dark text on a light background).")
 @click.option("--preview", is_flag=True, help="Print the scheme as coloured text.")
 @click.option("--name", help="Scheme name written into the file (default: the image's name).")

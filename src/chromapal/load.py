@@ -11,8 +11,8 @@ import http.client
 import io
 import logging
 import os
-import sys
 import re
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -38,9 +38,11 @@ URL_MAX_BYTES: Final = 100 * 1024 * 1024
 _CHUNK: Final = 64 * 1024
 _CAUSE_CHARS: Final = 160
 #: JPEGs above this many pixels are decoded at a reduced DCT scale (see `load_image`).
-DRAFT_ABOVE: Final = 8_000_000
+DRAFT_ABOVE: Final = 1_000_000
 
-Source = Union[str, os.PathLike[str], bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray]
+Source = Union[  # noqa: UP007 - a runtime alias; `X | Y` of these fails on 3.11
+    str, os.PathLike[str], bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray
+]
 Frames = Literal["first", "all"]
 
 _ALPHA_MODES: Final = {"RGBA", "LA", "PA", "La", "RGBa"}
@@ -75,7 +77,11 @@ def describe(source: object) -> str:
 
 def _printable(name: str) -> str:
     """`name` with control characters escaped, so a message stays one line."""
-    return name if name.isprintable() else name.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return (
+        name
+        if name.isprintable()
+        else name.encode("unicode_escape", "backslashreplace").decode("ascii")
+    )
 
 
 def is_url(source: object) -> bool:
@@ -111,15 +117,23 @@ def fetch_url(url: str, *, timeout: float | None = None, max_bytes: int | None =
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             declared = response.headers.get("Content-Length")
             if declared and declared.isdigit() and int(declared) > max_bytes:
-                raise SourceError(f"{name}: {int(declared):,} bytes is over the {max_bytes:,}-byte limit")
-            data = _read_body(response, name, deadline=deadline, timeout=timeout, max_bytes=max_bytes)
+                raise SourceError(
+                    f"{name}: {int(declared):,} bytes is over the {max_bytes:,}-byte limit"
+                )
+            data = _read_body(
+                response, name, deadline=deadline, timeout=timeout, max_bytes=max_bytes
+            )
             if declared and declared.isdigit() and len(data) < int(declared):
-                raise SourceError(f"{name}: the connection closed after {len(data):,} of {int(declared):,} bytes")
+                raise SourceError(
+                    f"{name}: the connection closed after {len(data):,} of {int(declared):,} bytes"
+                )
             return data
     except SourceError:
         raise
     except urllib.error.HTTPError as exc:
-        raise SourceError(f"{name}: the server answered {exc.code} {_one_line(exc.reason)}") from exc
+        raise SourceError(
+            f"{name}: the server answered {exc.code} {_one_line(exc.reason)}"
+        ) from exc
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise SourceError(f"{name}: no answer within {timeout:g} s") from exc
@@ -132,7 +146,9 @@ def fetch_url(url: str, *, timeout: float | None = None, max_bytes: int | None =
         raise SourceError(f"{name}: cannot be fetched ({_cause(exc)})") from exc
 
 
-def _read_body(response: Any, name: str, *, deadline: float, timeout: float, max_bytes: int) -> bytes:
+def _read_body(
+    response: Any, name: str, *, deadline: float, timeout: float, max_bytes: int
+) -> bytes:
     """Read `response` in chunks, stopping at the deadline or past `max_bytes`."""
     chunks: list[bytes] = []
     size = 0
@@ -146,7 +162,9 @@ def _read_body(response: Any, name: str, *, deadline: float, timeout: float, max
     return b"".join(chunks)
 
 
-def open_image(source: Source, *, name: str | None = None, max_pixels: int = MAX_PIXELS) -> Image.Image:
+def open_image(
+    source: Source, *, name: str | None = None, max_pixels: int = MAX_PIXELS
+) -> Image.Image:
     """Open `source` lazily with Pillow (header only); arrays are wrapped without decoding.
 
     The caller checks the size against `max_pixels` before decoding (as `load_image`
@@ -172,13 +190,17 @@ def open_image(source: Source, *, name: str | None = None, max_pixels: int = MAX
         # here): `load_image` applies `max_pixels` right after, before decoding.
         return Image.open(fp)
     except UnidentifiedImageError as exc:
-        raise UnreadableImageError(f"{name}: not an image (or a format Pillow cannot read)") from exc
+        raise UnreadableImageError(
+            f"{name}: not an image (or a format Pillow cannot read)"
+        ) from exc
     except Image.DecompressionBombError as exc:
         raise ImageTooLargeError(_bomb_message(name, exc, max_pixels)) from exc
     except PermissionError as exc:
         raise UnreadableImageError(f"{name}: permission denied") from exc
     except Exception as exc:  # noqa: BLE001 - damaged headers raise many kinds
-        raise UnreadableImageError(_decode_message(name, exc, "cannot read the image header")) from exc
+        raise UnreadableImageError(
+            _decode_message(name, exc, "cannot read the image header")
+        ) from exc
 
 
 def _binary_input(source: object, name: str) -> Any:
@@ -234,8 +256,11 @@ def _bomb_message(name: str, exc: Exception, max_pixels: int) -> str:
 
 def _decode_message(name: str, exc: BaseException, doing: str) -> str:
     """One line naming the input and why decoding failed."""
-    if "truncated" in str(exc).lower():
+    text = str(exc).lower()
+    if "truncated" in text:
         return f"{name}: the file is truncated ({_cause(exc)})"
+    if "decoder error" in text:  # Pillow's word for a codec failing midway
+        return f"{name}: damaged or incomplete image data ({_cause(exc)})"
     return f"{name}: {doing} ({_cause(exc)})"
 
 

@@ -73,12 +73,12 @@ def nearest_names(colors: ArrayLike, which: str = "css") -> list[str]:
 
 
 def palette_names(palette: Palette) -> dict[str, list[str]]:
-    """The nearest CSS and xkcd names of every palette colour: ``{"css": [...], "xkcd": [...]}``."""
+    """Return the nearest names of each palette colour: ``{"css": [...], "xkcd": [...]}``."""
     return {which: nearest_names(palette.colors, which) for which in NAME_LISTS}
 
 
 def parse_color(text: str) -> tuple[int, int, int]:
-    """A CSS colour name (``'white'``) or hex code (``'#f0f0f0'``) -> ``(r, g, b)``.
+    """Parse a CSS colour name (``'white'``) or hex code (``'#f0f0f0'``) into ``(r, g, b)``.
 
     Raises
     ------
@@ -94,5 +94,6 @@ def parse_color(text: str) -> tuple[int, int, int]:
         return parse_hex(text)
     except InvalidColorError:
         raise InvalidColorError(
-            f"{text!r} is not a colour; expected a CSS colour name like 'white' or a hex code like '#f0f0f0'"
+            f"{text!r} is not a colour; expected a CSS colour name like 'white' "
+            "or a hex code like '#f0f0f0'"
         ) from None

@@ -40,7 +40,9 @@ def parse_hex(text: str) -> tuple[int, int, int]:
             raise ValueError
         value = int(digits, 16)
     except ValueError:
-        raise InvalidColorError(f"{text!r} is not a colour; expected a hex code like '#c1a4a9'") from None
+        raise InvalidColorError(
+            f"{text!r} is not a colour; expected a hex code like '#c1a4a9'"
+        ) from None
     return (value >> 16) & 255, (value >> 8) & 255, value & 255
 
 
@@ -83,7 +85,11 @@ def _checked_colors(colors: Any) -> UInt8Array:
     if arr.ndim != 2 or arr.shape[1] != 3:
         raise ValueError(f"colors must have shape (n, 3) (got {arr.shape})")
     if arr.dtype != np.uint8:
-        if arr.dtype.kind not in "iuf" or np.any(arr != np.round(arr)) or np.any((arr < 0) | (arr > 255)):
+        if (
+            arr.dtype.kind not in "iuf"
+            or np.any(arr != np.round(arr))
+            or np.any((arr < 0) | (arr > 255))
+        ):
             raise ValueError(f"colors must be integers from 0 to 255 (got {arr.tolist()})")
     return np.array(arr, dtype=np.uint8)
 
@@ -147,7 +153,10 @@ class Palette:
         return len(self.colors)
 
     def __iter__(self) -> Iterator[Swatch]:
-        return (Swatch((int(r), int(g), int(b)), float(p)) for (r, g, b), p in zip(self.colors, self.proportions))
+        return (
+            Swatch((int(r), int(g), int(b)), float(p))
+            for (r, g, b), p in zip(self.colors, self.proportions, strict=True)
+        )
 
     def __getitem__(self, i: int) -> Swatch:
         (r, g, b), p = self.colors[i], self.proportions[i]
@@ -159,7 +168,8 @@ class Palette:
         return (
             np.array_equal(self.colors, other.colors)
             and np.array_equal(self.proportions, other.proportions)
-            and (self.source, self.k, self.space, self.note) == (other.source, other.k, other.space, other.note)
+            and (self.source, self.k, self.space, self.note)
+            == (other.source, other.k, other.space, other.note)
         )
 
     __hash__ = None  # type: ignore[assignment]
@@ -179,9 +189,15 @@ class Palette:
         return list(self)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict: ``{"source", "k", "space", "colors": [{"hex", "rgb", "proportion"}]}``."""
+        """Return a JSON-ready dict.
+
+        Keys: ``source``, ``k``, ``space``, ``colors`` (each ``hex``, ``rgb``, ``proportion``),
+        ``note`` when there is one, and the `meta` entries.
+        """
         out: dict[str, Any] = {"source": self.source, "k": self.k, "space": self.space}
-        out["colors"] = [{"hex": s.hex, "rgb": list(s.rgb), "proportion": s.proportion} for s in self]
+        out["colors"] = [
+            {"hex": s.hex, "rgb": list(s.rgb), "proportion": s.proportion} for s in self
+        ]
         if self.note:
             out["note"] = self.note
         out.update(self.meta)
@@ -201,9 +217,13 @@ class Palette:
         props = [float(e.get("proportion", 1 / len(entries))) for e in entries]
         known = {"source", "k", "space", "colors", "note"}
         return cls(
-            colors, np.array(props),
-            source=data.get("source"), k=data.get("k"), space=data.get("space", "oklab"),
-            note=data.get("note"), meta={k: v for k, v in data.items() if k not in known},
+            _checked_colors(colors),
+            np.array(props),
+            source=data.get("source"),
+            k=data.get("k"),
+            space=data.get("space", "oklab"),
+            note=data.get("note"),
+            meta={k: v for k, v in data.items() if k not in known},
         )
 
     def _repr_html_(self) -> str:
@@ -211,21 +231,23 @@ class Palette:
         for s in self:
             fg = text_color_for(s.rgb)
             cells.append(
-                f'<div title="{s.hex} {s.proportion:.1%}" style="flex:{max(s.proportion, 0.02):.4f} 1 0;'
-                f'background:{s.hex};color:{fg};padding:6px 4px;font:12px monospace;'
+                f'<div title="{s.hex} {s.proportion:.1%}" '
+                f'style="flex:{max(s.proportion, 0.02):.4f} 1 0;'
+                f"background:{s.hex};color:{fg};padding:6px 4px;font:12px monospace;"
                 f'overflow:hidden;white-space:nowrap">{s.hex}<br>{s.proportion:.1%}</div>'
             )
         caption = html.escape(self.source or "palette")
         return (
             f'<div style="max-width:640px"><div style="font:12px sans-serif;color:#666">{caption} '
             f"&middot; {len(self)} colours</div>"
-            f'<div style="display:flex;height:56px;border-radius:4px;overflow:hidden">{"".join(cells)}</div></div>'
+            '<div style="display:flex;height:56px;border-radius:4px;overflow:hidden">'
+            f"{''.join(cells)}</div></div>"
         )
 
     def to_image(
         self, *, width: int = 960, height: int = 160, equal: bool = False, labels: bool = True
     ) -> PILImage:
-        """The palette as an RGB PIL image: a strip, each colour as wide as its share.
+        """Draw the palette as an RGB PIL image: a strip, each colour as wide as its share.
 
         Each band is within a pixel of ``share * width`` (all equal with `equal`) and is
         labelled with its hex code and share in black or white, whichever contrasts more.
@@ -235,8 +257,10 @@ class Palette:
 
         return swatch_image(self, width=width, height=height, equal=equal, labels=labels)
 
-    def to_svg(self, *, width: int = 960, height: int = 160, equal: bool = False, labels: bool = True) -> str:
-        """The strip of `to_image` as SVG text: one ``<rect>`` per colour, exact widths, hex labels."""
+    def to_svg(
+        self, *, width: int = 960, height: int = 160, equal: bool = False, labels: bool = True
+    ) -> str:
+        """Draw the strip of `to_image` as SVG text: a ``<rect>`` per colour, hex labels."""
         from .render.swatches import swatch_svg
 
         return swatch_svg(self, width=width, height=height, equal=equal, labels=labels)

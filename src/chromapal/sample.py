@@ -144,3 +144,21 @@ def _exact_counts(
     present = np.flatnonzero(counts)
     cells = occupied[present >> (3 * shift)]
     return ColorCounts(_unpack(cells, present, bits), counts[present].astype(np.int64), True)
+
+
+def coarsen(counts: ColorCounts, bits: int) -> ColorCounts:
+    """Merge rows into the cells of a coarser ``2**(3*bits)`` histogram (count-weighted means).
+
+    Exact colours are returned as they are: they are few by construction.
+    """
+    if counts.exact or len(counts.counts) == 0:
+        return counts
+    shift = 8 - bits
+    c = np.floor(counts.colors).astype(np.intp) >> shift
+    cell = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
+    uniq, inverse = np.unique(cell, return_inverse=True)
+    n = np.bincount(inverse, counts.counts, minlength=len(uniq))
+    sums = np.stack(
+        [np.bincount(inverse, counts.counts * counts.colors[:, j], minlength=len(uniq)) for j in range(3)], axis=1
+    )
+    return ColorCounts(sums / n[:, None], n.astype(np.int64), False)

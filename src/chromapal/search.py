@@ -11,8 +11,9 @@ How a query runs
 3. CIEDE2000 is computed exactly (`chromapal.colorspace.ciede2000`) for the rows left,
    and images are ranked by their closest colour: smallest ΔE first, larger share first
    on ties.
-4. Ranking by distance allows iterative deepening: the search first looks within 1/8,
-   1/4 and 1/2 of ``max_delta_e`` and stops as soon as ``limit`` images are found, because
+4. Ranking by distance allows iterative deepening: the search first looks within 1/32,
+   1/16, 1/8, 1/4 and 1/2 of ``max_delta_e`` (`DEEPENING`) and stops as soon as
+   ``limit`` images are found, because
    no image outside a smaller radius can rank before those inside it. A common colour
    in a million palettes is answered from a small box; a rare one from a sparse box.
 
@@ -53,8 +54,10 @@ LAB_RANGE: Final = ((0.0, 100.0), (-87.0, 99.0), (-108.0, 95.0))
 
 _N_RAYS: Final = 1000
 # Radii, as multiples of t_max, at which each ray is sampled: ratio 1.27 between steps, from
-# 1/20 of the smallest deepening radius (t_max / 8) to 12 t_max, past the farthest reach seen.
-_RADII: Final = np.geomspace(0.05 / 8, 12.0, 33)
+# 1/20 of the smallest deepening radius to 12 t_max, past the farthest reach seen.
+_RADII: Final = np.geomspace(0.05 / 32, 12.0, 38)
+#: Fractions of max_delta_e searched in turn until `limit` images are found.
+DEEPENING: Final = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
 
 
 def _fibonacci_sphere(n: int) -> FloatArray:
@@ -83,8 +86,14 @@ class Match:
 
     def to_dict(self) -> dict[str, object]:
         """A JSON-ready dict."""
-        return {"source": self.source, "hex": self.hex, "share": self.share, "delta_e": round(self.delta_e, 4),
-                "rank": self.rank, "k": self.k}
+        return {
+            "source": self.source,
+            "hex": self.hex,
+            "share": self.share,
+            "delta_e": round(self.delta_e, 4),
+            "rank": self.rank,
+            "k": self.k,
+        }
 
 
 def search_box(lab: FloatArray, max_delta_e: float) -> tuple[FloatArray, FloatArray]:
@@ -175,16 +184,21 @@ def search(
     rgb = parse_hex(color) if isinstance(color, str) else tuple(int(v) for v in color)
     query = lab_from_srgb(np.array(rgb, dtype=np.uint8))
     profile = RayProfile(query, max_delta_e)
-    for radius in (max_delta_e / 8, max_delta_e / 4, max_delta_e / 2, max_delta_e):
+    for fraction in DEEPENING:
+        radius = max_delta_e * fraction
         best = _closest_per_image(store, query, profile.box(radius), radius, min_share)
-        if len(best) >= limit or radius == max_delta_e:
+        if len(best) >= limit or fraction == 1.0:
             break
     top = sorted(best.items(), key=lambda item: (item[1][0], -item[1][1], item[0]))[:limit]
     return [_match(store, image_id, *found) for image_id, found in top]
 
 
 def _closest_per_image(
-    store: PaletteStore, query: FloatArray, box: tuple[FloatArray, FloatArray], radius: float, min_share: float
+    store: PaletteStore,
+    query: FloatArray,
+    box: tuple[FloatArray, FloatArray],
+    radius: float,
+    min_share: float,
 ) -> dict[int, tuple[float, float, int]]:
     """image id -> (ΔE, share, rank) of its closest colour within `radius` of `query`, read from `box`."""
     rows = list(_box_rows(store, *box, min_share))
@@ -199,10 +213,15 @@ def _closest_per_image(
     arr, de = arr[order], de[order]
     first = np.ones(len(arr), dtype=bool)
     first[1:] = arr[1:, 0] != arr[:-1, 0]
-    return {int(i): (float(d), float(s), int(r)) for (i, r, s), d in zip(arr[first][:, [0, 1, 5]], de[first])}
+    return {
+        int(i): (float(d), float(s), int(r))
+        for (i, r, s), d in zip(arr[first][:, [0, 1, 5]], de[first])
+    }
 
 
-def _box_rows(store: PaletteStore, lo: FloatArray, hi: FloatArray, min_share: float) -> Iterator[tuple[float, ...]]:
+def _box_rows(
+    store: PaletteStore, lo: FloatArray, hi: FloatArray, min_share: float
+) -> Iterator[tuple[float, ...]]:
     """(image_id, rank, L, a, b, share) of stored colours inside the box, one range scan per (L, a) column."""
     sql = (
         "SELECT image_id, rank, lab_l, lab_a, lab_b, share FROM colors INDEXED BY colors_search "
@@ -213,13 +232,24 @@ def _box_rows(store: PaletteStore, lo: FloatArray, hi: FloatArray, min_share: fl
     ib_lo, ib_hi = cell_index(lo[2], 2), cell_index(hi[2], 2)
     for il in range(cell_index(lo[0], 0), cell_index(hi[0], 0) + 1):
         for ia in range(cell_index(lo[1], 1), cell_index(hi[1], 1) + 1):
-            yield from store.conn.execute(sql, (bucket_number(il, ia, ib_lo), bucket_number(il, ia, ib_hi), *box))
+            yield from store.conn.execute(
+                sql, (bucket_number(il, ia, ib_lo), bucket_number(il, ia, ib_hi), *box)
+            )
 
 
 def _match(store: PaletteStore, image_id: int, delta_e: float, share: float, rank: int) -> Match:
-    source, k = store.conn.execute("SELECT source, k FROM images WHERE id = ?", (image_id,)).fetchone()
+    source, k = store.conn.execute(
+        "SELECT source, k FROM images WHERE id = ?", (image_id,)
+    ).fetchone()
     r, g, b = store.conn.execute(
         "SELECT r, g, b FROM colors WHERE image_id = ? AND rank = ?", (image_id, rank)
     ).fetchone()
-    return Match(source=source, hex=to_hex((r, g, b)), share=share, delta_e=delta_e, rank=rank, k=k,
-                 image_id=image_id)
+    return Match(
+        source=source,
+        hex=to_hex((r, g, b)),
+        share=share,
+        delta_e=delta_e,
+        rank=rank,
+        k=k,
+        image_id=image_id,
+    )

@@ -172,16 +172,21 @@ class StoredImage:
     colors: list[dict[str, Any]]
 
 
-def color_rows(image_id: int, rgb: Sequence[Sequence[int]], shares: Sequence[float]) -> list[tuple[Any, ...]]:
+def color_rows(
+    image_id: int, rgb: Sequence[Sequence[int]], shares: Sequence[float]
+) -> list[tuple[Any, ...]]:
     """The ``colors`` rows of one palette: hex, sRGB, Oklab, CIELAB, share and bucket per colour."""
     arr = np.asarray(rgb, dtype=np.uint8).reshape(-1, 3)
     oklab = oklab_from_srgb(arr)
     lab = lab_from_srgb(arr)
     buckets = bucket_of(lab)
     rows = []
-    for rank, ((r, g, b), ok, lb, share, bucket) in enumerate(zip(arr.tolist(), oklab.tolist(), lab.tolist(),
-                                                                  shares, buckets.tolist()), 1):
-        rows.append((image_id, rank, f"#{r:02x}{g:02x}{b:02x}", r, g, b, *ok, *lb, float(share), bucket))
+    for rank, ((r, g, b), ok, lb, share, bucket) in enumerate(
+        zip(arr.tolist(), oklab.tolist(), lab.tolist(), shares, buckets.tolist()), 1
+    ):
+        rows.append(
+            (image_id, rank, f"#{r:02x}{g:02x}{b:02x}", r, g, b, *ok, *lb, float(share), bucket)
+        )
     return rows
 
 
@@ -205,7 +210,9 @@ class PaletteStore:
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = Path(path)
         if not create and not self.path.is_file():
-            raise StoreError(f"{self.path}: no such database; create one with `chromapal batch --db {self.path}`")
+            raise StoreError(
+                f"{self.path}: no such database; create one with `chromapal batch --db {self.path}`"
+            )
         try:
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
@@ -215,14 +222,19 @@ class PaletteStore:
             self.conn.execute("PRAGMA synchronous=NORMAL")
             if create:
                 self.conn.executescript(_SCHEMA)
-                self.conn.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                self.conn.execute(
+                    "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                    (str(SCHEMA_VERSION),),
+                )
             else:
                 self._check_schema()
         except sqlite3.DatabaseError as exc:
             raise StoreError(f"{self.path}: cannot open as a chromapal database ({exc})") from exc
 
     def _check_schema(self) -> None:
-        tables = {row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            row[0] for row in self.conn.execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         if not {"images", "colors", "failures", "runs"} <= tables:
             raise StoreError(f"{self.path}: not a chromapal database (no palette tables)")
 
@@ -247,7 +259,9 @@ class PaletteStore:
             )
         return int(cur.lastrowid or 0)
 
-    def finish_run(self, run_id: int, *, done: int, skipped: int, failed: int, interrupted: bool) -> None:
+    def finish_run(
+        self, run_id: int, *, done: int, skipped: int, failed: int, interrupted: bool
+    ) -> None:
         """Record the counts and end time of a run."""
         with self._transaction():
             self.conn.execute(
@@ -255,7 +269,9 @@ class PaletteStore:
                 (time.time(), done, skipped, failed, int(interrupted), run_id),
             )
 
-    def add_palette(self, record: Mapping[str, Any], options: str, *, run_id: int | None = None) -> int:
+    def add_palette(
+        self, record: Mapping[str, Any], options: str, *, run_id: int | None = None
+    ) -> int:
         """Store one successful worker record (see `chromapal.batch.process`) in one transaction.
 
         Any earlier palette or failure of the same (source, options) is replaced.
@@ -267,9 +283,22 @@ class PaletteStore:
             cur = self.conn.execute(
                 "INSERT INTO images (source, size, mtime_ns, options, k, space, width, height, n_colors, "
                 "note, load_ms, extract_ms, run_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (record["source"], record.get("size"), record.get("mtime_ns"), options, opts.get("k", 0),
-                 opts.get("space", ""), record.get("width"), record.get("height"), len(record["colors"]),
-                 record.get("note"), record.get("load_ms"), record.get("extract_ms"), run_id, time.time()),
+                (
+                    record["source"],
+                    record.get("size"),
+                    record.get("mtime_ns"),
+                    options,
+                    opts.get("k", 0),
+                    opts.get("space", ""),
+                    record.get("width"),
+                    record.get("height"),
+                    len(record["colors"]),
+                    record.get("note"),
+                    record.get("load_ms"),
+                    record.get("extract_ms"),
+                    run_id,
+                    time.time(),
+                ),
             )
             image_id = int(cur.lastrowid or 0)
             self.conn.executemany(
@@ -278,24 +307,38 @@ class PaletteStore:
             )
         return image_id
 
-    def add_failure(self, record: Mapping[str, Any], options: str, *, run_id: int | None = None) -> None:
+    def add_failure(
+        self, record: Mapping[str, Any], options: str, *, run_id: int | None = None
+    ) -> None:
         """Store one failed worker record; a stale palette of the same (source, options) is removed."""
         with self._transaction():
             self._forget(record["source"], options)
             self.conn.execute(
                 "INSERT INTO failures (source, size, mtime_ns, options, error, reason, run_id, created) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (record["source"], record.get("size"), record.get("mtime_ns"), options,
-                 record.get("error", "Error"), record.get("reason", ""), run_id, time.time()),
+                (
+                    record["source"],
+                    record.get("size"),
+                    record.get("mtime_ns"),
+                    options,
+                    record.get("error", "Error"),
+                    record.get("reason", ""),
+                    run_id,
+                    time.time(),
+                ),
             )
 
     def _forget(self, source: str, options: str) -> None:
         """Delete the palette and failure of (source, options); call inside a transaction."""
-        row = self.conn.execute("SELECT id FROM images WHERE source = ? AND options = ?", (source, options)).fetchone()
+        row = self.conn.execute(
+            "SELECT id FROM images WHERE source = ? AND options = ?", (source, options)
+        ).fetchone()
         if row is not None:
             self.conn.execute("DELETE FROM colors WHERE image_id = ?", (row[0],))
             self.conn.execute("DELETE FROM images WHERE id = ?", (row[0],))
-        self.conn.execute("DELETE FROM failures WHERE source = ? AND options = ?", (source, options))
+        self.conn.execute(
+            "DELETE FROM failures WHERE source = ? AND options = ?", (source, options)
+        )
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.conn)
@@ -326,18 +369,27 @@ class PaletteStore:
         )
         for row in image_cur:
             colors = [
-                {"rank": c[0], "hex": c[1], "rgb": [c[2], c[3], c[4]], "oklab": [c[5], c[6], c[7]],
-                 "lab": [c[8], c[9], c[10]], "share": c[11]}
+                {
+                    "rank": c[0],
+                    "hex": c[1],
+                    "rgb": [c[2], c[3], c[4]],
+                    "oklab": [c[5], c[6], c[7]],
+                    "lab": [c[8], c[9], c[10]],
+                    "share": c[11],
+                }
                 for c in self.conn.execute(
                     "SELECT rank, hex, r, g, b, ok_l, ok_a, ok_b, lab_l, lab_a, lab_b, share FROM colors "
-                    "WHERE image_id = ? ORDER BY rank", (row[0],)
+                    "WHERE image_id = ? ORDER BY rank",
+                    (row[0],),
                 )
             ]
             yield StoredImage(*row[1:], colors=colors)  # type: ignore[arg-type]
 
     def failures(self) -> list[dict[str, Any]]:
         """Every stored failure: source, error class name and reason."""
-        rows = self.conn.execute("SELECT source, error, reason FROM failures ORDER BY id").fetchall()
+        rows = self.conn.execute(
+            "SELECT source, error, reason FROM failures ORDER BY id"
+        ).fetchall()
         return [{"source": s, "error": e, "reason": r} for s, e, r in rows]
 
 
@@ -361,8 +413,29 @@ class _Transaction:
 
 #: Columns of the flat exports (CSV, Parquet): one row per palette colour.
 FLAT_COLUMNS: Final = (
-    "source", "size", "mtime_ns", "k", "space", "options", "width", "height", "note", "load_ms", "extract_ms",
-    "rank", "hex", "r", "g", "b", "ok_l", "ok_a", "ok_b", "lab_l", "lab_a", "lab_b", "share",
+    "source",
+    "size",
+    "mtime_ns",
+    "k",
+    "space",
+    "options",
+    "width",
+    "height",
+    "note",
+    "load_ms",
+    "extract_ms",
+    "rank",
+    "hex",
+    "r",
+    "g",
+    "b",
+    "ok_l",
+    "ok_a",
+    "ok_b",
+    "lab_l",
+    "lab_a",
+    "lab_b",
+    "share",
 )
 _IMAGE_COLUMNS: Final = 11
 
@@ -389,20 +462,30 @@ def write_csv(store: PaletteStore, out: IO[str]) -> int:
 def write_jsonl(store: PaletteStore, out: IO[str]) -> int:
     """Write one JSON object per palette, its colours nested; return the number of palettes."""
     n = 0
-    for n, (_, rows) in enumerate(itertools.groupby(flat_rows(store), key=lambda r: (r[0], r[5])), 1):
+    for n, (_, rows) in enumerate(
+        itertools.groupby(flat_rows(store), key=lambda r: (r[0], r[5])), 1
+    ):
         rows = list(rows)
         image = dict(zip(FLAT_COLUMNS[:_IMAGE_COLUMNS], rows[0][:_IMAGE_COLUMNS]))
         image["options"] = json.loads(image["options"])
         image["colors"] = [
-            {"rank": r[11], "hex": r[12], "rgb": list(r[13:16]), "oklab": list(r[16:19]), "lab": list(r[19:22]),
-             "share": r[22]}
+            {
+                "rank": r[11],
+                "hex": r[12],
+                "rgb": list(r[13:16]),
+                "oklab": list(r[16:19]),
+                "lab": list(r[19:22]),
+                "share": r[22],
+            }
             for r in rows
         ]
         out.write(json.dumps(image) + "\n")
     return n
 
 
-def write_parquet(store: PaletteStore, path: str | os.PathLike[str], *, batch_rows: int = 100_000) -> int:
+def write_parquet(
+    store: PaletteStore, path: str | os.PathLike[str], *, batch_rows: int = 100_000
+) -> int:
     """Write one Parquet row per colour (`FLAT_COLUMNS`), streaming; return the number of rows.
 
     Raises
@@ -415,8 +498,24 @@ def write_parquet(store: PaletteStore, path: str | os.PathLike[str], *, batch_ro
         import pyarrow.parquet as pq
     except ImportError as exc:
         raise StoreError("Parquet export needs pyarrow: pip install 'chromapal[parquet]'") from exc
-    types = [pa.string(), pa.int64(), pa.int64(), pa.int32(), pa.string(), pa.string(), pa.int32(), pa.int32(),
-             pa.string(), pa.float64(), pa.float64(), pa.int32(), pa.string(), pa.uint8(), pa.uint8(), pa.uint8()]
+    types = [
+        pa.string(),
+        pa.int64(),
+        pa.int64(),
+        pa.int32(),
+        pa.string(),
+        pa.string(),
+        pa.int32(),
+        pa.int32(),
+        pa.string(),
+        pa.float64(),
+        pa.float64(),
+        pa.int32(),
+        pa.string(),
+        pa.uint8(),
+        pa.uint8(),
+        pa.uint8(),
+    ]
     types += [pa.float64()] * 7
     schema = pa.schema(list(zip(FLAT_COLUMNS, types)))
     rows = flat_rows(store)
@@ -424,7 +523,9 @@ def write_parquet(store: PaletteStore, path: str | os.PathLike[str], *, batch_ro
     with pq.ParquetWriter(path, schema) as writer:
         while chunk := list(itertools.islice(rows, batch_rows)):
             columns = list(zip(*chunk))
-            writer.write_table(pa.table([pa.array(c, t) for c, t in zip(columns, types)], schema=schema))
+            writer.write_table(
+                pa.table([pa.array(c, t) for c, t in zip(columns, types)], schema=schema)
+            )
             n += len(chunk)
         if n == 0:
             writer.write_table(schema.empty_table())
@@ -449,7 +550,9 @@ def export(store: PaletteStore, fmt: str, out: str | os.PathLike[str] | IO[str])
         If Parquet is asked for and pyarrow is not installed.
     """
     if fmt not in EXPORT_FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}")
+        raise ValueError(
+            f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
+        )
     if fmt == "parquet":
         if not isinstance(out, (str, os.PathLike)):
             raise ValueError("Parquet export needs a file path, not a stream")

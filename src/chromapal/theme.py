@@ -31,7 +31,7 @@ ANSI_NAMES: Final = ("black", "red", "green", "yellow", "blue", "magenta", "cyan
 SLOT_HUES: Final = {1: 29.2, 2: 142.5, 3: 109.8, 4: 264.1, 5: 328.4, 6: 194.8}
 #: Largest hue difference (degrees) kept from the palette colour a slot is made from.
 HUE_TOLERANCE: Final = 10.0
-#: Oklab chroma: below CHROMATIC a palette colour counts as grey; ANSI colours get at least MIN_CHROMA.
+#: Oklab chroma: below CHROMATIC a palette colour is grey; ANSI colours get at least MIN_CHROMA.
 CHROMATIC: Final = 0.03
 MIN_CHROMA: Final = 0.11
 _STEP: Final = 0.005  # Oklab L per contrast-fixing step
@@ -128,7 +128,7 @@ def vivid_lightness(L: float, C: float, h: float) -> float:
 
 
 def readable(L: float, C: float, h: float, background: RGB, ratio: float, *, up: bool) -> RGB:
-    """The OkLCh colour, made lighter (`up`) or darker step by step until it has `ratio` on `background`."""
+    """Return OkLCh (L, C, h) made lighter (`up`) or darker until it has `ratio` on `background`."""
     while 0.0 <= L <= 1.0:
         rgb = _in_gamut(L, C, h)
         if contrast_ratio(rgb, background) >= ratio:
@@ -154,7 +154,7 @@ def _hue_diff(h: FloatArray | float, target: float) -> FloatArray:
 
 
 def slot_color(lch: FloatArray, shares: FloatArray, target: float) -> tuple[float, float, float]:
-    """OkLCh of a chromatic slot: the nearest chromatic palette colour by hue, turned toward `target`.
+    """Return the OkLCh of a slot: the palette colour nearest in hue, turned toward `target`.
 
     Without any chromatic colour (a grey image) the slot is `target` itself at `MIN_CHROMA`.
     """

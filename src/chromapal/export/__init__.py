@@ -33,7 +33,7 @@ class PaletteFileError(PaletteError, ValueError):
 
 @dataclass(frozen=True)
 class Format:
-    """A palette file format: file-name extensions (no dot), writer, reader, one-line description."""
+    """A palette file format: extensions (no dot), writer, reader and a one-line description."""
 
     extensions: tuple[str, ...]
     writer: Writer
@@ -112,7 +112,7 @@ def format_for_path(path: str | Path, fmt: str | None = None) -> str:
 
 
 def palette_labels(palette: Palette, names: str = "css") -> list[str]:
-    """The label of each colour in exported files: its nearest ``"css"`` or ``"xkcd"`` name."""
+    """Return each colour's label in exported files: its nearest ``"css"`` or ``"xkcd"`` name."""
     return nearest_names(palette.colors, names) if len(palette) else []
 
 

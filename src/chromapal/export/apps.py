@@ -147,7 +147,7 @@ def write_paintnet(palette: Palette, labels: Sequence[str]) -> bytes:
 
 
 def looks_like_paintnet(data: bytes) -> bool:
-    """True if a ``.txt`` file's first colour line is an ``AARRGGBB`` number (Paint.NET)."""
+    """Return True if a ``.txt`` file's first colour line is an ``AARRGGBB`` number (Paint.NET)."""
     for line in data.decode("utf-8-sig", errors="replace").splitlines():
         text = line.strip()
         if text and not text.startswith(";"):
@@ -175,7 +175,7 @@ KPL_COLUMNS = 8
 
 
 def write_kpl(palette: Palette, labels: Sequence[str]) -> bytes:
-    """Krita palette: zip of ``mimetype``, ``colorset.xml`` (sRGB entries, U8) and ``profiles.xml``."""
+    """Krita palette: zip of ``mimetype``, ``colorset.xml`` (sRGB, U8) and ``profiles.xml``."""
     rows = max(1, -(-len(palette) // KPL_COLUMNS))
     xml = [
         f'<Colorset version="1.0" name={quoteattr(_name(palette))} comment="Made by chromapal" '
@@ -224,7 +224,7 @@ PROCREATE_MAX = 30  # colours in one Procreate palette
 
 
 def write_procreate(palette: Palette, labels: Sequence[str]) -> bytes:
-    """Procreate swatches: a zip holding ``Swatches.json`` with HSB colours; the first 30 colours."""
+    """Procreate swatches: a zip holding ``Swatches.json``, HSB colours; the first 30 colours."""
     swatches = []
     for s in list(palette)[:PROCREATE_MAX]:
         h, sat, v = colorsys.rgb_to_hsv(*(c / 255 for c in s.rgb))

@@ -18,19 +18,19 @@ _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
 
 
 def equal_shares(colors: Sequence[tuple[int, int, int]], **fields: Any) -> Palette:
-    """A palette of `colors` (in file order) with equal shares, for formats that carry none."""
+    """Return a palette of `colors` (file order) with equal shares, for formats without shares."""
     n = len(colors)
     return Palette(
-        np.array(colors, dtype=np.uint8).reshape(-1, 3), np.full(n, 1 / n) if n else [], **fields
+        np.array(colors, dtype=np.uint8).reshape(-1, 3), np.full(n, 1 / max(n, 1)), **fields
     )
 
 
 def palette_dict(palette: Palette) -> dict[str, Any]:
     """`Palette.to_dict` with each colour's nearest CSS ``name`` and ``xkcd_name``."""
     out = palette.to_dict()
-    for entry, css, xkcd in zip(
-        out["colors"], nearest_names(palette.colors, "css"), nearest_names(palette.colors, "xkcd")
-    , strict=True):
+    css_names = nearest_names(palette.colors, "css")
+    xkcd_names = nearest_names(palette.colors, "xkcd")
+    for entry, css, xkcd in zip(out["colors"], css_names, xkcd_names, strict=True):
         entry["name"] = css
         entry["xkcd_name"] = xkcd
     return out
@@ -80,7 +80,9 @@ def read_csv(data: bytes) -> Palette:
         for row in rows
     ]
     if rows and all(row.get("proportion") for row in rows):
-        return Palette(np.array(colors, dtype=np.uint8), [float(row["proportion"]) for row in rows])
+        return Palette(
+            np.array(colors, dtype=np.uint8), np.array([float(row["proportion"]) for row in rows])
+        )
     return equal_shares(colors)
 
 
@@ -90,7 +92,7 @@ def write_hex(palette: Palette, labels: Sequence[str]) -> bytes:
 
 
 def read_hex(data: bytes) -> Palette:
-    """Read one hex colour per line (``#`` optional); blank lines and ``;``/``//`` comments skipped."""
+    """Read one hex colour a line (``#`` optional); skip blank lines and ``;``/``//`` comments."""
     colors = []
     for line in data.decode("utf-8-sig").splitlines():
         text = line.strip()
@@ -101,7 +103,7 @@ def read_hex(data: bytes) -> Palette:
 
 
 def slugs(labels: Sequence[str]) -> list[str]:
-    """Labels as unique identifiers: ``'dark olive green'`` -> ``'dark-olive-green'``, repeats ``-2``, ``-3``."""
+    """Make labels identifiers: ``'dark olive green'`` -> ``'dark-olive-green'``; repeats ``-2``."""
     out: list[str] = []
     for label in labels:
         base = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "color"
@@ -114,8 +116,9 @@ def slugs(labels: Sequence[str]) -> list[str]:
 
 
 def write_tailwind(palette: Palette, labels: Sequence[str]) -> bytes:
-    """A flat ``{"name": "#rrggbb"}`` map, ready for Tailwind's ``theme.extend.colors``."""
-    return (json.dumps(dict(zip(slugs(labels), palette.hex, strict=True)), indent=2) + "\n").encode()
+    """Write a flat ``{"name": "#rrggbb"}`` map, ready for Tailwind's ``theme.extend.colors``."""
+    colors = dict(zip(slugs(labels), palette.hex, strict=True))
+    return (json.dumps(colors, indent=2) + "\n").encode()
 
 
 def _hex_values(value: Any) -> Iterator[str]:
@@ -127,5 +130,5 @@ def _hex_values(value: Any) -> Iterator[str]:
 
 
 def read_tailwind(data: bytes) -> Palette:
-    """Read the hex strings of a (possibly nested, ``{"red": {"500": ...}}``) colour map, in order."""
+    """Read the hex strings of a colour map (maybe nested: ``{"red": {"500": ...}}``), in order."""
     return equal_shares([parse_hex(v) for v in _hex_values(json.loads(data))])

@@ -21,7 +21,7 @@ def _header(theme: Theme, comment: str) -> str:
 
 
 def write_xresources(theme: Theme) -> str:
-    """X resources (``xrdb -merge``): ``*.background``, ``*.foreground``, ``*.cursorColor``, ``*.colorN``."""
+    """X resources for ``xrdb -merge`` (xterm, urxvt, st): ``*.background``, ``*.colorN``, ...."""
     h = _hex(theme)
     lines = [
         f"*.background: {h['background']}",
@@ -32,7 +32,7 @@ def write_xresources(theme: Theme) -> str:
 
 
 def write_kitty(theme: Theme) -> str:
-    """Kitty theme (``include`` it in kitty.conf): ``background``, ``cursor``, ``color0``-``color15``."""
+    """Kitty theme (``include`` it in kitty.conf): ``background``, ``cursor``, ``color0``-``15``."""
     h = _hex(theme)
     lines = [
         f"background {h['background']}",
@@ -50,7 +50,7 @@ def _toml_table(name: str, values: dict[str, str]) -> str:
 
 
 def write_alacritty(theme: Theme) -> str:
-    """Alacritty TOML (``[general] import``): ``[colors.primary]``, ``.cursor``, ``.normal``, ``.bright``."""
+    """Alacritty TOML for ``[general] import``: colors.primary, .cursor, .normal, .bright."""
     h = _hex(theme)
     normal = {name: h[f"color{i}"] for i, name in enumerate(ANSI_NAMES)}
     bright = {name: h[f"color{i + 8}"] for i, name in enumerate(ANSI_NAMES)}
@@ -66,7 +66,7 @@ def write_alacritty(theme: Theme) -> str:
 
 
 def write_wezterm(theme: Theme) -> str:
-    """WezTerm colour-scheme TOML (put in a ``color_scheme_dirs`` folder): ``[colors]`` + ``[metadata]``."""
+    """WezTerm colour scheme (TOML) for a ``color_scheme_dirs`` folder: colors, metadata."""
     h = _hex(theme)
     ansi = ", ".join(f'"{h[f"color{i}"]}"' for i in range(8))
     brights = ", ".join(f'"{h[f"color{i}"]}"' for i in range(8, 16))
@@ -149,7 +149,7 @@ def write_ghostty(theme: Theme) -> str:
 
 
 def write_foot(theme: Theme) -> str:
-    """Foot ``[colors]`` section (``include`` it in foot.ini); values are ``rrggbb`` without ``#``."""
+    """Foot ``[colors]`` section (``include`` it in foot.ini); values are ``rrggbb``, no ``#``."""
     h = {key: value[1:] for key, value in _hex(theme).items()}
     lines = ["[colors]", f"background={h['background']}", f"foreground={h['foreground']}"]
     lines += [f"regular{i}={h[f'color{i}']}" for i in range(8)]
@@ -159,7 +159,7 @@ def write_foot(theme: Theme) -> str:
 
 
 def write_shell(theme: Theme) -> str:
-    """POSIX shell script that recolours the running terminal with OSC 4/10/11/12 escape sequences."""
+    """POSIX shell script recolouring the running terminal with OSC 4/10/11/12 escape sequences."""
     h = _hex(theme)
     lines = ["#!/bin/sh", _header(theme, "#").rstrip(), "# Run it in a terminal: sh theme.sh"]
     lines += [f"printf '\\033]4;{i};{h[f'color{i}']}\\033\\\\'" for i in range(16)]

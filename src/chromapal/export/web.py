@@ -51,7 +51,7 @@ SWATCH = 120  # px, side of one swatch
 
 
 def write_svg(palette: Palette, labels: Sequence[str]) -> bytes:
-    """A row of labelled squares; each ``rect`` keeps its share in ``data-proportion``."""
+    """Write a row of labelled squares; each ``rect`` keeps its share in ``data-proportion``."""
     width, height = SWATCH * max(len(palette), 1), SWATCH
     parts = [
         f'<svg xmlns="{_SVG_NS}" width="{width}" height="{height}" viewBox="0 0 {width} {height}">',
@@ -81,5 +81,5 @@ def read_svg(data: bytes) -> Palette:
     colors = [parse_hex(r.get("fill", "")) for r in rects]
     shares = [r.get("data-proportion") for r in rects]
     if colors and all(shares):
-        return Palette(np.array(colors, dtype=np.uint8), [float(p or 0) for p in shares])
+        return Palette(np.array(colors, dtype=np.uint8), np.array([float(p or 0) for p in shares]))
     return equal_shares(colors)

@@ -1,8 +1,8 @@
 """Pictures of palettes: strips, pie grids, recoloured images, k sweeps and an HTML report.
 
 Every picture is returned as a PIL image (or SVG/HTML text) and written only on request.
-matplotlib is imported only when a pie chart is drawn. Recolouring is `chromapal.render.recolor.recolor`
-(also `chromapal.recolor`).
+matplotlib is imported only when a pie chart is drawn. Recolouring is
+`chromapal.render.recolor.recolor` (also `chromapal.recolor`).
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def pies_image(
 
 
 def load_palette_file(path: str | os.PathLike[str], *, k: int = 8, **options: Any) -> Palette:
-    """A palette from a file: a palette file (JSON, GIMP .gpl, ...) or an image (its `k` colours).
+    """Read a palette from a palette file (JSON, GIMP .gpl, ...) or an image (its `k` colours).
 
     Palette files are read by `chromapal.export.read_palette` for every extension it knows
     except ``.svg`` (more likely a picture here); any other file is taken as an image and its
@@ -102,9 +102,9 @@ def load_palette_file(path: str | os.PathLike[str], *, k: int = 8, **options: An
     from ..export import format_for_path, read_palette
 
     try:
-        fmt = None if Path(path).suffix.lower() == ".svg" else format_for_path(path)
+        fmt = None if Path(path).suffix.lower() == ".svg" else format_for_path(Path(path))
     except PaletteError:
         fmt = None
     if fmt is not None:
-        return read_palette(path, fmt)
+        return read_palette(Path(path), fmt)
     return extract(path, k, **options)

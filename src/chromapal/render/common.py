@@ -24,6 +24,8 @@ RASTER_FORMATS: Final = {
     "tif": "TIFF",
     "tiff": "TIFF",
 }
+#: Formats matplotlib writes for the pie charts (vector and raster).
+FIGURE_FORMATS: Final = ("jpeg", "jpg", "pdf", "png", "svg", "webp")
 #: Formats that store an indexed (palette-mode) image as it is.
 INDEXED_FORMATS: Final = {"PNG", "GIF", "BMP", "TIFF"}
 #: Background used when a format has no alpha channel (JPEG, BMP).
@@ -55,7 +57,7 @@ def parse_ks(text: str, *, max_k: int = MAX_K) -> list[int]:
 
 
 def check_ks(ks: Iterable[int]) -> list[int]:
-    """Validate a sequence of k values given from Python; return it as a sorted list without repeats."""
+    """Validate k values given from Python; return them sorted, without repeats."""
     out = sorted({int(k) for k in ks})
     if not out:
         raise ValueError("no k values given; expected at least one k from 1 to 256")
@@ -145,7 +147,7 @@ def for_format(image: Image.Image, fmt: str) -> Image.Image:
 
 
 def fit_side(image: Image.Image, max_side: int | None) -> Image.Image:
-    """Scale `image` down (Lanczos) so its longer side is at most `max_side`; ``None`` or 0 keeps it."""
+    """Scale `image` down (Lanczos) to a longer side of `max_side`; ``None`` or 0 keeps it."""
     if not max_side or max(image.size) <= max_side:
         return image
     scale = max_side / max(image.size)

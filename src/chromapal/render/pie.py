@@ -19,9 +19,8 @@ from matplotlib.patches import Circle, Wedge
 from PIL import Image
 
 from ..palette import Palette
+from .common import FIGURE_FORMATS
 
-#: Vector and raster formats matplotlib writes for the pie grid.
-FIGURE_FORMATS: Final = ("jpeg", "jpg", "pdf", "png", "svg", "webp")
 #: Inches per chart in a grid, and the raster resolution.
 CELL: Final = 2.3
 DPI: Final = 100
@@ -99,7 +98,7 @@ def plot_pies(
         raise ValueError(
             f"{len(flat)} axes for {len(palettes)} palettes; expected one axes per palette"
         )
-    for i, (palette, ax) in enumerate(zip(palettes, flat)):
+    for i, (palette, ax) in enumerate(zip(palettes, flat[: len(palettes)], strict=True)):
         plot_pie(palette, ax, title=titles[i] if titles is not None else _title(palette))
     for ax in flat[len(palettes) :]:
         ax.set_axis_off()
@@ -119,13 +118,13 @@ def figure_image(fig: Figure, *, dpi: float | None = None) -> Image.Image:
         fig.set_dpi(dpi)
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
-    return Image.fromarray(np.ascontiguousarray(rgba[..., :3]), mode="RGB")
+    return Image.fromarray(np.ascontiguousarray(rgba[..., :3]))
 
 
 def pies_image(
     palettes: Sequence[Palette], *, ncols: int | None = None, **kwargs: Any
 ) -> Image.Image:
-    """The pie grid of `palettes` as an RGB PIL image (see `plot_pies`)."""
+    """Render the pie grid of `palettes` as an RGB PIL image (see `plot_pies`)."""
     return figure_image(plot_pies(palettes, ncols=ncols, **kwargs))
 
 

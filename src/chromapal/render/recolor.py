@@ -1,4 +1,4 @@
-"""Recolouring: every pixel replaced by its nearest palette colour ("flattening"), optionally dithered.
+"""Recolouring: each pixel replaced by its nearest palette colour ("flattening"), or dithered.
 
 Nearest means nearest in the palette's clustering space (``palette.space``, Oklab by
 default), the space the palette was found in. Memory stays bounded for any image size:
@@ -116,9 +116,8 @@ def dithered_indices(
         e = value - centers[idx]
         if opaque is not None:
             e[~opaque[ys, xs]] = 0.0
-        err[ys + 1, (xs - 1) & 3] += (down_left * (xs >= 1))[
-            :, None
-        ] * e  # no left neighbour at x=0
+        has_left = (xs >= 1)[:, None]  # no neighbour below-left at x = 0
+        err[ys + 1, (xs - 1) & 3] += down_left * has_left * e
         err[ys + 1, slot] += down * e
         err[ys + 1, (xs + 1) & 3] += down_right * e
         err[ys, (xs + 1) & 3] += right * e  # last: a scan-line pass adds it after the row above's
@@ -137,7 +136,7 @@ def indexed_image(
     colors = palette.colors
     binary = alpha is None or not np.any((alpha != 0) & (alpha != 255))
     if alpha is not None and (not binary or len(colors) >= 256):
-        return Image.fromarray(np.dstack([colors[labels], alpha]), mode="RGBA")
+        return Image.fromarray(np.dstack([colors[labels], alpha]))
     lut = colors
     if alpha is not None and np.any(alpha == 0):
         clear = len(colors)

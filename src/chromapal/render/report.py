@@ -26,7 +26,8 @@ from .swatches import swatch_svg
 MAX_SIDE: Final = 900
 
 _CSS: Final = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;margin:0;background:#f6f6f4}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;color:#222;margin:0;
+  background:#f6f6f4}
 main{max-width:1280px;margin:0 auto;padding:24px}
 h1{font-size:22px;margin:0 0 4px;word-break:break-all}h2{font-size:17px;margin:28px 0 10px}
 .meta{color:#666;margin:0 0 18px}
@@ -35,10 +36,34 @@ figure{margin:0;background:#fff;padding:10px;border-radius:6px;box-shadow:0 1px 
 figure img,figure svg{display:block;width:100%;height:auto}
 figcaption{color:#555;font-size:13px;margin-top:6px}
 table{border-collapse:collapse;background:#fff;border-radius:6px;box-shadow:0 1px 3px #0002}
-td,th{padding:6px 14px;text-align:left;font-variant-numeric:tabular-nums}th{font-weight:600;color:#555}
+td,th{padding:6px 14px;text-align:left;font-variant-numeric:tabular-nums}
+th{font-weight:600;color:#555}
 td.chip{width:42px;padding:0}td.hex{font-family:ui-monospace,Menlo,Consolas,monospace}
 tr+tr td{border-top:1px solid #eee}
 .checker{background:repeating-conic-gradient(#ddd 0 25%,#fff 0 50%) 0 0/16px 16px}
+"""
+
+_PAGE: Final = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="generator" content="chromapal"><title>Palette of {name}</title>
+<style>{css}</style></head>
+<body><main>
+<h1>Palette of {name}</h1>
+<p class="meta">{meta}</p>
+<div class="pair">
+<figure><img class="checker" src="{image}" alt="the image">
+<figcaption>The image</figcaption></figure>
+<figure><img class="checker" src="{flat}" alt="the image in its {n} palette colours">
+<figcaption>Recoloured with its {n} colours{dithered}</figcaption></figure>
+</div>
+<h2>Palette</h2>
+<figure>{strip}</figure>
+<p></p>
+{table}
+<h2>Colour schemes for k = {pie_ks}</h2>
+<figure><img src="{pies}" alt="pie charts of the palettes"></figure>
+</main></body></html>
 """
 
 
@@ -90,28 +115,23 @@ def report_html(
     flat = recolor_pixels(
         np.asarray(shown), palette, dither=dither, alpha_threshold=alpha_threshold
     )
-    name = html.escape(title or loaded.name)
     h, w = loaded.pixels.shape[:2]
-    return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
-<meta name="generator" content="chromapal"><title>Palette of {name}</title><style>{_CSS}</style></head>
-<body><main>
-<h1>Palette of {name}</h1>
-<p class="meta">{w}&times;{h} pixels &middot; k = {k} &middot; {len(palette)} colours &middot;
-k-means in {html.escape(palette.space)}{" &middot; " + html.escape(palette.note) if palette.note else ""}</p>
-<div class="pair">
-<figure><img class="checker" src="{data_uri(shown)}" alt="the image"><figcaption>The image</figcaption></figure>
-<figure><img class="checker" src="{data_uri(flat)}" alt="the image recoloured with its {len(palette)} colours">
-<figcaption>Recoloured with its {len(palette)} colours{" (dithered)" if dither else ""}</figcaption></figure>
-</div>
-<h2>Palette</h2>
-<figure>{swatch_svg(palette, width=1200, height=120)}</figure>
-<p></p>
-{_palette_table(palette)}
-<h2>Colour schemes for k = {", ".join(str(p.k) for p in pies)}</h2>
-<figure><img src="{data_uri(pies_image(pies))}" alt="pie charts of the palettes"></figure>
-</main></body></html>
-"""
+    meta = f"{w}&times;{h} pixels &middot; k = {k} &middot; {len(palette)} colours &middot; "
+    meta += f"k-means in {html.escape(palette.space)}"
+    meta += f" &middot; {html.escape(palette.note)}" if palette.note else ""
+    return _PAGE.format(
+        name=html.escape(title or loaded.name),
+        css=_CSS,
+        meta=meta,
+        image=data_uri(shown),
+        flat=data_uri(flat),
+        n=len(palette),
+        dithered=" (dithered)" if dither else "",
+        strip=swatch_svg(palette, width=1200, height=120),
+        table=_palette_table(palette),
+        pie_ks=", ".join(str(p.k) for p in pies),
+        pies=data_uri(pies_image(pies)),
+    )
 
 
 def _palette_table(palette: Palette) -> str:

@@ -25,7 +25,7 @@ PAD: Final = 6
 def edges(
     palette: Palette, width: float, *, equal: bool = False, integer: bool = True
 ) -> FloatArray:
-    """Left edge of each band plus the right end, shape (n + 1,): ``edges[i+1] - edges[i]`` is band i.
+    """Left edge of each band, then the right end: shape (n + 1,); band i is ``edges[i:i+2]``.
 
     With `integer` the edges are rounded, so each band is within half a pixel of
     ``share * width`` and together they fill `width` exactly.
@@ -68,7 +68,7 @@ def swatch_image(
     strip = np.repeat(
         palette.colors[np.repeat(np.arange(len(palette)), np.diff(x))][None], height, axis=0
     )
-    image = Image.fromarray(np.ascontiguousarray(strip), mode="RGB")
+    image = Image.fromarray(np.ascontiguousarray(strip))
     if labels:
         font = _font(_font_size(height))
         for i, swatch in enumerate(palette):
@@ -80,7 +80,11 @@ def swatch_image(
 
 
 def _draw_label(
-    image: Image.Image, text: str, band: tuple[int, int], fill: str, font: ImageFont.ImageFont
+    image: Image.Image,
+    text: str,
+    band: tuple[int, int],
+    fill: str,
+    font: ImageFont.FreeTypeFont | ImageFont.ImageFont,
 ) -> bool:
     """Put `text` at the bottom of the band, level or else rotated; False if it fits neither way."""
     draw = ImageDraw.Draw(image)
@@ -93,7 +97,7 @@ def _draw_label(
         )
         return True
     if th + 2 <= bw and tw + 2 * PAD <= image.height:
-        layer = Image.new("L", (tw, th), 0)
+        layer = Image.new("L", (int(tw), int(th)), 0)
         ImageDraw.Draw(layer).multiline_text((-left, -top), text, fill=255, font=font, spacing=2)
         layer = layer.rotate(90, expand=True)
         ink = Image.new("RGB", layer.size, fill)
@@ -111,7 +115,7 @@ def swatch_svg(
     equal: bool = False,
     labels: bool = True,
 ) -> str:
-    """The strip as SVG text: one ``<rect>`` per colour (exact fractional widths) and its labels."""
+    """Draw the strip as SVG text: one ``<rect>`` per colour (exact widths) and its labels."""
     if len(palette) == 0:
         raise ValueError("the palette has no colours; expected at least one")
     x = edges(palette, width, equal=equal, integer=False)

@@ -98,7 +98,7 @@ def _labelled(frame: Image.Image, text: str) -> Image.Image:
 
 def _entries(frame: Image.Image) -> int:
     """Palette entries in use: pixel indices and the transparent index (palettes may be padded)."""
-    used = int(frame.getextrema()[1]) + 1  # type: ignore[index]
+    used = int(frame.getextrema()[1]) + 1  # type: ignore[arg-type,index]  # P: (low, high)
     clear = frame.info.get("transparency")
     return max(used, clear + 1) if isinstance(clear, int) else used
 
