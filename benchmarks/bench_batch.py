@@ -1,6 +1,6 @@
 """Batch throughput: images per second with 1 worker and with all cores, on the Kodak images.
 
-    .venv/bin/python benchmarks/bench_batch.py [--images ../shared/images/kodak] [--copies 10] [-k 8]
+    .venv/bin/python benchmarks/bench_batch.py [--images DIR] [--copies 10] [-k 8]
 
 The 24 Kodak PNGs are linked `--copies` times into a temporary folder (24 x 10 = 240 files),
 then `run_batch` stores them into a fresh database once per worker count. Prints a table.
@@ -21,6 +21,7 @@ DEFAULT_IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images" / "ko
 
 
 def main() -> None:
+    """Time `run_batch` on the linked copies for each worker count; print a table."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -48,7 +49,8 @@ def main() -> None:
                 os.symlink(image, folder / f"copy{copy:03d}" / image.name)
         sources = expand_inputs([str(folder)])
         print(
-            f"{len(sources)} files ({len(originals)} Kodak images x {args.copies}), k={args.k}, {cores} cores\n"
+            f"{len(sources)} files ({len(originals)} Kodak images x {args.copies}), "
+            f"k={args.k}, {cores} cores\n"
         )
         print(f"{'workers':>7} {'images':>6} {'seconds':>8} {'images/s':>9} {'failed':>6}")
         for workers in counts:
@@ -57,7 +59,8 @@ def main() -> None:
                 summary = run_batch(sources, db, BatchOptions(k=args.k), workers=workers)
                 seconds = time.perf_counter() - t0
             print(
-                f"{workers:>7} {summary.done:>6} {seconds:>8.1f} {summary.done / seconds:>9.2f} {summary.failed:>6}",
+                f"{workers:>7} {summary.done:>6} {seconds:>8.1f} {summary.done / seconds:>9.2f} "
+                f"{summary.failed:>6}",
                 flush=True,
             )
 

@@ -1,6 +1,6 @@
 """Search latency on a million stored palettes (synthetic: 8 random sRGB colours each).
 
-    .venv/bin/python benchmarks/bench_search.py [--palettes 1000000] [--db /tmp/chromapal-bench-search.sqlite]
+    .venv/bin/python benchmarks/bench_search.py [--palettes 1000000] [--db FILE]
 
 The database is built once (a few minutes) and reused. Each query is timed cold-ish (first
 run) and as the median of 5 runs; the result count and the number of candidate rows read
@@ -48,7 +48,9 @@ def build(path: Path, n: int) -> None:
             hexes = [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in rgb.tolist()]
             db.conn.execute("BEGIN")
             db.conn.executemany(
-                "INSERT INTO images (id, source, size, mtime_ns, options, k, space, n_colors, created) "
+                "INSERT INTO images (id, source, size, mtime_ns, options, k, space, n_colors, "
+                "created)"
+                " "
                 "VALUES (?, ?, 0, 0, ?, ?, 'oklab', ?, 0)",
                 [
                     (i, f"synthetic/{i:07d}.png", key, COLORS_PER_PALETTE, COLORS_PER_PALETTE)
@@ -66,6 +68,7 @@ def build(path: Path, n: int) -> None:
                     *lab.T.tolist(),
                     shares.tolist(),
                     bucket.tolist(),
+                    strict=True,
                 ),
             )
             db.conn.execute("COMMIT")
@@ -73,6 +76,7 @@ def build(path: Path, n: int) -> None:
 
 
 def main() -> None:
+    """Build the database if needed, then time a grid of queries and print a table."""
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -89,7 +93,8 @@ def main() -> None:
             f"({args.db.stat().st_size / 1e6:,.0f} MB)\n"
         )
         print(
-            f"{'query':<9} {'ΔE':>4} {'min share':>9} {'limit':>5} {'found':>5} {'first ms':>9} {'median ms':>9}"
+            f"{'query':<9} {'ΔE':>4} {'min share':>9} {'limit':>5} {'found':>5} "
+            f"{'first ms':>9} {'median ms':>9}"
         )
         worst = 0.0
         for max_de, min_share, limit in (
@@ -106,7 +111,8 @@ def main() -> None:
                     times.append((time.perf_counter() - t0) * 1000)
                 worst = max(worst, statistics.median(times[1:]))
                 print(
-                    f"{color:<9} {max_de:>4} {min_share:>9} {limit:>5} {len(found):>5} {times[0]:>9.1f} "
+                    f"{color:<9} {max_de:>4} {min_share:>9} {limit:>5} {len(found):>5} "
+                    f"{times[0]:>9.1f} "
                     f"{statistics.median(times[1:]):>9.1f}"
                 )
         print(f"\nslowest median: {worst:.1f} ms")

@@ -20,7 +20,9 @@ def write_bands(
 ) -> Path:
     """A PNG of horizontal flat bands, `rows[i]` rows of `colors[i]` (8 rows each by default)."""
     rows = rows or [8] * len(colors)
-    arr = np.concatenate([np.tile(np.array(c, np.uint8), (n, 8, 1)) for c, n in zip(colors, rows)])
+    arr = np.concatenate(
+        [np.tile(np.array(c, np.uint8), (n, 8, 1)) for c, n in zip(colors, rows, strict=True)]
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr).save(path)
     return path
@@ -57,7 +59,7 @@ def test_folders_are_searched_recursively_for_images(collection):
 
 
 def test_globs_lists_urls_and_missing_paths(collection, tmp_path):
-    """Globs expand, @lists give paths relative to the list and URLs; missing paths are kept; no duplicates."""
+    """Globs expand; @lists give URLs and list-relative paths; missing paths stay; no repeats."""
     listing = collection / "list.txt"
     listing.write_text(
         "# comment\n\nb.png\nhttps://example.org/iiif/1/full/max/0/default.jpg\nmissing.png\n"

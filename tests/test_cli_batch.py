@@ -210,17 +210,36 @@ def test_bad_colour_and_unknown_format_are_usage_errors(tmp_path):
 
     assert bad_color.exit_code == 2
     assert bad_color.output.splitlines()[-1] == (
-        "Error: Invalid value for '--color' / '--colour': 'pink' is not a colour; expected a hex code like '#c1a4a9'"
+        "Error: Invalid value for '--color' / '--colour': 'pink' is not a colour; "
+        "expected a hex code like '#c1a4a9'"
     )
     assert bad_format.exit_code == 2
     assert bad_format.output.splitlines()[-1] == (
-        f"Error: cannot tell the format of {str(tmp_path / 'out.xml')!r}; give --format (csv, jsonl, parquet)"
+        f"Error: cannot tell the format of {str(tmp_path / 'out.xml')!r}; "
+        "give --format (csv, jsonl, parquet)"
+    )
+
+
+def test_missing_dask_is_a_one_line_error(tmp_path, monkeypatch):
+    """Without dask installed, --scheduler fails with one line telling how to install it."""
+    monkeypatch.setitem(sys.modules, "distributed", None)  # makes `import distributed` fail
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "a.png")
+
+    db = str(tmp_path / "p.sqlite")
+
+    result = invoke(
+        "batch", str(tmp_path / "a.png"), "--db", db, "--scheduler", "tcp://127.0.0.1:1"
+    )
+
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: --scheduler needs Dask: pip install 'chromapal[dask]' (dask[distributed])\n"
     )
 
 
 @pytest.mark.slow
 def test_kill_9_midway_then_rerun_gives_one_complete_row_set_per_image(tmp_path):
-    """A batch killed with SIGKILL after some images are stored, then rerun, stores each image once, complete."""
+    """A batch killed with SIGKILL midway, then rerun, holds each image once, all its colours."""
     paths = write_noise(tmp_path / "noise", 24)
     db = tmp_path / "p.sqlite"
     proc = start_batch(tmp_path / "noise", db)
@@ -255,7 +274,7 @@ def test_kill_9_midway_then_rerun_gives_one_complete_row_set_per_image(tmp_path)
 
 @pytest.mark.slow
 def test_ctrl_c_finishes_current_writes_and_prints_the_summary(tmp_path):
-    """SIGINT stops the batch cleanly: exit 130, an 'Interrupted' summary, only complete palettes stored."""
+    """SIGINT stops the batch cleanly: exit 130, an "Interrupted" summary, whole palettes only."""
     paths = write_noise(tmp_path / "noise", 24)
     db = tmp_path / "p.sqlite"
     proc = start_batch(tmp_path / "noise", db)

@@ -1,4 +1,4 @@
-"""A batch on a real Dask cluster (a scheduler and two workers on 127.0.0.1) stores what a local run stores."""
+"""A batch on a real Dask cluster (scheduler and two workers on 127.0.0.1) equals a local run."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def cluster():
-    """`dask scheduler` and two single-threaded `dask worker` processes on loopback; always terminated."""
+    """Run `dask scheduler` and two one-thread `dask worker`s on loopback; always terminated."""
     port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     procs = [
@@ -78,13 +78,28 @@ def cluster():
                 time.sleep(0.2)
         yield address
     finally:
-        for proc in reversed(procs):
+        _shutdown(address, procs)
+
+
+def _shutdown(address: str, procs: list[subprocess.Popen[bytes]]) -> None:
+    """Ask the scheduler to close itself and its workers, then terminate (or kill) what is left."""
+    from distributed import Client
+
+    try:
+        with Client(address, timeout="5s") as client:
+            client.shutdown()
+    except Exception:  # noqa: BLE001 - the processes are terminated below anyway
+        pass
+    for proc in procs:
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
             proc.terminate()
-        for proc in procs:
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 proc.kill()
+                proc.wait()
 
 
 def rows(db: PaletteStore) -> dict[str, tuple]:
@@ -143,3 +158,23 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path, monkeypatch):
         pytest.raises(PaletteError, match="cannot reach the Dask scheduler"),
     ):
         run_batch([str(tmp_path / "x.png")], db, BatchOptions(), scheduler=address)
+
+
+@pytest.mark.slow
+def test_batch_command_runs_on_the_cluster(cluster, tmp_path):
+    """`chromapal batch --scheduler ADDRESS` stores the palettes and prints the usual summary."""
+    from click.testing import CliRunner
+
+    from chromapal import cli
+
+    Image.fromarray(np.full((8, 8, 3), (10, 20, 30), np.uint8)).save(tmp_path / "flat.png")
+    db = tmp_path / "p.sqlite"
+
+    result = CliRunner().invoke(
+        cli.main, ["batch", str(tmp_path), "-k", "2", "--db", str(db), "--scheduler", cluster]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("1 done, 0 skipped, 0 failed in ")
+    with PaletteStore(db, create=False) as store:
+        assert [c["hex"] for i in store.images() for c in i.colors] == ["#0a141e"]

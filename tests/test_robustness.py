@@ -1,10 +1,11 @@
 """Damaged files (truncated, bit-flipped, mislabelled, empty, huge) only raise PaletteErrors.
 
-About 2,200 damaged copies of a small photo in five formats are made at test time with a fixed
-seed and fed to `chromapal.extract` and to the CLI in two worker processes; a handful also go
-through real `python -m chromapal` processes. Hangs (a time limit per chunk of files, and each
-file timed), crashes (any exception but a PaletteError, any CLI output but one error line) and
-runaway memory (the workers' peak RSS) fail the test.
+About 2,600 damaged copies of a small photo (five formats, plus an animated GIF and a two-page
+TIFF read with frames="all") are made at test time with a fixed seed and fed to
+`chromapal.extract` and to the CLI in two worker processes; a handful also go through real
+`python -m chromapal` processes. Hangs (a time limit per chunk of files, and each file timed),
+crashes (any exception but a PaletteError, any CLI output but one error line) and runaway
+memory (the workers' peak RSS) fail the test.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import declare_size, encode
-from PIL import Image
+from PIL import Image, ImageOps
 
 from chromapal import PaletteError, cli, extract
 from chromapal.load import MAX_PIXELS
 
 SEED = 20_240_611
-#: Damaged copies made of each format's file, by kind of damage.
-PER_FORMAT = {"truncated": 130, "flipped": 130, "header-flipped": 120, "overwritten": 50}
+#: Damaged copies made of each base file, by kind of damage.
+PER_BASE = {"truncated": 110, "flipped": 110, "header-flipped": 100, "overwritten": 40}
 #: The formats made from the photo: extension -> (Pillow format, save options).
 FORMATS = {
     "png": ("PNG", {}),
@@ -40,6 +41,8 @@ FORMATS = {
     "webp": ("WEBP", {"quality": 80}),
     "tif": ("TIFF", {"compression": "tiff_lzw"}),
 }
+#: Multi-frame bases, read with frames="all": an animated GIF and a TIFF with pages of two sizes.
+MULTI_FRAME = {"anim": "gif", "pages": "tif"}
 #: Sizes written into otherwise valid headers (formats clamp them to what their fields hold);
 #: 9000x9000 and 3000x2000 are within the default limit: decoded as far as the data goes.
 HUGE_SIZES = [
@@ -77,43 +80,58 @@ class Outcome:
 # -- making damaged files -------------------------------------------------------------------
 
 
+def base_files(photo: Image.Image) -> dict[str, tuple[str, bytes]]:
+    """Return the undamaged files: base name -> (extension, bytes)."""
+    bases = {ext: (ext, encode(photo, fmt, **options)) for ext, (fmt, options) in FORMATS.items()}
+    others = [ImageOps.invert(photo), photo.transpose(Image.Transpose.FLIP_TOP_BOTTOM)]
+    bases["anim"] = ("gif", encode(photo, "GIF", save_all=True, append_images=others, duration=50))
+    small = photo.resize((48, 32))
+    pages = encode(photo, "TIFF", save_all=True, append_images=[small], compression="tiff_lzw")
+    bases["pages"] = ("tif", pages)
+    return bases
+
+
+def frames_for(name: str) -> str:
+    """Return the `frames` option a damaged file is read with."""
+    return "all" if name.split("-")[0] in MULTI_FRAME else "first"
+
+
 def damaged_files(photo: Image.Image, folder: Path) -> dict[str, str]:
     """Write every damaged file into `folder`; return file name -> kind of damage."""
     rng = np.random.default_rng(SEED)
-    originals = {ext: encode(photo, fmt, **options) for ext, (fmt, options) in FORMATS.items()}
+    bases = base_files(photo)
     made: dict[str, str] = {}
 
     def write(name: str, kind: str, data: bytes) -> None:
         (folder / name).write_bytes(data)
         made[name] = kind
 
-    for ext, good in originals.items():
-        for i in range(PER_FORMAT["truncated"]):
-            write(
-                f"{ext}-truncated-{i}.{ext}", "truncated", good[: int(rng.integers(0, len(good)))]
-            )
+    for base, (ext, good) in bases.items():
+        for i in range(PER_BASE["truncated"]):
+            cut = good[: int(rng.integers(0, len(good)))]
+            write(f"{base}-truncated-{i}.{ext}", "truncated", cut)
         for kind, span in (("flipped", len(good)), ("header-flipped", min(len(good), 96))):
-            for i in range(PER_FORMAT[kind]):
+            for i in range(PER_BASE[kind]):
                 data = bytearray(good)
                 for at in rng.integers(0, span, int(rng.integers(1, 9))):
                     data[at] ^= 1 << int(rng.integers(0, 8))
-                write(f"{ext}-{kind}-{i}.{ext}", kind, bytes(data))
-        for i in range(PER_FORMAT["overwritten"]):
+                write(f"{base}-{kind}-{i}.{ext}", kind, bytes(data))
+        for i in range(PER_BASE["overwritten"]):
             data = bytearray(good)
             start = int(rng.integers(0, len(good)))
             data[start : start + int(rng.integers(1, 64))] = rng.integers(
                 0, 256, 64, dtype=np.uint8
             ).tobytes()
-            write(f"{ext}-overwritten-{i}.{ext}", "overwritten", bytes(data[: len(good)]))
-        for other in originals:
+            write(f"{base}-overwritten-{i}.{ext}", "overwritten", bytes(data[: len(good)]))
+        for other in FORMATS:
             if other != ext:
-                write(f"{ext}-as-{other}.{other}", "mislabelled", good)
-        write(f"{ext}-empty.{ext}", "empty", b"")
+                write(f"{base}-as-{other}.{other}", "mislabelled", good)
+        write(f"{base}-empty.{ext}", "empty", b"")
         for w, h in HUGE_SIZES:
             data = bytearray(good)
             declared_w, declared_h = declare_size(ext, data, w, h)
             kind = "huge" if declared_w * declared_h > MAX_PIXELS else "large"
-            write(f"{ext}-size-{w}x{h}.{ext}", kind, bytes(data))
+            write(f"{base}-size-{w}x{h}.{ext}", kind, bytes(data))
     return made
 
 
@@ -155,8 +173,9 @@ def check_files(folder: str, names: list[str]) -> tuple[list[Outcome], float]:
     for name in names:
         start = time.perf_counter()
         problem = None
+        frames = frames_for(name)
         try:
-            extract(name, k=K)
+            extract(name, k=K, frames=frames)
             result = "ok"
         except PaletteError as exc:
             result = type(exc).__name__
@@ -165,7 +184,7 @@ def check_files(folder: str, names: list[str]) -> tuple[list[Outcome], float]:
         except Exception as exc:  # noqa: BLE001 - this is what the test looks for
             result, problem = "CRASH", f"extract raised {type(exc).__name__}: {exc}"
         problem = problem or _cli_problem(
-            runner.invoke(cli.main, [name, "-k", str(K)]), name, result == "ok"
+            runner.invoke(cli.main, [name, "-k", str(K), "--frames", frames]), name, result == "ok"
         )
         outcomes.append(Outcome(name, result, problem, time.perf_counter() - start))
     return outcomes, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -235,7 +254,7 @@ def test_damage_kinds_end_as_expected(damaged, outcomes):
         by_kind.setdefault(kind, Counter())[results[name].result] += 1
 
     assert set(by_kind["mislabelled"]) == {"ok"}
-    assert by_kind["empty"] == Counter({"UnreadableImageError": len(FORMATS)})
+    assert by_kind["empty"] == Counter({"UnreadableImageError": len(FORMATS) + len(MULTI_FRAME)})
     assert set(by_kind["huge"]) == {"ImageTooLargeError"}
     truncated = by_kind["truncated"]
     assert truncated["ok"] < truncated.total() // 10 < truncated["UnreadableImageError"]
@@ -249,7 +268,8 @@ def test_damaged_files_through_real_processes(damaged, outcomes):
     folder, made = damaged
     results, _ = outcomes
     rng = np.random.default_rng(SEED)
-    names = sorted(rng.choice(sorted(made), SUBPROCESS_FILES, replace=False).tolist())
+    single = sorted(n for n in made if frames_for(n) == "first")
+    names = sorted(rng.choice(single, SUBPROCESS_FILES, replace=False).tolist())
     forced = (
         "png-empty.png",
         "gif-size-100000x100000.gif",

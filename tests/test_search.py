@@ -1,4 +1,4 @@
-"""Search: the CIELAB box holds every colour within the ΔE radius; results equal a brute-force scan."""
+"""Search: the CIELAB box holds every colour within the radius; results equal a brute-force scan."""
 
 from __future__ import annotations
 
@@ -93,7 +93,7 @@ def test_results_equal_a_brute_force_scan(tmp_path):
 
 @pytest.mark.parametrize("radius", [2.0, 5.0, 10.0])
 def test_box_holds_every_srgb_colour_within_the_radius(radius):
-    """For random queries (a third saturated blues), every sRGB colour within ΔE00 lies inside the box."""
+    """For random queries (a third saturated blues), every sRGB colour within ΔE00 is in the box."""
     rng = np.random.default_rng(int(radius))
     for i in range(40):
         q = (

@@ -43,11 +43,12 @@ def store(tmp_path):
 
 
 def test_palette_rows_hold_every_colour_representation(store):
-    """A stored palette has one row per colour: rank from 1, hex, RGB, Oklab, CIELAB, share and bucket."""
+    """A stored palette has a row per colour: rank from 1, hex, RGB, Oklab, CIELAB, share, cell."""
     store.add_palette(record(), OPTIONS)
 
     rows = store.conn.execute(
-        "SELECT rank, hex, r, g, b, ok_l, ok_a, ok_b, lab_l, lab_a, lab_b, share, bucket FROM colors ORDER BY rank"
+        "SELECT rank, hex, r, g, b, ok_l, ok_a, ok_b, lab_l, lab_a, lab_b, share, bucket "
+        "FROM colors ORDER BY rank"
     ).fetchall()
 
     assert [r[:5] for r in rows] == [(1, "#ff0000", 255, 0, 0), (2, "#0000ff", 0, 0, 255)]

@@ -1,4 +1,4 @@
-"""Palettes of many images into a database: expand inputs, extract in parallel, store as results arrive.
+"""Palettes of many images into a database: expand inputs, extract in parallel, store results.
 
 The worker function `process` takes a source and plain options and returns a plain,
 picklable dict; it never raises, so one bad image never stops a batch. `run_batch`
@@ -76,7 +76,7 @@ class BatchOptions:
         object.__setattr__(self, "space", canonical_space(self.space))
 
     def as_dict(self) -> dict[str, Any]:
-        """The options as a plain dict (what workers receive)."""
+        """Return the options as a plain dict (what workers receive)."""
         return {
             "k": self.k,
             "space": self.space,
@@ -192,7 +192,7 @@ def _read_list(path: Path) -> Iterator[str]:
 
 
 def file_stamp(source: str) -> tuple[int | None, int | None]:
-    """(size in bytes, modification time in ns) of a file; (None, None) for URLs and missing files."""
+    """Return (size in bytes, mtime in ns) of a file; (None, None) for URLs and missing files."""
     if is_url(source):
         return None, None
     try:
@@ -384,7 +384,7 @@ def _run_pool(
     record: Callable[[Record], None],
     stop: Callable[[], bool],
 ) -> bool:
-    """Local process pool with a bounded window of tasks; a dead worker fails its tasks, not the run."""
+    """Run on a local process pool; a dead worker fails its tasks only."""
     window = workers * IN_FLIGHT_PER_WORKER
     pending: dict[Future[Record], str] = {}
     pool = ProcessPoolExecutor(workers, initializer=_ignore_sigint)
@@ -438,7 +438,7 @@ def _run_dask(
     record: Callable[[Record], None],
     stop: Callable[[], bool],
 ) -> bool:
-    """Same work on a Dask cluster: workers open the images, results stream back to this writer."""
+    """Run on a Dask cluster: workers open the images, results stream back to this writer."""
     try:
         from distributed import Client, as_completed
     except ImportError as exc:
@@ -457,7 +457,7 @@ def _run_dask(
         )
         window = n_workers * IN_FLIGHT_PER_WORKER
         futures = as_completed()
-        sources: dict[str, str] = {}  # future key -> source
+        sources: dict[Any, str] = {}  # future key -> source
         exhausted = False
 
         def submit() -> None:

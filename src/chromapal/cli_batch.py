@@ -1,4 +1,4 @@
-"""The ``batch``, ``export`` and ``search`` commands: palettes of many images in an SQLite database."""
+"""The ``batch``, ``export`` and ``search`` commands: many palettes in an SQLite database."""
 
 from __future__ import annotations
 
@@ -126,7 +126,7 @@ def _duration(seconds: float) -> str:
 
 
 def summary_lines(summary: BatchSummary, db: Path) -> list[str]:
-    """The end-of-run summary: counts, time, rate, and the first failure reasons."""
+    """Return the end-of-run summary: counts, time, rate, and the first failure reasons."""
     head = "Interrupted: " if summary.interrupted else ""
     lines = [
         f"{head}{summary.done} done, {summary.skipped} skipped, {summary.failed} failed "
@@ -259,7 +259,7 @@ def batch_command(
 )
 @handle_errors
 def export_command(db: Path, fmt: str | None, output: str) -> None:
-    """Export the stored palettes: CSV or Parquet (a row per colour) or JSON Lines (a line per image)."""
+    """Export the stored palettes: CSV or Parquet (a row per colour), JSON Lines (one per image)."""
     store = open_store(db, create=False)
     try:
         fmt = fmt or _format_from_name(output)
@@ -356,7 +356,7 @@ def search_command(
 
 
 def match_table(matches: list[Match]) -> Table:
-    """Matches as a Rich table for terminals: ΔE, share, a swatch of the matching colour, rank, source."""
+    """Return a Rich table of matches for terminals: ΔE, share, colour swatch, rank, source."""
     table = Table(box=None, pad_edge=False, show_edge=False)
     for name, justify in (
         ("ΔE", "right"),

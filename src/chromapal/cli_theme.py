@@ -16,15 +16,13 @@ import click
 from rich.console import Console
 from rich.text import Text
 
-from .adjust import clean_palette, hide_colors
-from .cli import extract_options, handle_errors, output_path, palette_for, read_source
+from .adjust import clean_palette
+from .cli import extract_options, handle_errors, output_path, palette_for
 from .errors import PaletteError
 from .export import FORMATS, PaletteFileError, dump_palette, extensions, format_for_path
 from .export.terminal import THEME_TARGETS, dump_theme
-from .load import DRAFT_ABOVE, MAX_PIXELS, load_image
 from .names import parse_color
 from .palette import Palette
-from .pipeline import extract_palette
 from .theme import ANSI_NAMES, Theme, make_theme
 
 RGB = tuple[int, int, int]
@@ -45,33 +43,8 @@ def parse_ignore(
 def extract_ignoring(
     image: str, ignore: Sequence[RGB], tolerance: float, **options: Any
 ) -> Palette:
-    """Palette of IMAGE with the pixels near `ignore` colours left out of the clustering.
-
-    Until `extract` takes an ``ignore=`` parameter: load, set those pixels' alpha to 0, cluster.
-    """
-    if not ignore:
-        return palette_for(image, **options)
-    try:
-        loaded = load_image(
-            read_source(image),
-            frames=options.get("frames", "first"),
-            max_pixels=options.get("max_pixels", MAX_PIXELS),
-            draft_above=DRAFT_ABOVE if options.get("draft", True) else None,
-        )
-        pixels = hide_colors(loaded.pixels, ignore, tolerance)
-        return extract_palette(
-            pixels,
-            k=options.get("k", 8),
-            space=options.get("space", "oklab"),
-            seed=options.get("seed", 0),
-            # Hidden pixels have alpha 0: a threshold of 0 would count them again.
-            alpha_threshold=max(options.get("alpha_threshold", 128), 1),
-            source=loaded.name,
-        )
-    except PaletteError as exc:
-        raise click.ClickException(str(exc)) from exc
-    except (ValueError, TypeError, OSError) as exc:
-        raise click.ClickException(f"{image}: {exc}") from exc
+    """Palette of IMAGE with the pixels near `ignore` colours left out of the clustering."""
+    return palette_for(image, ignore=ignore, ignore_tolerance=tolerance, **options)
 
 
 def cleaned_palette(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Final
 
 import numpy as np
 
 from ._types import FloatArray, UInt8Array
-from .cluster import kmeans, kmeans_plus_plus, nearest, polish_de2000
+from .adjust import IGNORE_TOLERANCE, hide_colors
+from .cluster import kmeans, kmeans_plus_plus, mean_de2000, nearest, polish_de2000
 from .colorspace import SPACE_TO_LINEAR, SPACES, canonical_space, lab_from_linear, lab_from_srgb, lab_to_srgb
 from .errors import EmptyImageError
 from .load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
@@ -27,6 +29,8 @@ def extract(
     frames: Frames = "first",
     max_pixels: int = MAX_PIXELS,
     draft: bool = True,
+    ignore: Sequence[Sequence[int]] = (),
+    ignore_tolerance: float = IGNORE_TOLERANCE,
 ) -> Palette:
     """Return the `k` dominant colours of an image and the share of the image each covers.
 
@@ -49,6 +53,11 @@ def extract(
         Refuse larger images (decompression-bomb guard).
     draft : bool
         Decode very large JPEGs at reduced scale (see :func:`chromapal.load.load_image`).
+    ignore : sequence of (r, g, b)
+        Colours to leave out of the clustering (e.g. a white background): pixels
+        within `ignore_tolerance` (CIELAB ΔE76) of any of them are not counted.
+    ignore_tolerance : float
+        Radius of `ignore`, in ΔE76 units.
 
     Returns
     -------
@@ -71,7 +80,8 @@ def extract(
         source, frames=frames, max_pixels=max_pixels, draft_above=DRAFT_ABOVE if draft else None
     )
     return extract_palette(
-        loaded.pixels, k=k, space=space, seed=seed, alpha_threshold=alpha_threshold, source=loaded.name
+        loaded.pixels, k=k, space=space, seed=seed, alpha_threshold=alpha_threshold, source=loaded.name,
+        ignore=ignore, ignore_tolerance=ignore_tolerance,
     )
 
 
@@ -90,10 +100,16 @@ def extract_palette(
     seed: int = 0,
     alpha_threshold: int = 128,
     source: str | None = None,
+    ignore: Sequence[Sequence[int]] = (),
+    ignore_tolerance: float = IGNORE_TOLERANCE,
 ) -> Palette:
     """Palette of a decoded (H, W, 3|4) uint8 image; see `extract` for the parameters."""
     _check_k(k)
     space = canonical_space(space)
+    if len(ignore):
+        # hidden pixels get alpha 0, so even a threshold of 0 must not count them again
+        image = hide_colors(image, ignore, ignore_tolerance)
+        alpha_threshold = max(alpha_threshold, 1)
     counts = color_counts(image, alpha_threshold=alpha_threshold)
     if len(counts.counts) == 0:
         raise EmptyImageError(
@@ -111,6 +127,10 @@ def extract_palette(
 LIGHTNESS_WEIGHT: Final = {"oklab": 0.5, "cielab": 1.0, "srgb": 1.0}
 #: Histogram bits per channel for the ΔE2000 polish (4: at most 4096 cells).
 POLISH_BITS: Final = 4
+POLISH: dict[str, int] = {"iters": 10, "swaps": 5, "tries": 3, "swap_iters": 4}
+FINE_ITERS = 3
+EXTRA_STARTS: tuple[str, ...] = ("cielab",)
+MODE = 'all'
 
 
 def cluster_colors(
@@ -122,19 +142,19 @@ def cluster_colors(
     centres are then polished toward the lowest mean CIEDE2000 (`polish_de2000`).
     `counts` must hold more than `k` distinct colours.
     """
-    to_space, _ = SPACES[space]
-    scale = np.array([LIGHTNESS_WEIGHT[space], 1.0, 1.0])
-    points = to_space(counts.colors) * scale
     weights = counts.counts.astype(np.float64)
-    start = None
-    if init == "kmeans++":
-        start = kmeans_plus_plus(points, weights, k, np.random.default_rng(seed))
-    clusters = kmeans(points, k, weights=weights, init=start)
-    centers_lab = lab_from_linear(np.clip(SPACE_TO_LINEAR[space](clusters.centers / scale), 0.0, 1.0))
     lab = lab_from_srgb(counts.colors)
-    if polish:  # on a coarser histogram: the ΔE2000 steps cost far more than Lloyd's
+    centers_lab = _kmeans_lab(counts, weights, k, space, init, seed)
+    if polish:  # mostly on a coarser histogram: the ΔE2000 steps cost far more than Lloyd's
         coarse = coarsen(counts, POLISH_BITS)
-        centers_lab = polish_de2000(lab_from_srgb(coarse.colors), coarse.counts.astype(np.float64), centers_lab)
+        coarse_lab, coarse_w = lab_from_srgb(coarse.colors), coarse.counts.astype(np.float64)
+        starts = [centers_lab] + [_kmeans_lab(counts, weights, k, s, init, seed) for s in EXTRA_STARTS if s != space]
+        if MODE == "pre":
+            starts = [min(starts, key=lambda c: mean_de2000(coarse_lab, coarse_w, c))]
+        polished = [polish_de2000(coarse_lab, coarse_w, c, **POLISH) for c in starts]
+        centers_lab = min(polished, key=lambda c: mean_de2000(coarse_lab, coarse_w, c))
+        if FINE_ITERS and coarse is not counts:
+            centers_lab = polish_de2000(lab, weights, centers_lab, iters=FINE_ITERS, swaps=0)
     rgb = lab_to_srgb(centers_lab)
     labels, _ = nearest(lab, lab_from_srgb(rgb))
     totals = np.bincount(labels, weights, minlength=len(rgb))
@@ -143,6 +163,18 @@ def cluster_colors(
         labels, _ = nearest(lab, lab_from_srgb(rgb))
         totals = np.bincount(labels, weights, minlength=len(rgb))
     return rgb, totals
+
+
+def _kmeans_lab(counts: ColorCounts, weights: FloatArray, k: int, space: str, init: str, seed: int) -> FloatArray:
+    """Weighted k-means of `counts` in `space`; the centres are returned in CIELAB."""
+    to_space, _ = SPACES[space]
+    scale = np.array([LIGHTNESS_WEIGHT[space], 1.0, 1.0])
+    points = to_space(counts.colors) * scale
+    start = None
+    if init == "kmeans++":
+        start = kmeans_plus_plus(points, weights, k, np.random.default_rng(seed))
+    clusters = kmeans(points, k, weights=weights, init=start)
+    return lab_from_linear(np.clip(SPACE_TO_LINEAR[space](clusters.centers / scale), 0.0, 1.0))
 
 
 def _make_distinct(rgb: UInt8Array, colors: FloatArray, k: int) -> UInt8Array:

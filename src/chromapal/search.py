@@ -85,7 +85,7 @@ class Match:
     image_id: int
 
     def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dict."""
+        """Return a JSON-ready dict."""
         return {
             "source": self.source,
             "hex": self.hex,
@@ -116,7 +116,7 @@ def search_box(lab: FloatArray, max_delta_e: float) -> tuple[FloatArray, FloatAr
 
 
 class RayProfile:
-    """CIEDE2000 from a colour to points on rays around it; gives search boxes for radii up to `t_max`."""
+    """CIEDE2000 from a colour to points on rays around it; gives boxes for radii up to `t_max`."""
 
     def __init__(self, lab: FloatArray, t_max: float) -> None:
         self.lab = np.asarray(lab, dtype=np.float64).reshape(3)
@@ -200,7 +200,7 @@ def _closest_per_image(
     radius: float,
     min_share: float,
 ) -> dict[int, tuple[float, float, int]]:
-    """image id -> (ΔE, share, rank) of its closest colour within `radius` of `query`, read from `box`."""
+    """Map image id -> (ΔE, share, rank) of its closest colour within `radius`, read from `box`."""
     rows = list(_box_rows(store, *box, min_share))
     if not rows:
         return {}
@@ -215,14 +215,14 @@ def _closest_per_image(
     first[1:] = arr[1:, 0] != arr[:-1, 0]
     return {
         int(i): (float(d), float(s), int(r))
-        for (i, r, s), d in zip(arr[first][:, [0, 1, 5]], de[first])
+        for (i, r, s), d in zip(arr[first][:, [0, 1, 5]], de[first], strict=True)
     }
 
 
 def _box_rows(
     store: PaletteStore, lo: FloatArray, hi: FloatArray, min_share: float
 ) -> Iterator[tuple[float, ...]]:
-    """(image_id, rank, L, a, b, share) of stored colours inside the box, one range scan per (L, a) column."""
+    """Yield (image_id, rank, L, a, b, share) of colours in the box; a scan per (L, a) column."""
     sql = (
         "SELECT image_id, rank, lab_l, lab_a, lab_b, share FROM colors INDEXED BY colors_search "
         "WHERE bucket BETWEEN ? AND ? AND lab_l BETWEEN ? AND ? AND lab_a BETWEEN ? AND ? "

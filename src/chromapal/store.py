@@ -175,14 +175,14 @@ class StoredImage:
 def color_rows(
     image_id: int, rgb: Sequence[Sequence[int]], shares: Sequence[float]
 ) -> list[tuple[Any, ...]]:
-    """The ``colors`` rows of one palette: hex, sRGB, Oklab, CIELAB, share and bucket per colour."""
+    """Return the ``colors`` rows of one palette: hex, sRGB, Oklab, CIELAB, share, bucket."""
     arr = np.asarray(rgb, dtype=np.uint8).reshape(-1, 3)
     oklab = oklab_from_srgb(arr)
     lab = lab_from_srgb(arr)
     buckets = bucket_of(lab)
     rows = []
     for rank, ((r, g, b), ok, lb, share, bucket) in enumerate(
-        zip(arr.tolist(), oklab.tolist(), lab.tolist(), shares, buckets.tolist()), 1
+        zip(arr.tolist(), oklab.tolist(), lab.tolist(), shares, buckets.tolist(), strict=True), 1
     ):
         rows.append(
             (image_id, rank, f"#{r:02x}{g:02x}{b:02x}", r, g, b, *ok, *lb, float(share), bucket)
@@ -265,7 +265,8 @@ class PaletteStore:
         """Record the counts and end time of a run."""
         with self._transaction():
             self.conn.execute(
-                "UPDATE runs SET finished = ?, done = ?, skipped = ?, failed = ?, interrupted = ? WHERE id = ?",
+                "UPDATE runs SET finished = ?, done = ?, skipped = ?, failed = ?, interrupted = ? "
+                "WHERE id = ?",
                 (time.time(), done, skipped, failed, int(interrupted), run_id),
             )
 
@@ -281,8 +282,9 @@ class PaletteStore:
         with self._transaction():
             self._forget(record["source"], options)
             cur = self.conn.execute(
-                "INSERT INTO images (source, size, mtime_ns, options, k, space, width, height, n_colors, "
-                "note, load_ms, extract_ms, run_id, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO images (source, size, mtime_ns, options, k, space, width, height, "
+                "n_colors, note, load_ms, extract_ms, run_id, created) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record["source"],
                     record.get("size"),
@@ -310,11 +312,13 @@ class PaletteStore:
     def add_failure(
         self, record: Mapping[str, Any], options: str, *, run_id: int | None = None
     ) -> None:
-        """Store one failed worker record; a stale palette of the same (source, options) is removed."""
+        """Store one failed worker record, removing any palette of the same (source, options)."""
         with self._transaction():
             self._forget(record["source"], options)
             self.conn.execute(
-                "INSERT INTO failures (source, size, mtime_ns, options, error, reason, run_id, created) "
+                "INSERT INTO failures (source, size, mtime_ns, options, error, reason, run_id, "
+                "created)"
+                " "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record["source"],
@@ -346,7 +350,7 @@ class PaletteStore:
     # -- reading -------------------------------------------------------------------------
 
     def is_done(self, source: str, size: int | None, mtime_ns: int | None, options: str) -> bool:
-        """True if a palette of `source` with this size, modification time and options is stored.
+        """Tell whether a palette of `source` with this size, mtime and options is stored.
 
         URLs (size and mtime None) are done once stored with the same options.
         """
@@ -356,7 +360,7 @@ class PaletteStore:
         return row is not None and (row[0], row[1]) == (size, mtime_ns)
 
     def count(self, table: str) -> int:
-        """Number of rows in `table` (one of images, colors, failures, runs)."""
+        """Return the number of rows in `table` (one of images, colors, failures, runs)."""
         if table not in ("images", "colors", "failures", "runs"):
             raise ValueError(f"unknown table {table!r}; expected images, colors, failures or runs")
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
@@ -364,7 +368,8 @@ class PaletteStore:
     def images(self) -> Iterator[StoredImage]:
         """Every stored palette, in insertion order, with its colours most dominant first."""
         image_cur = self.conn.execute(
-            "SELECT id, source, size, mtime_ns, options, k, space, width, height, note, load_ms, extract_ms "
+            "SELECT id, source, size, mtime_ns, options, k, space, width, height, note, load_ms, "
+            "extract_ms "
             "FROM images ORDER BY id"
         )
         for row in image_cur:
@@ -378,12 +383,13 @@ class PaletteStore:
                     "share": c[11],
                 }
                 for c in self.conn.execute(
-                    "SELECT rank, hex, r, g, b, ok_l, ok_a, ok_b, lab_l, lab_a, lab_b, share FROM colors "
+                    "SELECT rank, hex, r, g, b, ok_l, ok_a, ok_b, lab_l, lab_a, lab_b, share "
+                    "FROM colors "
                     "WHERE image_id = ? ORDER BY rank",
                     (row[0],),
                 )
             ]
-            yield StoredImage(*row[1:], colors=colors)  # type: ignore[arg-type]
+            yield StoredImage(*row[1:], colors=colors)  # type: ignore[misc]
 
     def failures(self) -> list[dict[str, Any]]:
         """Every stored failure: source, error class name and reason."""
@@ -443,8 +449,9 @@ _IMAGE_COLUMNS: Final = 11
 def flat_rows(store: PaletteStore) -> Iterator[tuple[Any, ...]]:
     """Every stored colour as a tuple in `FLAT_COLUMNS` order, by image then rank."""
     yield from store.conn.execute(
-        "SELECT i.source, i.size, i.mtime_ns, i.k, i.space, i.options, i.width, i.height, i.note, i.load_ms, "
-        "i.extract_ms, c.rank, c.hex, c.r, c.g, c.b, c.ok_l, c.ok_a, c.ok_b, c.lab_l, c.lab_a, c.lab_b, c.share "
+        "SELECT i.source, i.size, i.mtime_ns, i.k, i.space, i.options, i.width, i.height, i.note, "
+        "i.load_ms, i.extract_ms, c.rank, c.hex, c.r, c.g, c.b, c.ok_l, c.ok_a, c.ok_b, "
+        "c.lab_l, c.lab_a, c.lab_b, c.share "
         "FROM images AS i JOIN colors AS c ON c.image_id = i.id ORDER BY i.id, c.rank"
     )
 
@@ -454,19 +461,18 @@ def write_csv(store: PaletteStore, out: IO[str]) -> int:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FLAT_COLUMNS)
     n = 0
-    for n, row in enumerate(flat_rows(store), 1):
+    for row in flat_rows(store):
         writer.writerow(row)
+        n += 1
     return n
 
 
 def write_jsonl(store: PaletteStore, out: IO[str]) -> int:
     """Write one JSON object per palette, its colours nested; return the number of palettes."""
     n = 0
-    for n, (_, rows) in enumerate(
-        itertools.groupby(flat_rows(store), key=lambda r: (r[0], r[5])), 1
-    ):
-        rows = list(rows)
-        image = dict(zip(FLAT_COLUMNS[:_IMAGE_COLUMNS], rows[0][:_IMAGE_COLUMNS]))
+    for _, group in itertools.groupby(flat_rows(store), key=lambda r: (r[0], r[5])):
+        rows = list(group)
+        image = dict(zip(FLAT_COLUMNS[:_IMAGE_COLUMNS], rows[0][:_IMAGE_COLUMNS], strict=True))
         image["options"] = json.loads(image["options"])
         image["colors"] = [
             {
@@ -480,6 +486,7 @@ def write_jsonl(store: PaletteStore, out: IO[str]) -> int:
             for r in rows
         ]
         out.write(json.dumps(image) + "\n")
+        n += 1
     return n
 
 
@@ -517,14 +524,16 @@ def write_parquet(
         pa.uint8(),
     ]
     types += [pa.float64()] * 7
-    schema = pa.schema(list(zip(FLAT_COLUMNS, types)))
+    schema = pa.schema(list(zip(FLAT_COLUMNS, types, strict=True)))
     rows = flat_rows(store)
     n = 0
     with pq.ParquetWriter(path, schema) as writer:
         while chunk := list(itertools.islice(rows, batch_rows)):
-            columns = list(zip(*chunk))
+            columns = list(zip(*chunk, strict=True))
             writer.write_table(
-                pa.table([pa.array(c, t) for c, t in zip(columns, types)], schema=schema)
+                pa.table(
+                    [pa.array(c, t) for c, t in zip(columns, types, strict=True)], schema=schema
+                )
             )
             n += len(chunk)
         if n == 0:
