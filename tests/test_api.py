@@ -209,7 +209,7 @@ def test_animated_gif_first_frame_or_all_frames():
     assert sorted(colours(pooled)) == [BLUE, RED] and pooled.proportions.tolist() == [0.5, 0.5]
 
 
-def test_exif_orientation_does_not_change_or_break_the_palette(bands):
+def test_exif_orientation_does_not_change_or_break_the_palette():
     """A JPEG with an EXIF orientation tag gives the same palette as without it."""
     image = Image.fromarray(flat_rows([(RED, 32), (BLUE, 32)], width=32))
     exif = Image.Exif()
@@ -223,7 +223,8 @@ def test_exif_orientation_does_not_change_or_break_the_palette(bands):
 # -- sources ------------------------------------------------------------------------------
 
 
-def test_every_source_type_gives_the_same_palette(tmp_path, bands, http_server, small_photo):
+@pytest.mark.timeout(30)
+def test_every_source_type_gives_the_same_palette(tmp_path, http_server, small_photo):
     """A path (str or Path), URL, bytes, file object, PIL image and array give one palette."""
     data = encode(small_photo, "PNG")
     path = tmp_path / "photo.png"

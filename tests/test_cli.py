@@ -247,6 +247,7 @@ def test_url_input(http_server, monkeypatch, small_photo):
     ]
 
 
+@pytest.mark.timeout(30)
 def test_unreachable_url(closed_port_url):
     """A URL nobody answers on is one line, exit 1."""
     result = run(closed_port_url)
@@ -333,7 +334,7 @@ def chromapal(
 
 
 @pytest.mark.timeout(4 * SUBPROCESS_TIMEOUT)
-def test_real_process_good_and_bad_inputs(files, bands):
+def test_real_process_good_and_bad_inputs(files):
     """In a real process: the table on stdout, one error line per bad input, exit 1."""
     done = chromapal("bands.png", "cut.png", "notes.txt", "-k", "3", cwd=files)
 

@@ -6,6 +6,7 @@ import io
 import logging
 import os
 import re
+import struct
 import time
 import warnings
 from pathlib import Path
@@ -116,6 +117,40 @@ def test_pooled_frames_are_checked_against_the_pixel_limit():
         ImageTooLargeError, match=r"^<bytes>: its frames hold over 100 pixels in all"
     ):
         load_image(data, frames="all", max_pixels=100)
+
+
+def _declare_second_page_size(data: bytearray, width: int, height: int) -> None:
+    """Rewrite the size of page 2 of a little-endian TIFF in place."""
+    (ifd,) = struct.unpack("<I", data[4:8])
+    count = struct.unpack("<H", data[ifd : ifd + 2])[0]
+    (ifd,) = struct.unpack("<I", data[ifd + 2 + 12 * count : ifd + 6 + 12 * count])
+    for i in range(struct.unpack("<H", data[ifd : ifd + 2])[0]):
+        at = ifd + 2 + 12 * i
+        tag = struct.unpack("<H", data[at : at + 2])[0]
+        if tag in (256, 257):
+            data[at + 2 : at + 12] = struct.pack("<HII", 4, 1, width if tag == 256 else height)
+
+
+@pytest.mark.timeout(30)
+def test_huge_later_page_is_refused_before_decoding():
+    """A TIFF whose second page declares 100000x100000 pixels fails fast with frames='all'."""
+    data = bytearray(
+        encode(
+            Image.new("RGB", (4, 4), RED),
+            "TIFF",
+            save_all=True,
+            append_images=[Image.new("RGB", (4, 4), BLUE)],
+        )
+    )
+    _declare_second_page_size(data, 100_000, 100_000)
+    start = time.perf_counter()
+
+    assert pixels(bytes(data)).shape == (4, 4, 3)
+    with pytest.raises(
+        ImageTooLargeError, match=r"^<bytes>: its frames hold over 89,478,485 pixels"
+    ):
+        load_image(bytes(data), frames="all")
+    assert time.perf_counter() - start < 1.0
 
 
 def test_unknown_frames_value_is_a_value_error(bands):
@@ -489,6 +524,7 @@ def short_url_limits(monkeypatch):
     monkeypatch.setattr(load_module, "URL_MAX_BYTES", 100_000)
 
 
+@pytest.mark.timeout(30)
 def test_url_is_fetched_and_decoded(http_server, small_photo):
     """An http URL to a PNG gives the PNG's pixels and is named by the URL."""
     loaded = load_image(f"{http_server}/photo.png")
@@ -517,6 +553,7 @@ def test_bad_urls_are_one_line_errors(http_server, short_url_limits, route, mess
         load_image(url)
 
 
+@pytest.mark.timeout(30)
 def test_unreachable_url(closed_port_url):
     """Nothing listening is a SourceError 'URL: cannot be reached (...)'."""
     with pytest.raises(
@@ -540,6 +577,7 @@ def test_slow_urls_time_out(http_server, short_url_limits, route, message):
     assert time.perf_counter() - start < 2 * TEST_URL_TIMEOUT + TIMEOUT_SLACK
 
 
+@pytest.mark.timeout(30)
 def test_fetch_url_takes_explicit_limits(http_server):
     """fetch_url's own timeout and max_bytes override the module defaults."""
     with pytest.raises(SourceError, match=r"over the 10-byte limit"):

@@ -128,7 +128,7 @@ LIGHTNESS_WEIGHT: Final = {"oklab": 0.5, "cielab": 1.0, "srgb": 1.0}
 #: Histogram bits per channel for the ΔE2000 polish (4: at most 4096 cells).
 POLISH_BITS: Final = 4
 POLISH: dict[str, int] = {"iters": 10, "swaps": 5, "tries": 3, "swap_iters": 4}
-FINE_ITERS = 3
+FINE_POLISH: dict[str, int] = {"iters": 3, "swaps": 1, "tries": 2, "swap_iters": 2}
 EXTRA_STARTS: tuple[str, ...] = ("cielab",)
 MODE = 'all'
 
@@ -153,8 +153,8 @@ def cluster_colors(
             starts = [min(starts, key=lambda c: mean_de2000(coarse_lab, coarse_w, c))]
         polished = [polish_de2000(coarse_lab, coarse_w, c, **POLISH) for c in starts]
         centers_lab = min(polished, key=lambda c: mean_de2000(coarse_lab, coarse_w, c))
-        if FINE_ITERS and coarse is not counts:
-            centers_lab = polish_de2000(lab, weights, centers_lab, iters=FINE_ITERS, swaps=0)
+        if coarse is not counts:  # a last, short polish on the full histogram
+            centers_lab = polish_de2000(lab, weights, centers_lab, **FINE_POLISH)
     rgb = lab_to_srgb(centers_lab)
     labels, _ = nearest(lab, lab_from_srgb(rgb))
     totals = np.bincount(labels, weights, minlength=len(rgb))

@@ -116,18 +116,31 @@ def search_box(lab: FloatArray, max_delta_e: float) -> tuple[FloatArray, FloatAr
 
 
 class RayProfile:
-    """CIEDE2000 from a colour to points on rays around it; gives boxes for radii up to `t_max`."""
+    """CIEDE2000 from a colour to points on rays around it; gives boxes for radii up to `t_max`.
+
+    Samples are computed lazily, out to 12 times the largest radius asked for so far, so
+    a search that stops at a small radius pays only for the samples near the colour.
+    """
 
     def __init__(self, lab: FloatArray, t_max: float) -> None:
         self.lab = np.asarray(lab, dtype=np.float64).reshape(3)
+        self.t_max = t_max
         self.radii = t_max * _RADII
-        points = self.lab + _RAYS[:, None, :] * self.radii[None, :, None]  # (rays, radii, 3)
-        self.delta_e = ciede2000(self.lab, points)
+        self.delta_e = np.empty((len(_RAYS), 0))
+
+    def _sample(self, t: float) -> int:
+        """Compute samples out to 12 `t`; return how many radii that covers."""
+        n = min(len(self.radii), int(np.searchsorted(self.radii, _RADII[-1] * t, side="right")) + 1)
+        have = self.delta_e.shape[1]
+        if n > have:
+            points = self.lab + _RAYS[:, None, :] * self.radii[None, have:n, None]
+            self.delta_e = np.concatenate([self.delta_e, ciede2000(self.lab, points)], axis=1)
+        return n
 
     def box(self, t: float) -> tuple[FloatArray, FloatArray]:
         """Box corners for radius `t` (at most the `t_max` the profile was made for)."""
-        inside = self.delta_e <= t
-        n = len(self.radii)
+        n = self._sample(t)
+        inside = self.delta_e[:, :n] <= t
         last = n - 1 - np.argmax(inside[:, ::-1], axis=1)  # farthest inside sample per ray
         # The next sample is outside: the boundary lies before it (no monotonicity assumed).
         reach = self.radii[np.minimum(last + 1, n - 1)]
