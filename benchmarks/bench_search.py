@@ -1,10 +1,13 @@
 """Search latency on a million stored palettes (synthetic: 8 random sRGB colours each).
 
     .venv/bin/python benchmarks/bench_search.py [--palettes 1000000] [--db FILE]
+    .venv/bin/python benchmarks/bench_search.py --check-box 1500 [--seed 4]
 
 The database is built once (a few minutes) and reused. Each query is timed cold-ish (first
 run) and as the median of 5 runs; the result count and the number of candidate rows read
-are printed too.
+are printed too. ``--check-box`` instead checks the search box empirically: for random
+query colours and 6,000 nearby sRGB colours each, every colour within the radius must lie
+inside the box.
 """
 
 from __future__ import annotations
@@ -16,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from chromapal.colorspace import lab_from_srgb, oklab_from_srgb
-from chromapal.search import search
+from chromapal.colorspace import ciede2000, lab_from_srgb, oklab_from_srgb
+from chromapal.search import search, search_box
 from chromapal.store import PaletteStore, bucket_of, options_key
 
 QUERIES = ["#c1a4a9", "#808080", "#2050c0", "#e03020", "#f0e0c0", "#101010", "#40a040", "#3010f0"]
@@ -75,6 +78,24 @@ def build(path: Path, n: int) -> None:
             print(f"  {start + m:,} palettes stored ({time.perf_counter() - t0:.0f} s)", flush=True)
 
 
+def check_box(queries: int, seed: int = 4) -> None:
+    """Count sRGB colours within ΔE00 of random queries that fall outside `search_box`."""
+    rng = np.random.default_rng(seed)
+    misses = 0
+    for i in range(queries):
+        radius = float(rng.choice([1, 2, 5, 10]))
+        q = rng.integers(0, 256, 3)
+        if i % 3 == 0:  # a third saturated blues and purples, where the region is stretched
+            q = np.array([rng.integers(0, 120), rng.integers(0, 120), rng.integers(150, 256)])
+        spread = int(min(255, 12 * radius + 20))
+        cand = np.clip(q + rng.integers(-spread, spread + 1, (6000, 3)), 0, 255).astype(np.uint8)
+        lq, lc = lab_from_srgb(q.astype(np.uint8)), lab_from_srgb(cand)
+        lo, hi = search_box(lq, radius)
+        near = lc[ciede2000(lq, lc) <= radius]
+        misses += int(np.any(~np.all((near >= lo) & (near <= hi), axis=1)))
+    print(f"search_box check: {queries} queries, {misses} with a colour outside the box")
+
+
 def main() -> None:
     """Build the database if needed, then time a grid of queries and print a table."""
     parser = argparse.ArgumentParser(
@@ -82,7 +103,18 @@ def main() -> None:
     )
     parser.add_argument("--palettes", type=int, default=1_000_000)
     parser.add_argument("--db", type=Path, default=Path("/tmp/chromapal-bench-search.sqlite"))
+    parser.add_argument(
+        "--check-box",
+        type=int,
+        default=0,
+        metavar="QUERIES",
+        help="only check search_box on this many random queries",
+    )
+    parser.add_argument("--seed", type=int, default=4, help="seed of --check-box")
     args = parser.parse_args()
+    if args.check_box:
+        check_box(args.check_box, args.seed)
+        return
     if not args.db.exists():
         print(f"building {args.db} with {args.palettes:,} palettes ...", flush=True)
         build(args.db, args.palettes)

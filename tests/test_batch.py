@@ -165,17 +165,28 @@ def test_progress_callback_sees_every_source(collection, tmp_path):
 
 
 def test_stopping_finishes_the_current_image_and_a_rerun_completes(collection, tmp_path):
-    """should_stop halts after the image in progress; the next run does the rest."""
+    """A stop asked during the first image halts after storing it; the next run does the rest."""
     sources = expand_inputs(
         [str(collection / "a.png"), str(collection / "b.png"), str(collection / "sub")]
     )
     with PaletteStore(tmp_path / "p.sqlite") as db:
-        first = run_batch(sources, db, BatchOptions(k=2), workers=1, should_stop=lambda: True)
+        asked = []
+        first = run_batch(
+            sources,
+            db,
+            BatchOptions(k=2),
+            workers=1,
+            progress=lambda p: asked.append(True),
+            should_stop=lambda: bool(asked),
+        )
         assert first.interrupted and (first.done, db.count("images")) == (1, 1)
+
+        nothing = run_batch(sources, db, BatchOptions(k=2), workers=1, should_stop=lambda: True)
+        assert nothing.interrupted and (nothing.done, nothing.skipped) == (0, 0)
 
         second = run_batch(sources, db, BatchOptions(k=2), workers=1)
         assert (second.interrupted, second.done, second.skipped) == (False, 2, 1)
         runs = db.conn.execute(
             "SELECT done, skipped, failed, interrupted FROM runs ORDER BY id"
         ).fetchall()
-        assert runs == [(1, 0, 0, 1), (2, 1, 0, 0)]
+        assert runs == [(1, 0, 0, 1), (0, 0, 0, 1), (2, 1, 0, 0)]

@@ -20,6 +20,8 @@ from chromapal import load as load_module
 SUM_TOLERANCE = 1e-9
 #: Seconds a real `python -m chromapal` run may take.
 SUBPROCESS_TIMEOUT = 60
+#: Seconds after which a test using the loopback server is failed as hung.
+HANG_TIMEOUT = 30
 BANDS_TABLE = (
     "#ff0000  rgb(255,   0,   0)   50.0%\n"
     "#00ff00  rgb(  0, 255,   0)   30.0%\n"
@@ -222,7 +224,7 @@ def test_pillow_warnings_do_not_add_lines(files, photo_files):
 # -- URLs ---------------------------------------------------------------------------------
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(HANG_TIMEOUT)
 def test_url_input(http_server, monkeypatch, small_photo):
     """A URL prints the palette; bad URLs are one line each, exit 1."""
     monkeypatch.setattr(load_module, "URL_TIMEOUT", 0.5)
@@ -247,7 +249,7 @@ def test_url_input(http_server, monkeypatch, small_photo):
     ]
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(HANG_TIMEOUT)
 def test_unreachable_url(closed_port_url):
     """A URL nobody answers on is one line, exit 1."""
     result = run(closed_port_url)

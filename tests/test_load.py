@@ -25,6 +25,10 @@ JPEG_TOLERANCE = 8
 #: Seconds given to URL fetches in the timeout tests, and the slack allowed on top.
 TEST_URL_TIMEOUT = 0.5
 TIMEOUT_SLACK = 1.0
+#: Seconds within which a header-only refusal must come (no decoding happens).
+FAST_FAIL_SECONDS = 1.0
+#: Seconds after which a test that could hang (loopback server, decoding) is failed.
+HANG_TIMEOUT = 30
 
 
 def pixels(source: object, **options: object) -> np.ndarray:
@@ -131,7 +135,7 @@ def _declare_second_page_size(data: bytearray, width: int, height: int) -> None:
             data[at + 2 : at + 12] = struct.pack("<HII", 4, 1, width if tag == 256 else height)
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(HANG_TIMEOUT)
 def test_huge_later_page_is_refused_before_decoding():
     """A TIFF whose second page declares 100000x100000 pixels fails fast with frames='all'."""
     data = bytearray(
@@ -150,7 +154,7 @@ def test_huge_later_page_is_refused_before_decoding():
         ImageTooLargeError, match=r"^<bytes>: its frames hold over 89,478,485 pixels"
     ):
         load_image(bytes(data), frames="all")
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < FAST_FAIL_SECONDS
 
 
 def test_unknown_frames_value_is_a_value_error(bands):
@@ -476,7 +480,7 @@ def test_declared_huge_dimensions_are_refused_before_decoding():
         ImageTooLargeError, match=r"^<bytes>: 10,000,000,000 pixels is over the limit of 89,478,485"
     ):
         load_image(png_with_size(100_000, 100_000))
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < FAST_FAIL_SECONDS
 
 
 @pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
@@ -524,7 +528,7 @@ def short_url_limits(monkeypatch):
     monkeypatch.setattr(load_module, "URL_MAX_BYTES", 100_000)
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(HANG_TIMEOUT)
 def test_url_is_fetched_and_decoded(http_server, small_photo):
     """An http URL to a PNG gives the PNG's pixels and is named by the URL."""
     loaded = load_image(f"{http_server}/photo.png")
@@ -533,7 +537,7 @@ def test_url_is_fetched_and_decoded(http_server, small_photo):
     assert loaded.name == f"{http_server}/photo.png"
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(HANG_TIMEOUT)
 @pytest.mark.parametrize(
     ("route", "message"),
     [
@@ -553,7 +557,7 @@ def test_bad_urls_are_one_line_errors(http_server, short_url_limits, route, mess
         load_image(url)
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(HANG_TIMEOUT)
 def test_unreachable_url(closed_port_url):
     """Nothing listening is a SourceError 'URL: cannot be reached (...)'."""
     with pytest.raises(
@@ -562,7 +566,7 @@ def test_unreachable_url(closed_port_url):
         load_image(closed_port_url)
 
 
-@pytest.mark.timeout(20)
+@pytest.mark.timeout(HANG_TIMEOUT)
 @pytest.mark.parametrize(
     ("route", "message"),
     [("/silent", "no answer within 0.5 s"), ("/trickle", "not downloaded within 0.5 s")],
@@ -577,7 +581,7 @@ def test_slow_urls_time_out(http_server, short_url_limits, route, message):
     assert time.perf_counter() - start < 2 * TEST_URL_TIMEOUT + TIMEOUT_SLACK
 
 
-@pytest.mark.timeout(30)
+@pytest.mark.timeout(HANG_TIMEOUT)
 def test_fetch_url_takes_explicit_limits(http_server):
     """fetch_url's own timeout and max_bytes override the module defaults."""
     with pytest.raises(SourceError, match=r"over the 10-byte limit"):

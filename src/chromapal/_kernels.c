@@ -26,6 +26,13 @@ static const double COS63 = 0.45399049973954675, SIN63 = 0.89100652418836786;
 
 static inline double pow7(double x) { double x2 = x * x; return x2 * x2 * x2 * x; }
 
+static double ciede2000_angles(double L1, double a1p, double b1, double c1p, double L2, double a2p, double b2,
+                               double c2p);
+
+/* The hue terms come from vectors instead of angles where that is exact: with
+ * hue vectors u = (a', b') / C', the mean hue h' bar is the direction of u1 + u2
+ * and dH'^2 = da'^2 + db^2 - dC'^2 with the sign of a1' b2 - a2' b1. The
+ * degenerate cases (a zero chroma, opposite hues) take the textbook path. */
 static double ciede2000(const double *p, const double *q)
 {
     double L1 = p[0], a1 = p[1], b1 = p[2], L2 = q[0], a2 = q[1], b2 = q[2];
@@ -34,6 +41,40 @@ static double ciede2000(const double *p, const double *q)
     double g = 0.5 * (1.0 - sqrt(c7 / (c7 + POW25_7)));
     double a1p = (1.0 + g) * a1, a2p = (1.0 + g) * a2;
     double c1p = sqrt(a1p * a1p + b1 * b1), c2p = sqrt(a2p * a2p + b2 * b2);
+    if (c1p == 0.0 || c2p == 0.0) return ciede2000_angles(L1, a1p, b1, c1p, L2, a2p, b2, c2p);
+    double ux = a1p / c1p + a2p / c2p, uy = b1 / c1p + b2 / c2p, un = sqrt(ux * ux + uy * uy);
+    if (un < 1e-9) return ciede2000_angles(L1, a1p, b1, c1p, L2, a2p, b2, c2p);
+    double ch = ux / un, sh = uy / un;
+    double h_bar = atan2(sh, ch) / DEG;
+    if (h_bar < 0) h_bar += 360.0;
+    double dap = a2p - a1p, db = b2 - b1, dcp = c2p - c1p;
+    double dH2 = dap * dap + db * db - dcp * dcp;
+    double dH = sqrt(dH2 > 0.0 ? dH2 : 0.0);
+    if (a1p * b2 - a2p * b1 < 0.0) dH = -dH;
+    double dL = L2 - L1, dC = c2p - c1p;
+    double L_bar = (L1 + L2) / 2.0, cp_bar = (c1p + c2p) / 2.0;
+    double c2h = 2.0 * ch * ch - 1.0, s2h = 2.0 * sh * ch;
+    double c3h = ch * (4.0 * ch * ch - 3.0), s3h = sh * (3.0 - 4.0 * sh * sh);
+    double c4h = 2.0 * c2h * c2h - 1.0, s4h = 2.0 * s2h * c2h;
+    double t = 1.0 - 0.17 * (ch * COS30 + sh * SIN30) + 0.24 * c2h
+               + 0.32 * (c3h * COS6 - s3h * SIN6) - 0.20 * (c4h * COS63 + s4h * SIN63);
+    double hx = (h_bar - 275.0) / 25.0;
+    double d_theta = 30.0 * exp(-hx * hx);
+    double cp7 = pow7(cp_bar);
+    double r_c = 2.0 * sqrt(cp7 / (cp7 + POW25_7));
+    double lm = (L_bar - 50.0) * (L_bar - 50.0);
+    double s_l = 1.0 + 0.015 * lm / sqrt(20.0 + lm);
+    double s_c = 1.0 + 0.045 * cp_bar;
+    double s_h = 1.0 + 0.015 * cp_bar * t;
+    double r_t = -sin(2.0 * d_theta * DEG) * r_c;
+    double x = dL / s_l, y = dC / s_c, z = dH / s_h;
+    return sqrt(x * x + y * y + z * z + r_t * y * z);
+}
+
+/* The textbook formula from the primed coordinates, with hue angles. */
+static double ciede2000_angles(double L1, double a1p, double b1, double c1p, double L2, double a2p, double b2,
+                               double c2p)
+{
     double h1p = (a1p == 0.0 && b1 == 0.0) ? 0.0 : atan2(b1, a1p) / DEG;
     double h2p = (a2p == 0.0 && b2 == 0.0) ? 0.0 : atan2(b2, a2p) / DEG;
     if (h1p < 0) h1p += 360.0;

@@ -317,6 +317,8 @@ def run_batch(
 
     def todo() -> Iterator[str]:
         for source in sources:
+            if stop():  # also while skipping a long run of done images
+                return
             if store.is_done(source, *file_stamp(source), key):
                 state.skipped += 1
                 state.source = source
@@ -338,17 +340,17 @@ def run_batch(
         if progress:
             progress(state)
 
-    interrupted = False
+    n_workers = workers or os.cpu_count() or 1
     try:
         if scheduler:
-            interrupted = _run_dask(scheduler, todo(), options.as_dict(), record, stop)
-        elif (workers or os.cpu_count() or 1) <= 1:
-            interrupted = _run_inline(todo(), options.as_dict(), record, stop)
+            _run_dask(scheduler, todo(), options.as_dict(), record, stop)
+        elif n_workers == 1:
+            _run_inline(todo(), options.as_dict(), record, stop)
         else:
-            interrupted = _run_pool(
-                workers or os.cpu_count() or 1, todo(), options.as_dict(), record, stop
-            )
+            _run_pool(n_workers, todo(), options.as_dict(), record, stop)
     finally:
+        # Every source is skipped, done or failed unless the run was stopped or broke off.
+        interrupted = state.finished < len(sources)
         store.finish_run(
             run_id,
             done=state.done,
@@ -369,12 +371,12 @@ def run_batch(
 
 def _run_inline(
     todo: Iterator[str], options: Record, record: Callable[[Record], None], stop: Callable[[], bool]
-) -> bool:
+) -> None:
+    """Run in this process, one image at a time."""
     for source in todo:
         record(process(source, options))
         if stop():
-            return True
-    return False
+            return
 
 
 def _run_pool(
@@ -383,7 +385,7 @@ def _run_pool(
     options: Record,
     record: Callable[[Record], None],
     stop: Callable[[], bool],
-) -> bool:
+) -> None:
     """Run on a local process pool; a dead worker fails its tasks only."""
     window = workers * IN_FLIGHT_PER_WORKER
     pending: dict[Future[Record], str] = {}
@@ -414,7 +416,6 @@ def _run_pool(
                 pending.clear()
                 pool.shutdown(wait=False, cancel_futures=True)
                 pool = ProcessPoolExecutor(workers, initializer=_ignore_sigint)
-        return not exhausted
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -437,7 +438,7 @@ def _run_dask(
     options: Record,
     record: Callable[[Record], None],
     stop: Callable[[], bool],
-) -> bool:
+) -> None:
     """Run on a Dask cluster: workers open the images, results stream back to this writer."""
     try:
         from distributed import Client, as_completed
@@ -447,7 +448,7 @@ def _run_dask(
         ) from exc
     try:
         client = Client(scheduler, timeout=f"{DASK_CONNECT_TIMEOUT}s")
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise PaletteError(
             f"cannot reach the Dask scheduler at {scheduler} ({_one_line(exc)})"
         ) from exc
@@ -491,6 +492,5 @@ def _run_dask(
             record(result)
             if not stop() and not exhausted:
                 submit()
-        return not exhausted
     finally:
         client.close()

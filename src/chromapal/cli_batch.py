@@ -29,6 +29,7 @@ from rich.text import Text
 
 from .batch import BatchOptions, BatchSummary, Progress, expand_inputs, run_batch
 from .cli import extract_options, handle_errors, use_color
+from .cli_pictures import OneLineCommand
 from .errors import InvalidColorError, PaletteError
 from .palette import parse_hex, text_color_for
 from .search import Match, search
@@ -160,7 +161,7 @@ class _Interrupt:
         )
 
 
-@click.command("batch")
+@click.command("batch", cls=OneLineCommand)
 @click.argument("inputs", nargs=-1, required=True)
 @extract_options
 @DB_OPTION
@@ -241,7 +242,7 @@ def batch_command(
 # -- export ------------------------------------------------------------------------------
 
 
-@click.command("export")
+@click.command("export", cls=OneLineCommand)
 @DB_OPTION
 @click.option(
     "--format",
@@ -302,7 +303,7 @@ def _parse_color(ctx: click.Context, param: click.Parameter, value: str) -> str:
     return value
 
 
-@click.command("search")
+@click.command("search", cls=OneLineCommand)
 @DB_OPTION
 @click.option(
     "--color",

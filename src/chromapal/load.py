@@ -365,7 +365,12 @@ def _fast_png(source: Source, im: Image.Image) -> UInt8Array | None:
     Returns None, for Pillow to decode, for anything else: other PNG types, animations,
     file objects, or any complaint from libspng (Pillow then names the problem).
     """
-    if pyspng is None or im.format != "PNG" or im.mode not in ("RGB", "RGBA") or "transparency" in im.info:
+    if (
+        pyspng is None
+        or im.format != "PNG"
+        or im.mode not in ("RGB", "RGBA")
+        or "transparency" in im.info
+    ):
         return None
     if getattr(im, "n_frames", 1) > 1:
         return None

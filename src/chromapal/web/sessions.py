@@ -1,0 +1,107 @@
+"""Short-lived, in-memory memory of uploaded images, so the page can re-cluster without re-uploading.
+
+An entry holds what re-clustering needs, not the file: the colour histogram of the
+whole image (`ColorCounts`, at most 32,768 rows) and a small preview array for the
+recoloured picture. Entries live under random tokens, expire after `ttl` seconds
+and are bounded in number (least recently used dropped first); nothing is written
+to disk. The page asks for an entry (``keep=true``) when an image is uploaded;
+API clients get one only when they ask, and ``chromapal serve --no-sessions`` turns
+the store off.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Final
+
+from .._types import UInt8Array
+from ..palette import Palette
+from ..sample import ColorCounts
+
+#: Defaults: seconds an unused entry lives, entries kept at most, palettes remembered per entry.
+SESSION_TTL: Final = 15 * 60.0
+MAX_SESSIONS: Final = 16
+MAX_PALETTES: Final = 64
+
+
+@dataclass
+class Entry:
+    """One uploaded image, reduced to what re-clustering and previews need."""
+
+    name: str
+    counts: ColorCounts
+    preview: UInt8Array  # (h, w, 3|4) uint8, longest side at most the preview size
+    palettes: OrderedDict[tuple[object, ...], Palette] = field(default_factory=OrderedDict)
+    used: float = field(default_factory=time.monotonic)
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate memory held, in bytes."""
+        return int(self.counts.colors.nbytes + self.counts.counts.nbytes + self.preview.nbytes)
+
+
+class SessionStore:
+    """Thread-safe map of random tokens to `Entry`, bounded in count and age."""
+
+    def __init__(self, *, ttl: float = SESSION_TTL, max_entries: int = MAX_SESSIONS) -> None:
+        self.ttl = ttl
+        self.max_entries = max_entries
+        self._entries: OrderedDict[str, Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            self._expire()
+            return len(self._entries)
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by all entries, approximately."""
+        with self._lock:
+            return sum(e.nbytes for e in self._entries.values())
+
+    def add(self, entry: Entry) -> str:
+        """Store `entry`; return its new token (URL-safe, 128 random bits)."""
+        token = secrets.token_urlsafe(16)
+        with self._lock:
+            self._expire()
+            self._entries[token] = entry
+            while len(self._entries) > self.max_entries:
+                self._entries.popitem(last=False)
+        return token
+
+    def get(self, token: str) -> Entry | None:
+        """The entry for `token`, refreshed, or None if unknown or expired."""
+        with self._lock:
+            self._expire()
+            entry = self._entries.get(token)
+            if entry is not None:
+                entry.used = time.monotonic()
+                self._entries.move_to_end(token)
+            return entry
+
+    def palette(self, entry: Entry, key: tuple[object, ...]) -> Palette | None:
+        """A palette computed earlier for `entry` with the options `key`."""
+        with self._lock:
+            return entry.palettes.get(key)
+
+    def remember(self, entry: Entry, key: tuple[object, ...], palette: Palette) -> None:
+        """Keep `palette` for `entry` (at most `MAX_PALETTES` per entry)."""
+        with self._lock:
+            entry.palettes[key] = palette
+            while len(entry.palettes) > MAX_PALETTES:
+                entry.palettes.popitem(last=False)
+
+    def discard(self, token: str) -> bool:
+        """Forget `token` now; return whether it was there."""
+        with self._lock:
+            return self._entries.pop(token, None) is not None
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for token in [t for t, e in self._entries.items() if now - e.used > self.ttl]:
+            del self._entries[token]
