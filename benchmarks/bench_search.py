@@ -3,9 +3,9 @@
     .venv/bin/python benchmarks/bench_search.py [--palettes 1000000] [--db FILE]
     .venv/bin/python benchmarks/bench_search.py --check-box 1500 [--seed 4]
 
-The database is built once (a few minutes) and reused. Each query is timed cold-ish (first
-run) and as the median of 5 runs; the result count and the number of candidate rows read
-are printed too. ``--check-box`` instead checks the search box empirically: for random
+The database is built once (a few minutes) and reused. Each query is timed on its first
+run and as the median of the 5 runs after it; the number of images found is printed too.
+``--check-box`` instead checks the search box empirically: for random
 query colours and 6,000 nearby sRGB colours each, every colour within the radius must lie
 inside the box.
 """

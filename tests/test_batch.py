@@ -18,7 +18,7 @@ RED, GREEN, BLUE, WHITE = (255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)
 def write_bands(
     path: Path, colors: list[tuple[int, int, int]], rows: list[int] | None = None
 ) -> Path:
-    """A PNG of horizontal flat bands, `rows[i]` rows of `colors[i]` (8 rows each by default)."""
+    """Write a PNG of flat bands, `rows[i]` rows of `colors[i]` (8 rows each by default)."""
     rows = rows or [8] * len(colors)
     arr = np.concatenate(
         [np.tile(np.array(c, np.uint8), (n, 8, 1)) for c, n in zip(colors, rows, strict=True)]
@@ -29,7 +29,7 @@ def write_bands(
 
 
 def stored(db: PaletteStore) -> dict[str, list[tuple[str, float]]]:
-    """source -> [(hex, share), ...] in rank order."""
+    """Map each source to its [(hex, share), ...] in rank order."""
     out: dict[str, list[tuple[str, float]]] = {}
     for image in db.images():
         out[image.source] = [(c["hex"], c["share"]) for c in image.colors]

@@ -27,7 +27,7 @@ START_TIMEOUT = 30.0
 
 
 def write_bands(path: Path, colors: list[tuple[int, int, int]]) -> Path:
-    """A PNG of equal flat horizontal bands."""
+    """Write a PNG of equal flat horizontal bands."""
     arr = np.concatenate([np.tile(np.array(c, np.uint8), (8, 8, 1)) for c in colors])
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr).save(path)
@@ -46,7 +46,7 @@ def write_noise(folder: Path, n: int, side: int = 160) -> list[Path]:
 
 
 def rows_per_image(db: Path) -> dict[str, list[int]]:
-    """source -> the ranks of its stored colours."""
+    """Map each source to the ranks of its stored colours."""
     con = sqlite3.connect(db)
     try:
         rows = con.execute(
@@ -111,7 +111,7 @@ def invoke(*args: str):
 
 
 def test_batch_stores_palettes_and_prints_a_summary(collection, tmp_path):
-    """batch stores the good images, records the bad one, prints its reason and exits 1."""
+    """Batch stores the good images, records the bad one, prints its reason and exits 1."""
     db = tmp_path / "p.sqlite"
 
     result = invoke("batch", str(collection), "-k", "2", "--db", str(db), "--workers", "1")
@@ -142,7 +142,7 @@ def test_second_batch_skips_everything_done(collection, tmp_path):
 
 
 def test_export_writes_each_format(collection, tmp_path):
-    """export writes CSV rows per colour, JSON Lines per image, and Parquet with the same rows."""
+    """Export writes CSV rows per colour, JSON Lines per image, and Parquet with the same rows."""
     db = tmp_path / "p.sqlite"
     invoke("batch", str(collection), "-k", "2", "--db", str(db), "--workers", "1")
 
@@ -158,15 +158,30 @@ def test_export_writes_each_format(collection, tmp_path):
         (str(collection / "green.png"), ["#00c800"]),
         (str(collection / "pink.png"), ["#203040", "#c1a4a9"]),
     ]
-    if pytest.importorskip("pyarrow.parquet", reason="pyarrow is not installed"):
-        import pyarrow.parquet as pq
 
-        assert invoke("export", "--db", str(db), "-o", str(tmp_path / "out.parquet")).exit_code == 0
-        assert pq.read_table(tmp_path / "out.parquet").num_rows == 3
+
+def test_parquet_export_and_its_missing_extra(collection, tmp_path, monkeypatch):
+    """Export to .parquet writes every colour row; without pyarrow it is a one-line error."""
+    pq = pytest.importorskip(
+        "pyarrow.parquet", reason="pyarrow (the parquet extra) is not installed"
+    )
+    db = tmp_path / "p.sqlite"
+    invoke("batch", str(collection), "-k", "2", "--db", str(db), "--workers", "1")
+
+    assert invoke("export", "--db", str(db), "-o", str(tmp_path / "out.parquet")).exit_code == 0
+    hexes = pq.read_table(tmp_path / "out.parquet").column("hex").to_pylist()
+    assert sorted(hexes) == ["#00c800", "#203040", "#c1a4a9"]
+
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    result = invoke("export", "--db", str(db), "-o", str(tmp_path / "again.parquet"))
+    assert (result.exit_code, result.output) == (
+        1,
+        "Error: Parquet export needs pyarrow: pip install 'chromapal[parquet]'\n",
+    )
 
 
 def test_search_prints_a_table_and_json(collection, tmp_path):
-    """search lists the image holding the colour, as a table or as JSON."""
+    """The search command lists the image holding the colour, as a table or as JSON."""
     db = tmp_path / "p.sqlite"
     invoke("batch", str(collection), "-k", "2", "--db", str(db), "--workers", "1")
 

@@ -23,7 +23,7 @@ CLUSTER_TIMEOUT = 60.0
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now, on the loopback interface."""
+    """Return a loopback TCP port nobody listens on right now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -103,7 +103,7 @@ def _shutdown(address: str, procs: list[subprocess.Popen[bytes]]) -> None:
 
 
 def rows(db: PaletteStore) -> dict[str, tuple]:
-    """source -> (size, mtime, width, height, colours with rank, hex, Lab and share)."""
+    """Map each source to (size, mtime, width, height, colours with rank, hex, Lab and share)."""
     return {
         i.source: (
             i.size,

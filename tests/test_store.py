@@ -19,7 +19,7 @@ CLOSE = 1e-9
 def record(
     source: str = "/img/a.png", size: int = 10, mtime_ns: int = 1, colors=None, shares=None
 ) -> dict:
-    """A successful worker record with two colours."""
+    """Return a successful worker record with two colours."""
     return {
         "source": source,
         "ok": True,
@@ -37,7 +37,7 @@ def record(
 
 @pytest.fixture
 def store(tmp_path):
-    """An empty store in a temporary folder."""
+    """Open an empty store in a temporary folder."""
     with PaletteStore(tmp_path / "p.sqlite") as s:
         yield s
 

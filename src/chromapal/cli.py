@@ -25,18 +25,35 @@ from .export import FORMATS
 from .load import MAX_PIXELS, quiet_decoders
 from .names import NAME_LISTS
 from .palette import Palette, dumps_palettes, text_color_for
-from .pipeline import MAX_K, extract
+from .pipeline import INITS, MAX_ERROR, MAX_K, extract
 
 F = TypeVar("F", bound=Callable[..., Any])
 
+class KType(click.ParamType):
+    """-k: an integer from 1 to 256, or 'auto'."""
+
+    name = "k"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Return 'auto' or the integer, failing like ``click.IntRange`` otherwise."""
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        return click.IntRange(1, MAX_K).convert(value, param, ctx)
+
+
+K_TYPE = KType()
 SPACE_CHOICE = click.Choice(sorted(SPACES) + ["lab", "rgb"], case_sensitive=False)
 
 
 def extract_options(func: F) -> F:
     """The clustering options shared by every command that extracts a palette."""
     options = [
-        click.option("-k", "--colors", "k", type=click.IntRange(1, MAX_K), default=8, show_default=True,
-                     help="Number of colours in the palette."),
+        click.option("-k", "--colors", "k", type=K_TYPE, default="8", show_default=True,
+                     help="Number of colours (1-256), or 'auto' for the fewest within --max-error."),
+        click.option("--max-error", type=click.FloatRange(0, min_open=True), default=MAX_ERROR, show_default=True,
+                     help="With -k auto: the mean CIEDE2000 error the palette may leave."),
+        click.option("--init", type=click.Choice(INITS), default="median-cut", show_default=True,
+                     help="k-means start: deterministic median cut, or k-means++ drawn with --seed."),
         click.option("--space", type=SPACE_CHOICE, default="oklab", show_default=True,
                      help="Colour space the k-means runs in."),
         click.option("--seed", type=int, default=0, show_default=True, help="Seed for any random choice."),
@@ -249,3 +266,9 @@ from .cli_batch import batch_command, export_command, search_command  # noqa: E4
 main.add_command(batch_command)
 main.add_command(export_command)
 main.add_command(search_command)
+
+
+# The local web app (`chromapal serve`); its dependencies are imported only when it runs.
+from .cli_web import serve_command  # noqa: E402
+
+main.add_command(serve_command)

@@ -82,9 +82,11 @@ class KRange(click.ParamType):
 
 
 def cluster_options(func: F) -> F:
-    """`extract_options` without ``-k``: for commands taking several k (a k range)."""
+    """`extract_options` without ``-k`` (and its --max-error): for commands taking a k range."""
     func = extract_options(func)
-    func.__click_params__ = [p for p in func.__click_params__ if p.name != "k"]  # type: ignore[attr-defined]
+    func.__click_params__ = [  # type: ignore[attr-defined]
+        p for p in func.__click_params__ if p.name not in ("k", "max_error")  # type: ignore[attr-defined]
+    ]
     return func
 
 

@@ -17,14 +17,19 @@ from .palette import Palette
 from .sample import ColorCounts, coarsen, color_counts
 
 MAX_K = 256
+#: Default target of ``k="auto"``: the mean ΔE2000 a palette may leave.
+MAX_ERROR = 6.0
+INITS = ("median-cut", "kmeans++")
 
 
 def extract(
     source: Source,
-    k: int = 8,
+    k: int | str = 8,
     *,
     space: str = "oklab",
     seed: int = 0,
+    init: str = "median-cut",
+    max_error: float = MAX_ERROR,
     alpha_threshold: int = 128,
     frames: Frames = "first",
     max_pixels: int = MAX_PIXELS,
@@ -39,12 +44,19 @@ def extract(
     source : path, URL, bytes, binary file, PIL image or ndarray
         The image: a file path, an http(s) URL (e.g. an IIIF Image API URL), encoded
         bytes, a binary file object, a ``PIL.Image.Image`` or an (H, W, 3|4) uint8 array.
-    k : int
-        Number of colours, 1 to 256.
+    k : int or "auto"
+        Number of colours, 1 to 256; ``"auto"`` picks the smallest k whose mean
+        CIEDE2000 error is at most `max_error`.
     space : {"oklab", "cielab", "srgb"}
         Colour space the clustering runs in.
     seed : int
         Seed for every random choice; the same input and options give the same palette.
+    init : {"median-cut", "kmeans++"}
+        How k-means starts: a deterministic variance-based median cut (the default,
+        best measured), or weighted k-means++ drawn with `seed` (for alternative palettes).
+    max_error : float
+        With ``k="auto"``: the largest acceptable mean ΔE2000 from a pixel to its
+        palette colour (measured on the colour histogram).
     alpha_threshold : int
         Pixels with alpha below this (0-255) are left out.
     frames : {"first", "all"}
@@ -75,29 +87,41 @@ def extract(
         If `k` or `space` is out of range.
     """
     _check_k(k)
+    _check_options(init, max_error)
     space = canonical_space(space)
     loaded = load_image(
         source, frames=frames, max_pixels=max_pixels, draft_above=DRAFT_ABOVE if draft else None
     )
     return extract_palette(
-        loaded.pixels, k=k, space=space, seed=seed, alpha_threshold=alpha_threshold, source=loaded.name,
-        ignore=ignore, ignore_tolerance=ignore_tolerance,
+        loaded.pixels, k=k, space=space, seed=seed, init=init, max_error=max_error,
+        alpha_threshold=alpha_threshold, source=loaded.name, ignore=ignore, ignore_tolerance=ignore_tolerance,
     )
 
 
-def _check_k(k: int) -> None:
+def _check_k(k: int | str) -> None:
+    if k == "auto":
+        return
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
-        raise TypeError(f"k must be an integer (got {type(k).__name__})")
+        raise TypeError(f"k must be an integer or 'auto' (got {type(k).__name__})")
     if not 1 <= k <= MAX_K:
         raise ValueError(f"k must be between 1 and {MAX_K} (got {k})")
+
+
+def _check_options(init: str, max_error: float) -> None:
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)} (got {init!r})")
+    if not max_error > 0:
+        raise ValueError(f"max_error must be positive (got {max_error})")
 
 
 def extract_palette(
     image: UInt8Array,
     *,
-    k: int = 8,
+    k: int | str = 8,
     space: str = "oklab",
     seed: int = 0,
+    init: str = "median-cut",
+    max_error: float = MAX_ERROR,
     alpha_threshold: int = 128,
     source: str | None = None,
     ignore: Sequence[Sequence[int]] = (),
@@ -105,6 +129,7 @@ def extract_palette(
 ) -> Palette:
     """Palette of a decoded (H, W, 3|4) uint8 image; see `extract` for the parameters."""
     _check_k(k)
+    _check_options(init, max_error)
     space = canonical_space(space)
     if len(ignore):
         # hidden pixels get alpha 0, so even a threshold of 0 must not count them again
@@ -116,10 +141,48 @@ def extract_palette(
             f"{source or 'image'}: every pixel is transparent (alpha below {alpha_threshold}); "
             "nothing to take colours from"
         )
+    if k == "auto":
+        return auto_palette(counts, max_error=max_error, space=space, seed=seed, init=init, source=source)
     if counts.exact and len(counts.counts) <= k:
-        return _all_colors(counts, k=k, space=space, source=source)
-    rgb, weights = cluster_colors(counts, k, space=space, seed=seed)
-    return rank(rgb, weights, k=k, space=space, source=source)
+        return _all_colors(counts, k=int(k), space=space, source=source)
+    rgb, weights = cluster_colors(counts, int(k), space=space, seed=seed, init=init)
+    return rank(rgb, weights, k=int(k), space=space, source=source)
+
+
+def auto_palette(
+    counts: ColorCounts, *, max_error: float, space: str, seed: int, init: str, source: str | None
+) -> Palette:
+    """The palette of the smallest k whose mean ΔE2000 is at most `max_error`.
+
+    Like libimagequant's quality setting: k doubles until the error is small
+    enough, then a bisection finds the smallest such k (the error falls as k
+    grows). The error is measured on the colour histogram, so it matches the
+    full-resolution score closely but not exactly; it is kept in ``meta``.
+    """
+    lab, weights = lab_from_srgb(counts.colors), counts.counts.astype(np.float64)
+    tried: dict[int, tuple[UInt8Array, FloatArray, float]] = {}
+
+    def attempt(k: int) -> float:
+        if k not in tried:
+            if counts.exact and len(counts.counts) <= k:
+                rgb, w = counts.colors.astype(np.uint8), weights
+            else:
+                rgb, w = cluster_colors(counts, k, space=space, seed=seed, init=init)
+            tried[k] = (rgb, w, mean_de2000(lab, weights, lab_from_srgb(rgb)))
+        return tried[k][2]
+
+    hi = 1
+    while attempt(hi) > max_error and hi < MAX_K:
+        hi = min(2 * hi, MAX_K)
+    lo = hi // 2  # every k <= lo is known (or assumed) to be too coarse
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if attempt(mid) > max_error else (lo, mid)
+    rgb, w, error = tried[hi]
+    note = None if error <= max_error else f"even {hi} colours leave a mean ΔE2000 of {error:.2f} (> {max_error:g})"
+    palette = rank(rgb, w, k=hi, space=space, source=source, note=note)
+    return Palette(palette.colors, palette.proportions, source=source, k=hi, space=space, note=note,
+                   meta={"max_error": max_error, "delta_e": round(error, 4)})
 
 
 #: Weight of lightness in each clustering space. Halving Oklab's L (as Okolors
@@ -127,10 +190,10 @@ def extract_palette(
 LIGHTNESS_WEIGHT: Final = {"oklab": 0.5, "cielab": 1.0, "srgb": 1.0}
 #: Histogram bits per channel for the ΔE2000 polish (4: at most 4096 cells).
 POLISH_BITS: Final = 4
-POLISH: dict[str, int] = {"iters": 10, "swaps": 5, "tries": 3, "swap_iters": 4}
-FINE_POLISH: dict[str, int] = {"iters": 3, "swaps": 1, "tries": 2, "swap_iters": 2}
-EXTRA_STARTS: tuple[str, ...] = ("cielab",)
-MODE = 'all'
+#: Effort of the polish on the coarse, then the full histogram (see `polish_de2000`);
+#: chosen by measuring palette error against time (docs/benchmarks.md).
+POLISH: Final = {"iters": 4, "swaps": 2, "tries": 2, "swap_iters": 2}
+FINE_POLISH: Final = {"iters": 2, "swaps": 1, "tries": 1, "swap_iters": 2}
 
 
 def cluster_colors(
@@ -148,11 +211,7 @@ def cluster_colors(
     if polish:  # mostly on a coarser histogram: the ΔE2000 steps cost far more than Lloyd's
         coarse = coarsen(counts, POLISH_BITS)
         coarse_lab, coarse_w = lab_from_srgb(coarse.colors), coarse.counts.astype(np.float64)
-        starts = [centers_lab] + [_kmeans_lab(counts, weights, k, s, init, seed) for s in EXTRA_STARTS if s != space]
-        if MODE == "pre":
-            starts = [min(starts, key=lambda c: mean_de2000(coarse_lab, coarse_w, c))]
-        polished = [polish_de2000(coarse_lab, coarse_w, c, **POLISH) for c in starts]
-        centers_lab = min(polished, key=lambda c: mean_de2000(coarse_lab, coarse_w, c))
+        centers_lab = polish_de2000(coarse_lab, coarse_w, centers_lab, **POLISH)
         if coarse is not counts:  # a last, short polish on the full histogram
             centers_lab = polish_de2000(lab, weights, centers_lab, **FINE_POLISH)
     rgb = lab_to_srgb(centers_lab)

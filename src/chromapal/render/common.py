@@ -72,6 +72,7 @@ def palettes_for(
     *,
     space: str = "oklab",
     seed: int = 0,
+    init: str = "median-cut",
     alpha_threshold: int = 128,
     frames: Frames = "first",
     max_pixels: int = MAX_PIXELS,
@@ -91,6 +92,7 @@ def palettes_for(
             k=k,
             space=space,
             seed=seed,
+            init=init,
             alpha_threshold=alpha_threshold,
             source=loaded.name,
         )

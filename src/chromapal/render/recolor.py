@@ -181,6 +181,7 @@ def recolor(
     dither: bool = False,
     space: str | None = None,
     seed: int = 0,
+    init: str = "median-cut",
     alpha_threshold: int = 128,
     max_pixels: int = MAX_PIXELS,
 ) -> Image.Image:
@@ -216,6 +217,7 @@ def recolor(
             k,
             space=space or "oklab",
             seed=seed,
+            init=init,
             alpha_threshold=alpha_threshold,
             max_pixels=max_pixels,
         )

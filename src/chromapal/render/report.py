@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
 from ..palette import Palette
-from ..pipeline import extract_palette
+from ..pipeline import MAX_ERROR, extract_palette
 from .common import check_ks, fit_side
 from .recolor import recolor_pixels
 from .swatches import swatch_svg
@@ -87,6 +87,8 @@ def report_html(
     dither: bool = False,
     space: str = "oklab",
     seed: int = 0,
+    init: str = "median-cut",
+    max_error: float = MAX_ERROR,
     alpha_threshold: int = 128,
     frames: Frames = "first",
     max_pixels: int = MAX_PIXELS,
@@ -106,6 +108,8 @@ def report_html(
     options = {
         "space": space,
         "seed": seed,
+        "init": init,
+        "max_error": max_error,
         "alpha_threshold": alpha_threshold,
         "source": loaded.name,
     }

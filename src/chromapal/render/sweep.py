@@ -30,6 +30,7 @@ def sweep_frames(
     dither: bool = False,
     space: str = "oklab",
     seed: int = 0,
+    init: str = "median-cut",
     alpha_threshold: int = 128,
     frames: Frames = "first",
     max_pixels: int = MAX_PIXELS,
@@ -56,7 +57,7 @@ def sweep_frames(
     out = []
     for k in ks:
         palette = extract_palette(
-            pool, k=k, space=space, seed=seed, alpha_threshold=alpha_threshold, source=loaded.name
+            pool, k=k, space=space, seed=seed, init=init, alpha_threshold=alpha_threshold, source=loaded.name
         )
         frame = for_format(
             recolor_pixels(pixels, palette, dither=dither, alpha_threshold=alpha_threshold), "GIF"

@@ -1,0 +1,75 @@
+"""The ``chromapal serve`` command: run the local web app with uvicorn.
+
+Imported by ``chromapal.cli``, which registers `serve_command` at its end.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import threading
+import webbrowser
+
+import click
+
+from .cli import handle_errors
+
+_LOCAL = ("127.0.0.1", "localhost", "::1")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on. Anything but loopback exposes the app to your network.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
+              help="Port to listen on (0: any free port).")
+@click.option("--open", "open_browser", is_flag=True, help="Open the page in the web browser.")
+@click.option("--allow-urls", is_flag=True,
+              help="Let requests name an http(s) image URL to fetch (public addresses only).")
+@click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=50.0, show_default=True,
+              help="Largest image upload accepted, in megabytes (MiB).")
+@click.option("--max-pixels", type=click.IntRange(1), default=50_000_000, show_default=True,
+              help="Refuse images with more pixels (decompression-bomb guard).")
+@click.option("--no-sessions", is_flag=True,
+              help="Keep nothing between requests: the page re-uploads the image on every change.")
+@click.option("--session-minutes", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
+              help="Minutes an unused image stays in memory for the page's re-clustering.")
+@handle_errors
+def serve_command(
+    host: str, port: int, open_browser: bool, allow_urls: bool, max_upload_mb: float,
+    max_pixels: int, no_sessions: bool, session_minutes: float,
+) -> None:
+    """Run the web app: drop an image on the page to see and download its palette.
+
+    Listens on 127.0.0.1:8000 by default; the API reference is at /docs.
+    Stop it with Ctrl+C.
+    """
+    try:
+        import uvicorn
+
+        from .web import Settings, create_app
+    except ImportError as exc:
+        raise click.ClickException(
+            f"the web app needs the 'web' extra: pip install 'chromapal[web]' ({exc.name} is missing)"
+        ) from exc
+    allowed = _LOCAL if _is_loopback(host) else ()  # a LAN address: any Host header
+    settings = Settings(
+        max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
+        allow_urls=allow_urls, sessions=not no_sessions, session_ttl=session_minutes * 60,
+        allowed_hosts=allowed,
+    )
+    if not _is_loopback(host):
+        click.echo(f"warning: listening on {host}: other machines can use this app", err=True)
+    shown = f"[{host}]" if ":" in host else host
+    url = f"http://{shown}:{port}/"
+    if open_browser and port:
+        threading.Timer(1.0, webbrowser.open, (url,)).start()
+    click.echo(f"chromapal: serving on {url} (Ctrl+C to stop)", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
