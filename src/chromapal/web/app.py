@@ -71,6 +71,12 @@ _FORM_SLACK: Final = 64 * 1024
 SWATCHES: Final = {"swatch.png": "image/png", "swatch.svg": "image/svg+xml"}
 _MEDIA: Final = {"json": "application/json", "csv": "text/csv; charset=utf-8", "svg": "image/svg+xml"}
 _WEB: Final = files("chromapal.web")
+#: Button labels on the page (the full description is the tooltip).
+_SHORT: Final = {
+    "txt": "Hex list", "tailwind": "Tailwind", "gpl": "GIMP", "ase": "Adobe ASE", "paintnet": "Paint.NET",
+    "kpl": "Krita", "procreate": "Procreate", "svg": "SVG squares", "swatch.png": "Swatch PNG",
+    "swatch.svg": "Swatch SVG",
+}
 
 Space = Literal["oklab", "cielab", "srgb"]
 Sort = Literal["share", "lightness", "hue", "chroma"]
@@ -487,8 +493,9 @@ def _add_pages(app: FastAPI, settings: Settings) -> None:
         "sorts": list(SORT_KEYS),
         "names": list(NAME_LISTS),
         "formats": [
-            {"id": key, "ext": spec.extensions[0], "label": spec.description} for key, spec in FORMATS.items()
-        ] + [{"id": key, "ext": key, "label": f"Swatch strip ({key.split('.')[1].upper()})"} for key in SWATCHES],
+            {"id": key, "short": _SHORT.get(key, key.upper()), "label": spec.description}
+            for key, spec in FORMATS.items()
+        ] + [{"id": key, "short": _SHORT[key], "label": f"swatch strip picture ({key})"} for key in SWATCHES],
         "version": __version__,
     }
     headers = {

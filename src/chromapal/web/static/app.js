@@ -212,7 +212,7 @@ function initDownloads() {
   for (const fmt of config.formats) {
     const button = document.createElement("button");
     button.type = "button";
-    button.textContent = fmt.id.startsWith("swatch.") ? `Swatch .${fmt.ext.split(".")[1]}` : `.${fmt.ext.replace(".json", "")}` + (fmt.id === "paintnet" ? " (Paint.NET)" : fmt.id === "tailwind" ? " (Tailwind)" : "");
+    button.textContent = fmt.short;
     button.title = fmt.label;
     button.setAttribute("aria-label", `Download: ${fmt.label}`);
     button.dataset.format = fmt.id;

@@ -1,0 +1,152 @@
+"""chromapal against the peers of the shared harness (../shared/bench), and the targets of issue 3.
+
+    python benchmarks/compare_peers.py [--k 4 8 16] [--images ../shared/images] [--peers LIST]
+                                       [--repeats 3] [--full-limit 1000000] [--out benchmarks/results]
+
+Steps: make the harness's pinned venv if it is missing (its setup.sh), install this
+checkout into it, run ``peers.py --py chromapal:extract --py pillow_decode:decode`` for
+each k (chromapal in-process, timed exactly like the peers, next to Pillow's plain
+decode of the same files), then write per k the harness's own tables
+(``report.py``), a summary of the targets and a chart of ΔE2000 against time per peer.
+Run nothing else on the machine meanwhile: times are wall-clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+BENCH = REPO.parent / "shared" / "bench"
+PY = BENCH / ".venv" / "bin" / "python"
+OURS, DECODE = "py:chromapal:extract", "py:pillow_decode:decode"
+
+
+def ensure_venv() -> None:
+    """Create the harness venv when missing and install this checkout into it."""
+    if not PY.exists():
+        subprocess.run(["bash", str(BENCH / "setup.sh")], check=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(REPO)], check=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "pyspng"], check=True)
+
+
+def run(k: int, args: argparse.Namespace) -> Path:
+    """Run the harness for one k; return its JSON."""
+    out = args.out / f"peers_k{k}.json"
+    cmd = [str(PY), str(BENCH / "peers.py"), "--k", str(k), "--repeats", str(args.repeats),
+           "--full-limit", str(args.full_limit), "--py", "chromapal:extract", "--py", "pillow_decode:decode",
+           "--out", str(out)]
+    for spec in args.images:
+        cmd += ["--images", spec]
+    if args.peers:
+        cmd += ["--peers", args.peers]
+    env = dict(os.environ, PYTHONPATH=str(HERE))
+    subprocess.run(cmd, check=True, env=env, cwd=BENCH)
+    report = subprocess.run([str(PY), str(BENCH / "report.py"), str(out)], check=True, capture_output=True,
+                            text=True, cwd=BENCH).stdout
+    out.with_suffix(".txt").write_text(report)
+    return out
+
+
+def peer_name(result: dict, wanted: str) -> str:
+    return next(n for n in result["peers"] if n == wanted or n.endswith(wanted.split(":", 1)[-1]))
+
+
+def targets(path: Path) -> str:
+    """The issue-3 checks for one results file, as Markdown."""
+    result = json.loads(path.read_text())
+    k = result["k"]
+    ours, decode = peer_name(result, OURS), peer_name(result, DECODE)
+    peers = [n for n in result["peers"] if n not in (ours, decode)]
+    images = [img for img in result["images"] if img["peers"].get(ours, {}).get("status") == "ok"]
+    de = lambda img, n: img["peers"][n]["quality"]["de2000"]  # noqa: E731
+    ok = lambda img, n: img["peers"].get(n, {}).get("status") == "ok"  # noqa: E731
+    # quality: peers that returned exactly k colours on every image
+    full = [n for n in peers if all(ok(i, n) and i["peers"][n]["n_colours"] == k for i in images)]
+    means = {n: statistics.fmean(de(i, n) for i in images) for n in full + [ours]}
+    best = min(full, key=means.get)
+    worst_img = max(images, key=lambda i: de(i, ours) / max(min(de(i, n) for n in full), 1e-3))
+    worst = de(worst_img, ours) / max(min(de(worst_img, n) for n in full), 1e-3)
+    over = sum(de(i, ours) > 1.02 * min(de(i, n) for n in full) for i in images)
+    # speed: median time per image
+    times = {n: statistics.median(i["peers"][n]["time"] for i in images if ok(i, n)) for n in peers + [ours]}
+    timed_all = [n for n in peers if all(ok(i, n) for i in images)]
+    fastest = min(timed_all, key=times.get)
+    vs_decode = statistics.median(i["peers"][ours]["time"] / i["peers"][decode]["time"] for i in images)
+    return "\n".join([
+        f"### k = {k} ({len(images)} images)",
+        "",
+        "| target | measured | met |",
+        "|---|---|---|",
+        f"| mean ΔE2000 ≤ 0.95 × best peer's | {means[ours]:.3f} vs {best} {means[best]:.3f} = "
+        f"{means[ours] / means[best]:.3f}× | {'yes' if means[ours] <= 0.95 * means[best] else 'no'} |",
+        f"| no image worse than the best peer on it by > 2 % | worst {worst:.3f}× ({Path(worst_img['path']).name}); "
+        f"{over} image(s) over | {'yes' if over == 0 else 'no'} |",
+        f"| median time ≤ fastest peer's | {times[ours] * 1e3:.1f} ms vs {fastest} {times[fastest] * 1e3:.1f} ms | "
+        f"{'yes' if times[ours] <= times[fastest] else 'no'} |",
+        f"| time ≤ 1.3 × Pillow's plain decode (median of per-image ratios) | {vs_decode:.2f}× | "
+        f"{'yes' if vs_decode <= 1.3 else 'no'} |",
+        "",
+    ])
+
+
+def chart(paths: list[Path], png: Path) -> None:
+    """ΔE2000 against median time per image, one panel per k."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(paths), figsize=(6 * len(paths), 5), squeeze=False)
+    for ax, path in zip(axes[0], paths):
+        result = json.loads(path.read_text())
+        for n in result["peers"]:
+            if n.endswith("pillow_decode:decode"):
+                continue
+            oks = [i["peers"][n] for i in result["images"] if i["peers"].get(n, {}).get("status") == "ok"]
+            if len(oks) < len(result["images"]) or any(p["n_colours"] != result["k"] for p in oks):
+                continue  # only peers with k colours on every image are comparable
+            t = statistics.median(p["time"] for p in oks) * 1e3
+            q = statistics.fmean(p["quality"]["de2000"] for p in oks)
+            mine = n.endswith("chromapal:extract")
+            ax.scatter(t, q, s=80 if mine else 30, c="#d62728" if mine else "#1f77b4", zorder=3)
+            ax.annotate("chromapal" if mine else n, (t, q), textcoords="offset points", xytext=(5, 4), fontsize=8)
+        ax.set_xscale("log")
+        ax.set_xlabel("median time per image, ms (log)")
+        ax.set_ylabel("mean ΔE2000 (lower is better)")
+        ax.set_title(f"k = {result['k']}, {len(result['images'])} images")
+        ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--k", type=int, nargs="+", default=[4, 8, 16])
+    parser.add_argument("--images", action="append", default=None)
+    parser.add_argument("--peers", default=None, help="comma-separated peers (default: all available)")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--full-limit", type=int, default=1_000_000)
+    parser.add_argument("--out", type=Path, default=HERE / "results")
+    parser.add_argument("--report-only", action="store_true", help="only rebuild the summary from existing JSON")
+    args = parser.parse_args()
+    args.images = [str(Path(x).resolve()) for x in args.images or [REPO.parent / "shared" / "images"]]
+    args.out.mkdir(parents=True, exist_ok=True)
+    if not args.report_only:
+        ensure_venv()
+    paths = [args.out / f"peers_k{k}.json" if args.report_only else run(k, args) for k in args.k]
+    summary = "\n".join(targets(p) for p in paths)
+    (args.out / "targets.md").write_text(summary)
+    chart(paths, REPO / "docs" / "img" / "peers.png")
+    print(summary)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

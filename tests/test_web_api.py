@@ -1,0 +1,260 @@
+"""The web app's JSON API: the same palettes as the CLI, sessions, recolour, exports, errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")
+from fastapi.testclient import TestClient  # noqa: E402
+
+from chromapal import cli  # noqa: E402
+from chromapal.export import FORMATS, load_palette  # noqa: E402
+from chromapal.web import Settings, create_app  # noqa: E402
+from chromapal.web import app as web_app  # noqa: E402
+
+from conftest import encode, flat_rows  # noqa: E402
+
+BASE = "http://127.0.0.1"
+STATIC = Path(web_app.__file__).parent
+
+
+def client(**settings: object) -> TestClient:
+    """A test client of a fresh app on the loopback host name."""
+    return TestClient(create_app(Settings(**settings)), base_url=BASE)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def photo_png(small_photo: Image.Image) -> bytes:
+    """The small photo as PNG bytes."""
+    return encode(small_photo, "PNG")
+
+
+def upload(png: bytes, name: str = "photo.png") -> dict[str, tuple[str, bytes, str]]:
+    """The multipart `files` argument for one image."""
+    return {"image": (name, png, "image/png")}
+
+
+def test_palette_json_is_exactly_the_cli_json(photo_png, tmp_path, monkeypatch):
+    """POST /api/palette returns the text `chromapal photo.png --json` prints, byte for byte."""
+    (tmp_path / "photo.png").write_bytes(photo_png)
+    monkeypatch.chdir(tmp_path)
+    expected = CliRunner().invoke(cli.main, ["photo.png", "-k", "5", "--space", "cielab", "--sort", "hue", "--json"])
+
+    response = client().post("/api/palette", files=upload(photo_png), data={"k": 5, "space": "cielab", "sort": "hue"})
+
+    assert expected.exit_code == 0
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    assert response.text == expected.output
+
+
+def test_few_colour_image_keeps_the_cli_note(tmp_path, monkeypatch):
+    """A 3-colour image asked for k=5 gives all 3 colours and the CLI's note."""
+    png = encode(Image.fromarray(flat_rows([((255, 0, 0), 5), ((0, 255, 0), 3), ((0, 0, 255), 2)])), "PNG")
+    (tmp_path / "bands.png").write_bytes(png)
+    monkeypatch.chdir(tmp_path)
+    expected = CliRunner().invoke(cli.main, ["bands.png", "-k", "5", "--json"]).stdout
+
+    data = client().post("/api/palette", files=upload(png, "bands.png"), data={"k": 5}).json()
+
+    assert data == json.loads(expected)
+    assert [c["hex"] for c in data["colors"]] == ["#ff0000", "#00ff00", "#0000ff"]
+    assert data["note"] == "the image has only 3 distinct colours, fewer than k=5"
+
+
+def test_kept_image_is_reclustered_by_token(photo_png):
+    """keep=true returns a token; later requests by token equal fresh uploads, any k."""
+    c = client()
+    first = c.post("/api/palette", files=upload(photo_png), data={"k": 6, "keep": "true"})
+    token = first.headers["X-Chromapal-Token"]
+
+    by_token = c.post("/api/palette", data={"token": token, "k": 3, "space": "srgb"})
+    fresh = c.post("/api/palette", files=upload(photo_png), data={"k": 3, "space": "srgb"})
+
+    assert len(first.json()["colors"]) == 6
+    assert by_token.status_code == 200
+    assert by_token.json() == fresh.json()
+    assert len(by_token.json()["colors"]) == 3
+    assert len(c.app.state.store) == 1  # the fresh upload without keep left nothing
+
+
+def test_nothing_is_kept_without_keep(photo_png):
+    """Without keep=true no token is issued and the session store stays empty."""
+    c = client()
+
+    response = c.post("/api/palette", files=upload(photo_png), data={"k": 4})
+
+    assert "X-Chromapal-Token" not in response.headers
+    assert len(c.app.state.store) == 0
+
+
+def test_sessions_can_be_turned_off(photo_png):
+    """With sessions off, keep=true issues no token and tokens are refused with 404."""
+    c = client(sessions=False)
+
+    kept = c.post("/api/palette", files=upload(photo_png), data={"keep": "true"})
+    by_token = c.post("/api/palette", data={"token": "abc"})
+
+    assert kept.status_code == 200 and "X-Chromapal-Token" not in kept.headers
+    assert by_token.status_code == 404
+    assert by_token.json() == {"error": "unknown or expired session token; upload the image again"}
+
+
+def test_forgetting_a_session_removes_it(photo_png):
+    """DELETE /api/session/{token} drops the kept image; the token then gives 404."""
+    c = client()
+    token = c.post("/api/palette", files=upload(photo_png), data={"keep": "true"}).headers["X-Chromapal-Token"]
+
+    assert c.delete(f"/api/session/{token}").json() == {"forgotten": True}
+    assert c.post("/api/palette", data={"token": token}).status_code == 404
+
+
+def test_recolor_uses_only_palette_colours(photo_png):
+    """POST /api/recolor returns a PNG drawn only in the palette's colours."""
+    c = client()
+    palette = c.post("/api/palette", files=upload(photo_png), data={"k": 4}).json()
+
+    response = c.post("/api/recolor", files=upload(photo_png), data={"k": 4})
+
+    assert response.headers["content-type"] == "image/png"
+    image = Image.open(io.BytesIO(response.content)).convert("RGB")
+    used = {"#%02x%02x%02x" % tuple(c) for c in np.unique(np.asarray(image).reshape(-1, 3), axis=0)}
+    assert image.size == (96, 64)
+    assert used == {c["hex"] for c in palette["colors"]}
+
+
+def test_recolor_preview_is_bounded(tmp_path):
+    """A 1200x300 image is previewed at the preview size, 800x200."""
+    png = encode(Image.new("RGB", (1200, 300), (10, 20, 30)), "PNG")
+
+    response = client().post("/api/recolor", files=upload(png), data={"k": 2})
+
+    assert Image.open(io.BytesIO(response.content)).size == (800, 200)
+
+
+@pytest.mark.parametrize("fmt", [f for f in FORMATS if f not in ("procreate",)] + ["procreate"])
+def test_every_export_format_reads_back(photo_png, fmt):
+    """GET /api/export/{format} by token returns a file that reads back to the same colours."""
+    c = client()
+    token = c.post("/api/palette", files=upload(photo_png), data={"keep": "true"}).headers["X-Chromapal-Token"]
+    hexes = [x["hex"] for x in c.post("/api/palette", data={"token": token, "k": 5}).json()["colors"]]
+
+    response = c.get(f"/api/export/{fmt}", params={"token": token, "k": 5})
+
+    assert response.status_code == 200
+    ext = FORMATS[fmt].extensions[0]
+    assert response.headers["content-disposition"] == f'attachment; filename="photo-palette.{ext}"'
+    assert load_palette(response.content, fmt).hex == hexes
+
+
+def test_swatch_pictures_download(photo_png):
+    """swatch.png is a 960x160 PNG; swatch.svg names every palette colour."""
+    c = client()
+    hexes = [x["hex"] for x in c.post("/api/palette", files=upload(photo_png), data={"k": 3}).json()["colors"]]
+
+    png = c.post("/api/export/swatch.png", files=upload(photo_png), data={"k": 3})
+    svg = c.post("/api/export/swatch.svg", files=upload(photo_png), data={"k": 3})
+
+    assert Image.open(io.BytesIO(png.content)).size == (960, 160)
+    assert svg.headers["content-type"] == "image/svg+xml"
+    assert all(h in svg.text for h in hexes)
+
+
+def test_unknown_export_format_is_a_422():
+    """An unknown format names the accepted ones."""
+    response = client().get("/api/export/bmp", params={"token": "x"})
+
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("fmt: Input should be 'json', 'csv', ")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"k": 0}, "k: Input should be greater than or equal to 1"),
+        ({"k": 257}, "k: Input should be less than or equal to 256"),
+        ({"space": "hsv"}, "space: Input should be 'oklab', 'cielab' or 'srgb'"),
+        ({"min_share": 2}, "min_share: Input should be less than or equal to 1"),
+    ],
+)
+def test_bad_options_are_422_with_the_field_named(photo_png, data, message):
+    """Out-of-range options give 422 and a one-line message naming the field."""
+    response = client().post("/api/palette", files=upload(photo_png), data=data)
+
+    assert response.status_code == 422
+    assert response.json() == {"error": message}
+
+
+def test_an_image_source_is_required():
+    """A request with no image, token or URL is a 422 saying what to send."""
+    response = client().post("/api/palette", data={"k": 3})
+
+    assert response.status_code == 422
+    assert response.json() == {"error": "send exactly one of: an image file, a session token or a URL"}
+
+
+def test_bugs_are_json_500_without_traceback(photo_png, monkeypatch, caplog):
+    """An unexpected exception gives a JSON 500 and one log line, no traceback in the reply."""
+    def broken(*args: object) -> None:
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(web_app, "palette_for", broken)
+    with caplog.at_level(logging.ERROR, logger="chromapal.web"):
+        response = client().post("/api/palette", files=upload(photo_png))
+
+    assert response.status_code == 500
+    assert response.json() == {"error": "internal error; the server log has details"}
+    assert [r.getMessage() for r in caplog.records] == ["500 on POST /api/palette: RuntimeError: kaboom"]
+
+
+def test_foreign_host_header_is_refused():
+    """A Host other than the loopback names (DNS rebinding) gets a 400."""
+    response = client().get("/", headers={"Host": "evil.example:8000"})
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "unexpected Host header 'evil.example'; open the app at its 127.0.0.1 address"}
+
+
+def test_page_and_docs_are_served_offline():
+    """The page, its assets and /docs load, and nothing refers to another host."""
+    c = client()
+    page = c.get("/")
+    docs = c.get("/docs")
+    schema = c.get("/openapi.json").json()
+    assets = [a for a in re.findall(r'(?:src|href)="([^"#]+)"', page.text + docs.text)]
+
+    assert page.status_code == docs.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert set(schema["paths"]) == {"/api/palette", "/api/recolor", "/api/export/{fmt}", "/api/session/{token}"}
+    assert all(a.startswith("/") for a in assets), assets
+    for asset in assets:
+        assert c.get(asset).status_code == 200, asset
+    for path in (STATIC / "static").iterdir():
+        assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", path.read_text()), path.name
+
+
+def test_serve_command_maps_options_to_settings(monkeypatch):
+    """`chromapal serve` passes its limits to the app and listens on 127.0.0.1 by default."""
+    calls: dict[str, object] = {}
+
+    def fake_run(app: object, **kwargs: object) -> None:
+        calls.update(kwargs, settings=app.state.settings)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr("uvicorn.run", fake_run)
+    result = CliRunner().invoke(cli.main, ["serve", "--no-sessions", "--max-upload-mb", "2", "--port", "8123"])
+
+    assert result.exit_code == 0, result.output
+    settings = calls["settings"]
+    assert (calls["host"], calls["port"]) == ("127.0.0.1", 8123)
+    assert settings.sessions is False and settings.allow_urls is False  # type: ignore[attr-defined]
+    assert settings.max_upload_bytes == 2 * 1024 * 1024  # type: ignore[attr-defined]
