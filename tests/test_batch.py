@@ -190,3 +190,24 @@ def test_stopping_finishes_the_current_image_and_a_rerun_completes(collection, t
             "SELECT done, skipped, failed, interrupted FROM runs ORDER BY id"
         ).fetchall()
         assert runs == [(1, 0, 0, 1), (0, 0, 0, 1), (2, 1, 0, 0)]
+
+
+def test_options_key_holds_k_and_changed_options_only():
+    """The done key lists k and the options that differ from extract's defaults."""
+    assert BatchOptions(k=8, seed=0, space="oklab").key == '{"k":8}'
+    assert BatchOptions(k=8, space="lab", seed=3).key == '{"k":8,"seed":3,"space":"cielab"}'
+    with pytest.raises(TypeError, match="unknown extraction option"):
+        BatchOptions(colours=8)
+
+
+def test_auto_k_and_other_extract_options_reach_the_worker(collection, tmp_path):
+    """The k='auto' and extract keywords pass through; stored k and space are the palette's."""
+    sources = [str(collection / "a.png")]
+    with PaletteStore(tmp_path / "p.sqlite") as db:
+        summary = run_batch(sources, db, BatchOptions(k="auto", space="cielab"), workers=1)
+
+        assert (summary.done, summary.failed) == (1, 0)
+        image = next(db.images())
+        assert image.space == "cielab"
+        assert image.options == '{"k":"auto","space":"cielab"}'
+        assert [c["hex"] for c in image.colors] == ["#ff0000", "#0000ff"]

@@ -10,6 +10,7 @@ it arrives. Progress goes to a callback; this module never prints.
 from __future__ import annotations
 
 import glob
+import inspect
 import os
 import signal
 import time
@@ -24,7 +25,7 @@ from . import __version__
 from .colorspace import canonical_space
 from .errors import PaletteError
 from .load import DRAFT_ABOVE, MAX_PIXELS, is_url, load_image
-from .pipeline import extract_palette
+from .pipeline import extract, extract_palette
 from .store import PaletteStore, options_key
 
 #: File extensions picked up when a folder is given (case-insensitive).
@@ -61,35 +62,67 @@ Record = dict[str, Any]
 ProgressCallback = Callable[["Progress"], None]
 
 
-@dataclass(frozen=True)
+# The keywords of `extract` (other than the source) and their defaults.
+_EXTRACT_DEFAULTS: Final = {
+    name: p.default for name, p in inspect.signature(extract).parameters.items() if name != "source"
+}
+# Options that go to `load_image`; every other one goes to `extract_palette`.
+_LOAD_OPTIONS: Final = frozenset({"frames", "max_pixels", "draft"})
+
+
 class BatchOptions:
-    """The extraction options of a batch; their canonical JSON is part of the "done" key."""
+    """The extraction options of a batch: any keywords of `chromapal.extract` (k, space, ...).
 
-    k: int = 8
-    space: str = "oklab"
-    seed: int = 0
-    alpha_threshold: int = 128
-    frames: str = "first"
-    max_pixels: int = MAX_PIXELS
+    Their canonical JSON is part of the "done" key. Options left at the default of
+    `extract` are not part of it (except k, always shown), so an option added to a later
+    chromapal does not make every stored palette look out of date.
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "space", canonical_space(self.space))
+    Raises
+    ------
+    TypeError
+        If an option is not a keyword of `extract`.
+    ValueError
+        If `space` is not a known colour space.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        unknown = sorted(set(options) - set(_EXTRACT_DEFAULTS))
+        if unknown:
+            raise TypeError(
+                f"unknown extraction option(s) {', '.join(unknown)}; expected keywords of "
+                f"chromapal.extract: {', '.join(_EXTRACT_DEFAULTS)}"
+            )
+        merged = {**_EXTRACT_DEFAULTS, **options}
+        merged["space"] = canonical_space(merged["space"])
+        self.options: dict[str, Any] = {
+            name: value
+            for name, value in merged.items()
+            if name == "k" or _jsonable(value) != _jsonable(_EXTRACT_DEFAULTS[name])
+        }
+
+    def __repr__(self) -> str:
+        return f"BatchOptions({self.key})"
+
+    @property
+    def k(self) -> Any:
+        """Colours asked for: an int, or "auto"."""
+        return self.options["k"]
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the options as a plain dict (what workers receive)."""
-        return {
-            "k": self.k,
-            "space": self.space,
-            "seed": self.seed,
-            "alpha_threshold": self.alpha_threshold,
-            "frames": self.frames,
-            "max_pixels": self.max_pixels,
-        }
+        """Return the non-default options as a plain dict (what workers receive)."""
+        return dict(self.options)
 
     @property
     def key(self) -> str:
         """Canonical JSON text stored with every result."""
-        return options_key(self.as_dict())
+        return options_key({name: _jsonable(v) for name, v in self.options.items()})
+
+
+def _jsonable(value: Any) -> Any:
+    """Tuples to lists (recursively), so option values compare and serialise alike."""
+    if isinstance(value, (tuple, list)):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 @dataclass
@@ -209,9 +242,9 @@ def process(source: str, options: Mapping[str, Any]) -> Record:
     """Extract the palette of one source; return a plain dict and never raise.
 
     Returns ``{"source", "ok": True, "size", "mtime_ns", "width", "height", "colors",
-    "shares", "note", "load_ms", "extract_ms"}`` on success, or ``{"source", "ok": False,
-    "size", "mtime_ns", "error", "reason"}`` where `error` is the exception's class name
-    and `reason` its one-line message.
+    "shares", "note", "k", "space", "load_ms", "extract_ms"}`` on success, or
+    ``{"source", "ok": False, "size", "mtime_ns", "error", "reason"}`` where `error` is
+    the exception's class name and `reason` its one-line message.
     """
     size, mtime_ns = file_stamp(source)  # before reading: a later change is seen next run
     record: Record = {"source": source, "size": size, "mtime_ns": mtime_ns}
@@ -221,17 +254,11 @@ def process(source: str, options: Mapping[str, Any]) -> Record:
             source,
             frames=options.get("frames", "first"),
             max_pixels=options.get("max_pixels", MAX_PIXELS),
-            draft_above=DRAFT_ABOVE,
+            draft_above=DRAFT_ABOVE if options.get("draft", True) else None,
         )
         t1 = time.perf_counter()
-        palette = extract_palette(
-            loaded.pixels,
-            k=options.get("k", 8),
-            space=options.get("space", "oklab"),
-            seed=options.get("seed", 0),
-            alpha_threshold=options.get("alpha_threshold", 128),
-            source=loaded.name,
-        )
+        rest = {name: v for name, v in options.items() if name not in _LOAD_OPTIONS}
+        palette = extract_palette(loaded.pixels, **rest, source=loaded.name)
         t2 = time.perf_counter()
     except PaletteError as exc:
         return {**record, "ok": False, "error": type(exc).__name__, "reason": str(exc)}
@@ -251,6 +278,8 @@ def process(source: str, options: Mapping[str, Any]) -> Record:
         "colors": palette.colors.tolist(),
         "shares": palette.proportions.tolist(),
         "note": palette.note,
+        "k": palette.k,
+        "space": palette.space,
         "load_ms": (t1 - t0) * 1000,
         "extract_ms": (t2 - t1) * 1000,
     }

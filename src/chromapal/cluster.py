@@ -20,7 +20,7 @@ from .colorspace import ciede2000
 try:  # the compiled twins of the loops below; None when the extension was not built
     from . import _kernels as KERNELS
 except ImportError:  # pragma: no cover - depends on the build
-    KERNELS = None
+    KERNELS = None  # type: ignore[assignment]
 
 #: IRLS weights are pixel count / max(ΔE2000, this): bounds the pull of exact matches.
 DE_FLOOR: Final = 0.5
@@ -86,20 +86,19 @@ def kmeans(
     else:
         it = _lloyd(points, w, centers, max_iter, tol)
     labels, _ = nearest(points, centers)
-    totals = np.bincount(labels, w, minlength=k)
+    totals = np.bincount(labels, w, minlength=k).astype(np.float64)
     return Clusters(centers=centers, weights=totals, labels=labels, iterations=it)
 
 
 def _lloyd(points: FloatArray, w: FloatArray, centers: FloatArray, max_iter: int, tol: float) -> int:
     """Lloyd steps on `centers` in place; returns the number of steps."""
-    it = 0
     for it in range(1, max_iter + 1):
         labels, dist2 = _nearest_numpy(points, centers)
         previous = centers.copy()
         centers[:] = _weighted_means(points, w, labels, centers, dist2)
         if np.max(np.sum((centers - previous) ** 2, axis=1)) < tol * tol:
-            break
-    return it
+            return it
+    return max_iter
 
 
 def nearest(points: FloatArray, centers: FloatArray) -> tuple[IntArray, FloatArray]:
@@ -290,5 +289,5 @@ def _swap_stats(lab: FloatArray, weights: FloatArray, centers: FloatArray) -> tu
     order = np.argsort(d2, axis=1, kind="stable")
     first, second = order[:, 0], order[:, 1]
     de_first = ciede2000(lab, centers[first])
-    loss = np.bincount(first, weights * (ciede2000(lab, centers[second]) - de_first), minlength=len(centers))
-    return loss, int(np.argmax(weights * de_first))
+    added = np.bincount(first, weights * (ciede2000(lab, centers[second]) - de_first), minlength=len(centers))
+    return added.astype(np.float64), int(np.argmax(weights * de_first))

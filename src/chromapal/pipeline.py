@@ -143,10 +143,11 @@ def extract_palette(
         )
     if k == "auto":
         return auto_palette(counts, max_error=max_error, space=space, seed=seed, init=init, source=source)
-    if counts.exact and len(counts.counts) <= k:
-        return _all_colors(counts, k=int(k), space=space, source=source)
-    rgb, weights = cluster_colors(counts, int(k), space=space, seed=seed, init=init)
-    return rank(rgb, weights, k=int(k), space=space, source=source)
+    n = int(k)
+    if counts.exact and len(counts.counts) <= n:
+        return _all_colors(counts, k=n, space=space, source=source)
+    rgb, weights = cluster_colors(counts, n, space=space, seed=seed, init=init)
+    return rank(rgb, weights, k=n, space=space, source=source)
 
 
 def auto_palette(
@@ -221,7 +222,7 @@ def cluster_colors(
         rgb = _make_distinct(rgb[totals > 0], counts.colors, len(rgb))
         labels, _ = nearest(lab, lab_from_srgb(rgb))
         totals = np.bincount(labels, weights, minlength=len(rgb))
-    return rgb, totals
+    return rgb, totals.astype(np.float64)
 
 
 def _kmeans_lab(counts: ColorCounts, weights: FloatArray, k: int, space: str, init: str, seed: int) -> FloatArray:

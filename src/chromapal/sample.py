@@ -18,7 +18,7 @@ from ._types import FloatArray, UInt8Array
 try:  # compiled twin of the counting loop; None when the extension was not built
     from . import _kernels as KERNELS
 except ImportError:  # pragma: no cover - depends on the build
-    KERNELS = None
+    KERNELS = None  # type: ignore[assignment]
 
 #: Bits per channel of the histogram: 2**15 cells of 8x8x8 sRGB codes (as good as 6 bits, see docs/benchmarks.md).
 BITS: Final = 5

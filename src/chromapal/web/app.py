@@ -161,7 +161,8 @@ class Guard:
             message = await receive()
             received += len(message.get("body", b""))
             if received > self.max_body:  # no Content-Length (chunked): stop reading here
-                raise HTTPException(413, self._too_large(received, more=True))
+                # Connection: close makes the server hang up instead of draining the rest
+                raise HTTPException(413, self._too_large(received, more=True), {"Connection": "close"})
             return message
 
         async def tracked(message: Message) -> None:

@@ -89,6 +89,7 @@ async function update({ upload = false } = {}) {
       paletteResponse = await post("/api/palette", { ...imageFields(), ...opts }, abort.signal);
     }
     const flatRequest = post("/api/recolor", { ...imageFields(), k: opts.k, space: opts.space }, abort.signal);
+    flatRequest.catch(() => undefined);  // awaited below unless a newer update takes over
     const palette = await paletteResponse.json();
     if (seq !== state.seq) return;
     renderPalette(palette);
