@@ -210,6 +210,7 @@ def test_screenshot_for_the_readme(page, photo, tmp_path):
     """A screenshot of the page with a palette is a 1280x860 PNG (written to docs/img with CHROMAPAL_SCREENSHOT=1)."""
     load(page, photo)
     set_k(page, 8)
+    page.evaluate("document.activeElement.blur()")
     page.mouse.move(0, 0)
     shot = page.screenshot()
     if os.environ.get("CHROMAPAL_SCREENSHOT"):

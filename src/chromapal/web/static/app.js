@@ -157,6 +157,8 @@ function renderPalette(palette) {
     list.append(li);
   });
   $("count").textContent = `(${palette.colors.length})`;
+  $("copy-hint").textContent = "Select a colour to copy its hex code.";
+  $("results").hidden = false;
   renderPie(palette);
   document.querySelectorAll("#formats button").forEach((b) => { b.disabled = false; });
 }

@@ -3,7 +3,7 @@
 
 function el(tag, text, cls) {
   const node = document.createElement(tag);
-  if (text !== undefined) node.textContent = text;
+  if (text !== undefined) node.textContent = text.replace(/`+/g, "");  // Markdown code marks
   if (cls) node.className = cls;
   return node;
 }
