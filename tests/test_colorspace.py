@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -109,7 +110,7 @@ def srgb_grid(step: int = GRID_STEP) -> np.ndarray:
 
 @pytest.mark.parametrize(("rgb", "expected"), OTTOSSON_SRGB, ids=str)
 def test_oklab_of_srgb_matches_ottosson(rgb: tuple[int, int, int], expected: tuple[float, ...]) -> None:
-    """sRGB white, black and primaries convert to Ottosson's published Oklab values."""
+    """SRGB white, black and primaries convert to Ottosson's published Oklab values."""
     got = cs.oklab_from_srgb(np.array(rgb, np.uint8))
 
     np.testing.assert_allclose(got, expected, rtol=0, atol=OKLAB_TOLERANCE)
@@ -117,7 +118,7 @@ def test_oklab_of_srgb_matches_ottosson(rgb: tuple[int, int, int], expected: tup
 
 @pytest.mark.parametrize(("rgb", "expected"), CIELAB_SRGB, ids=str)
 def test_cielab_of_srgb_matches_reference(rgb: tuple[int, int, int], expected: tuple[float, ...]) -> None:
-    """sRGB white, black and primaries convert to the published CIELAB (D65) values."""
+    """SRGB white, black and primaries convert to the published CIELAB (D65) values."""
     got = cs.lab_from_srgb(np.array(rgb, np.uint8))
 
     np.testing.assert_allclose(got, expected, rtol=0, atol=LAB_TOLERANCE)
@@ -148,7 +149,7 @@ def test_float_input_matches_uint8_input() -> None:
 
 @pytest.mark.parametrize("space", list(ROUND_TRIPS))
 def test_round_trip_is_exact_on_an_8bit_grid(space: str) -> None:
-    """sRGB -> space -> sRGB gives back every 8-bit colour of a grid exactly."""
+    """SRGB -> space -> sRGB gives back every 8-bit colour of a grid exactly."""
     to_space, to_srgb = ROUND_TRIPS[space]
     grid = srgb_grid()
 
@@ -178,7 +179,9 @@ def test_to_linear_inverts_from_srgb(space: str) -> None:
     to_space, _ = cs.SPACES[space]
     grid = srgb_grid(15)
 
-    np.testing.assert_allclose(cs.SPACE_TO_LINEAR[space](to_space(grid)), cs.srgb_to_linear(grid), atol=INVERSE_TOLERANCE)
+    np.testing.assert_allclose(
+        cs.SPACE_TO_LINEAR[space](to_space(grid)), cs.srgb_to_linear(grid), atol=INVERSE_TOLERANCE
+    )
 
 
 def test_out_of_gamut_colours_are_clipped() -> None:
@@ -200,7 +203,7 @@ def test_out_of_gamut_colours_are_clipped() -> None:
     [cs.oklab_from_srgb, cs.lab_from_srgb, cs.unit_from_srgb, cs.srgb_to_linear],
     ids=lambda f: f.__name__,
 )
-def test_n_dimensional_input_keeps_its_shape(convert) -> None:  # noqa: ANN001 - a conversion
+def test_n_dimensional_input_keeps_its_shape(convert: Callable[[np.ndarray], np.ndarray]) -> None:
     """A (2, 3, 4, 3) array converts element by element, like the same colours flattened."""
     rgb = np.random.default_rng(0).integers(0, 256, size=(2, 3, 4, 3), dtype=np.uint8)
 
@@ -296,7 +299,9 @@ def test_ciede2000_broadcasts() -> None:
 # -- spaces registry ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "expected"), [("OKLAB", "oklab"), ("lab", "cielab"), ("rgb", "srgb"), ("ok", "oklab")])
+@pytest.mark.parametrize(
+    ("name", "expected"), [("OKLAB", "oklab"), ("lab", "cielab"), ("rgb", "srgb"), ("ok", "oklab")]
+)
 def test_canonical_space_accepts_aliases(name: str, expected: str) -> None:
     """Space names are case-insensitive and the aliases map to the registered names."""
     assert cs.canonical_space(name) == expected

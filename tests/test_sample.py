@@ -27,7 +27,7 @@ def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str
     return request.param
 
 
-def as_dict(counts: ColorCounts) -> dict[tuple[int, int, int], int]:
+def as_dict(counts: ColorCounts) -> dict[tuple[int, ...], int]:
     """Exact counts as {colour: pixels}."""
     assert counts.exact
     return {tuple(int(v) for v in c): int(n) for c, n in zip(counts.colors, counts.counts, strict=True)}
@@ -40,14 +40,14 @@ def sorted_rows(counts: ColorCounts) -> tuple[np.ndarray, np.ndarray]:
 
 
 def many_colours(n: int = 4000, seed: int = 0, alpha: bool = False) -> np.ndarray:
-    """An (n, 1, 3|4) image of random colours: far more occupied cells than EXACT_CELLS."""
+    """Return an (n, 1, 3|4) image of random colours: far more occupied cells than EXACT_CELLS."""
     rng = np.random.default_rng(seed)
     return rng.integers(0, 256, size=(n, 1, 4 if alpha else 3), dtype=np.uint8)
 
 
-def brute_force_cells(pixels: np.ndarray, bits: int) -> dict[tuple[int, int, int], tuple[np.ndarray, int]]:
+def brute_force_cells(pixels: np.ndarray, bits: int) -> dict[tuple[int, ...], tuple[np.ndarray, int]]:
     """Mean colour and count of each occupied histogram cell, by a plain Python loop."""
-    cells: dict[tuple[int, int, int], list[np.ndarray]] = {}
+    cells: dict[tuple[int, ...], list[np.ndarray]] = {}
     for p in pixels.reshape(-1, 3):
         cells.setdefault(tuple(int(v) >> (8 - bits) for v in p), []).append(p.astype(float))
     return {cell: (np.mean(ps, axis=0), len(ps)) for cell, ps in cells.items()}
@@ -110,7 +110,7 @@ def test_exact_path_at_any_bit_depth(path: str, bits: int) -> None:
     rng = np.random.default_rng(bits)
     palette = rng.integers(0, 256, size=(40, 3), dtype=np.uint8)
     image = palette[rng.integers(0, 40, size=500)][:, None, :]
-    expected: dict[tuple[int, int, int], int] = {}
+    expected: dict[tuple[int, ...], int] = {}
     for p in image.reshape(-1, 3):
         key = tuple(int(v) for v in p)
         expected[key] = expected.get(key, 0) + 1
@@ -250,9 +250,7 @@ def test_compiled_counts_equal_numpy_counts(monkeypatch: pytest.MonkeyPatch, alp
     threshold=st.integers(0, 255),
     exact_cells=st.integers(0, 300),
 )
-def test_compiled_counts_equal_numpy_counts_on_any_image(
-    image: np.ndarray, threshold: int, exact_cells: int
-) -> None:
+def test_compiled_counts_equal_numpy_counts_on_any_image(image: np.ndarray, threshold: int, exact_cells: int) -> None:
     """On arbitrary small images and options, both paths agree."""
     with pytest.MonkeyPatch.context() as m:
         assert_same_counts(image, m, alpha_threshold=threshold, exact_cells=exact_cells)
@@ -287,9 +285,7 @@ def test_coarsen_rows_are_means_of_their_coarse_cells() -> None:
         key = (np.floor(color).astype(int) >> (8 - bits)) @ np.array([1 << (2 * bits), 1 << bits, 1])
         members = cell == key
         assert n == fine.counts[members].sum()
-        np.testing.assert_allclose(
-            color, fine.counts[members] @ fine.colors[members] / n, rtol=0, atol=MEAN_TOLERANCE
-        )
+        np.testing.assert_allclose(color, fine.counts[members] @ fine.colors[members] / n, rtol=0, atol=MEAN_TOLERANCE)
 
 
 def test_coarsen_returns_exact_counts_unchanged() -> None:

@@ -6,6 +6,10 @@ import io
 import json
 import logging
 import re
+import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +18,8 @@ from click.testing import CliRunner
 from PIL import Image
 
 pytest.importorskip("fastapi")
-pytest.importorskip("httpx")
+httpx = pytest.importorskip("httpx")
+from conftest import encode, flat_rows  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from chromapal import cli  # noqa: E402
@@ -22,25 +27,23 @@ from chromapal.export import FORMATS, load_palette  # noqa: E402
 from chromapal.web import Settings, create_app  # noqa: E402
 from chromapal.web import app as web_app  # noqa: E402
 
-from conftest import encode, flat_rows  # noqa: E402
-
 BASE = "http://127.0.0.1"
 STATIC = Path(web_app.__file__).parent
 
 
 def client(**settings: object) -> TestClient:
-    """A test client of a fresh app on the loopback host name."""
+    """Return a test client of a fresh app on the loopback host name."""
     return TestClient(create_app(Settings(**settings)), base_url=BASE)  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
 def photo_png(small_photo: Image.Image) -> bytes:
-    """The small photo as PNG bytes."""
+    """Return the small photo as PNG bytes."""
     return encode(small_photo, "PNG")
 
 
 def upload(png: bytes, name: str = "photo.png") -> dict[str, tuple[str, bytes, str]]:
-    """The multipart `files` argument for one image."""
+    """Return the multipart `files` argument for one image."""
     return {"image": (name, png, "image/png")}
 
 
@@ -128,7 +131,7 @@ def test_recolor_uses_only_palette_colours(photo_png):
 
     assert response.headers["content-type"] == "image/png"
     image = Image.open(io.BytesIO(response.content)).convert("RGB")
-    used = {"#%02x%02x%02x" % tuple(c) for c in np.unique(np.asarray(image).reshape(-1, 3), axis=0)}
+    used = {"#{:02x}{:02x}{:02x}".format(*c) for c in np.unique(np.asarray(image).reshape(-1, 3), axis=0)}
     assert image.size == (96, 64)
     assert used == {c["hex"] for c in palette["colors"]}
 
@@ -225,13 +228,23 @@ def test_foreign_host_header_is_refused():
     assert response.json() == {"error": "unexpected Host header 'evil.example'; open the app at its 127.0.0.1 address"}
 
 
+def test_other_sites_cannot_post():
+    """A request whose Origin is another web site is refused with 403."""
+    response = client().post("/api/palette", headers={"Origin": "https://evil.example"}, data={"k": 3})
+    same_site = client().get("/", headers={"Origin": "http://127.0.0.1:8000"})
+
+    assert response.status_code == 403
+    assert response.json() == {"error": "requests from other web sites are refused"}
+    assert same_site.status_code == 200
+
+
 def test_page_and_docs_are_served_offline():
     """The page, its assets and /docs load, and nothing refers to another host."""
     c = client()
     page = c.get("/")
     docs = c.get("/docs")
     schema = c.get("/openapi.json").json()
-    assets = [a for a in re.findall(r'(?:src|href)="([^"#]+)"', page.text + docs.text)]
+    assets = re.findall(r'(?:src|href)="([^"#]+)"', page.text + docs.text)
 
     assert page.status_code == docs.status_code == 200
     assert "default-src 'self'" in page.headers["content-security-policy"]
@@ -258,3 +271,56 @@ def test_serve_command_maps_options_to_settings(monkeypatch):
     assert (calls["host"], calls["port"]) == ("127.0.0.1", 8123)
     assert settings.sessions is False and settings.allow_urls is False  # type: ignore[attr-defined]
     assert settings.max_upload_bytes == 2 * 1024 * 1024  # type: ignore[attr-defined]
+    assert result.output == "chromapal: serving on http://127.0.0.1:8123/ (Ctrl+C to stop)\n"
+
+
+@pytest.mark.parametrize("flag", [[], ["--open"]])
+def test_browser_opens_only_when_asked(monkeypatch, flag):
+    """The browser is opened with the page's URL only with --open."""
+    opened: list[tuple[object, ...]] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: None)
+    monkeypatch.setattr("chromapal.cli_web.threading.Timer", lambda delay, func, args: _Started(opened, args))
+
+    result = CliRunner().invoke(cli.main, ["serve", *flag])
+
+    assert result.exit_code == 0
+    assert opened == ([("http://127.0.0.1:8000/",)] if flag else [])
+
+
+class _Started:
+    """Stand-in for threading.Timer that records the call instead of waiting."""
+
+    def __init__(self, calls: list[tuple[object, ...]], args: tuple[object, ...]) -> None:
+        self.calls, self.args = calls, args
+
+    def start(self) -> None:
+        """Record the arguments the browser would be opened with."""
+        self.calls.append(self.args)
+
+
+def test_serve_command_listens_on_loopback(tmp_path):
+    """`chromapal serve` in a subprocess answers on 127.0.0.1 and stops when terminated."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "chromapal", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                page = httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.TransportError:
+                assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+                time.sleep(0.1)
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=10)
+
+    assert page.status_code == 200 and "<title>chromapal</title>" in page.text
+    assert f"serving on http://127.0.0.1:{port}/".encode() in err
+    assert b"Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -14,12 +14,12 @@ import statistics
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from PIL import Image
 
 pytest.importorskip("fastapi")
+httpx = pytest.importorskip("httpx")
 sync_api = pytest.importorskip("playwright.sync_api")
 
 from chromapal.web import create_app  # noqa: E402
@@ -41,7 +41,7 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    """The app served on a free 127.0.0.1 port for this module."""
+    """Serve the app on a free 127.0.0.1 port for this module; yield its URL."""
     with serve_in_thread(create_app()) as url:
         yield url
 
@@ -57,7 +57,7 @@ def browser() -> Iterator[object]:
 
 @pytest.fixture
 def page(browser, base_url):
-    """A fresh light-mode page of the app, failing the test on any script error.
+    """Open a fresh light-mode page of the app; fail the test on any script error.
 
     Waits are written as functions: Playwright evaluates bare expressions with `eval`,
     which the page's Content-Security-Policy forbids.
@@ -84,7 +84,7 @@ def photo(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def photo_12mp(tmp_path_factory) -> Path:
-    """A 4000x3000 JPEG photo (kodim23 enlarged, with grain so it has many colours)."""
+    """Write a 4000x3000 JPEG photo (kodim23 enlarged, with grain for many colours)."""
     image = np.asarray(Image.open(DATA / "kodim23.png").convert("RGB").resize((4000, 3000), Image.Resampling.BILINEAR))
     grain = np.random.default_rng(0).integers(-6, 7, image.shape)
     path = tmp_path_factory.mktemp("web") / "big.jpg"
@@ -95,7 +95,9 @@ def photo_12mp(tmp_path_factory) -> Path:
 def load(page, path: Path) -> None:
     """Choose `path` in the file input and wait for the palette and preview."""
     page.set_input_files("#file", str(path))
-    page.wait_for_function("() => document.body.dataset.state === 'ready' && document.querySelectorAll('.swatch').length > 0")
+    page.wait_for_function(
+        "() => document.body.dataset.state === 'ready' && document.querySelectorAll('.swatch').length > 0"
+    )
 
 
 def set_k(page, k: int) -> None:
@@ -109,7 +111,7 @@ def set_k(page, k: int) -> None:
 
 
 def swatch_hexes(page) -> list[str]:
-    """The hex codes shown on the swatches, in order."""
+    """Return the hex codes shown on the swatches, in order."""
     return page.eval_on_selector_all(".swatch .hex", "els => els.map(e => e.textContent)")
 
 
@@ -120,15 +122,13 @@ def test_swatches_match_the_api(page, base_url, photo):
         api = httpx.post(f"{base_url}/api/palette", files={"image": (photo.name, f)}, data={"k": 6}).json()
 
     assert swatch_hexes(page) == [c["hex"] for c in api["colors"]]
-    assert page.eval_on_selector_all(".swatch .name", "els => els.map(e => e.textContent)") == [c["name"] for c in api["colors"]]
-    assert page.eval_on_selector_all(".swatch .chip", "els => els.map(e => e.textContent)") == [
-        f"{c['proportion'] * 100:.1f}%" for c in api["colors"]
-    ]
+    texts = "els => els.map(e => e.textContent)"
+    assert page.eval_on_selector_all(".swatch .name", texts) == [c["name"] for c in api["colors"]]
+    assert page.eval_on_selector_all(".swatch .chip", texts) == [f"{c['proportion'] * 100:.1f}%" for c in api["colors"]]
     chip = page.eval_on_selector(".swatch .chip", "e => getComputedStyle(e).backgroundColor")
     assert chip == "rgb({}, {}, {})".format(*api["colors"][0]["rgb"])
-    assert page.eval_on_selector_all("#pie path, #pie circle:not(.outline)", "els => els.map(e => e.getAttribute('fill'))") == [
-        c["hex"] for c in api["colors"]
-    ]
+    fills = "els => els.map(e => e.getAttribute('fill'))"
+    assert page.eval_on_selector_all("#pie path, #pie circle:not(.outline)", fills) == [c["hex"] for c in api["colors"]]
     assert page.eval_on_selector("#flat", "img => img.naturalWidth") == 768
 
 
@@ -207,7 +207,8 @@ def test_slider_is_fast_on_a_12_megapixel_photo(page, photo_12mp, capsys):
 
 
 def test_screenshot_for_the_readme(page, photo, tmp_path):
-    """A screenshot of the page with a palette is a 1280x860 PNG (written to docs/img with CHROMAPAL_SCREENSHOT=1)."""
+    """A screenshot of the page with a palette is a 1280x720 PNG (written to docs/img with CHROMAPAL_SCREENSHOT=1)."""
+    page.set_viewport_size({"width": 1280, "height": 720})
     load(page, photo)
     set_k(page, 8)
     page.evaluate("document.activeElement.blur()")
@@ -216,4 +217,4 @@ def test_screenshot_for_the_readme(page, photo, tmp_path):
     if os.environ.get("CHROMAPAL_SCREENSHOT"):
         SCREENSHOT.write_bytes(shot)
 
-    assert Image.open(io.BytesIO(shot)).size == (1280, 860)
+    assert Image.open(io.BytesIO(shot)).size == (1280, 720)

@@ -26,7 +26,7 @@ RSS_GROWTH_LIMIT = 60 * 1024 * 1024
 
 
 def rss_bytes() -> int:
-    """This process's resident set size (Linux /proc), in bytes."""
+    """Return the resident set size of this process (Linux /proc), in bytes."""
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) * 1024

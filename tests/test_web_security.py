@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import http.client
 import http.server
-import json
 import io
 import ipaddress
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -18,6 +18,7 @@ from PIL import Image
 
 pytest.importorskip("fastapi")
 pytest.importorskip("httpx")
+from conftest import encode, png_with_size  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from chromapal.errors import SourceError  # noqa: E402
@@ -25,13 +26,11 @@ from chromapal.web import Settings, create_app  # noqa: E402
 from chromapal.web.fetch import blocked_reason, fetch_image_bytes  # noqa: E402
 from chromapal.web.server import serve_in_thread  # noqa: E402
 
-from conftest import encode, png_with_size  # noqa: E402
-
 BASE = "http://127.0.0.1"
 
 
 def client(**settings: object) -> TestClient:
-    """A test client of a fresh app on the loopback host name."""
+    """Return a test client of a fresh app on the loopback host name."""
     return TestClient(create_app(Settings(**settings)), base_url=BASE)  # type: ignore[arg-type]
 
 
@@ -100,11 +99,15 @@ def test_oversize_chunked_upload_is_stopped_while_streaming():
 
 def test_declared_bomb_is_413_before_decoding():
     """A PNG header declaring 100000x100000 pixels is refused from the header."""
-    response = client().post("/api/palette", files={"image": ("bomb.png", png_with_size(100_000, 100_000), "image/png")})
+    bomb = png_with_size(100_000, 100_000)
+
+    response = client().post("/api/palette", files={"image": ("bomb.png", bomb, "image/png")})
 
     assert response.status_code == 413
-    assert response.json() == {"error": "bomb.png: 10,000,000,000 pixels is over the limit of "
-                                        "50,000,000 (a decompression-bomb guard; raise it with max_pixels or --max-pixels)"}
+    assert response.json() == {
+        "error": "bomb.png: 10,000,000,000 pixels is over the limit of 50,000,000 "
+        "(a decompression-bomb guard; raise it with max_pixels or --max-pixels)"
+    }
 
 
 def test_real_compressed_bomb_is_413():
@@ -195,7 +198,7 @@ class _Server(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture(scope="module")
 def server(small_photo: Image.Image) -> Iterator[str]:
-    """A loopback image server; yields its base URL."""
+    """Serve images and redirects on 127.0.0.1; yield the base URL."""
     _Server.png = encode(small_photo, "PNG")
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Server)
     httpd.daemon_threads = True

@@ -26,6 +26,30 @@ static const double COS63 = 0.45399049973954675, SIN63 = 0.89100652418836786;
 
 static inline double pow7(double x) { double x2 = x * x; return x2 * x2 * x2 * x; }
 
+/* The weighting functions and rotation term of CIEDE2000, from the differences
+ * and means of the primed coordinates; (ch, sh) = (cos, sin) of the mean hue h_bar
+ * (degrees). The multiple-angle cosines of T come from them by identities. */
+static double de2000_terms(double dL, double dC, double dH, double L_bar, double cp_bar, double h_bar,
+                           double ch, double sh)
+{
+    double c2h = 2.0 * ch * ch - 1.0, s2h = 2.0 * sh * ch;
+    double c3h = ch * (4.0 * ch * ch - 3.0), s3h = sh * (3.0 - 4.0 * sh * sh);
+    double c4h = 2.0 * c2h * c2h - 1.0, s4h = 2.0 * s2h * c2h;
+    double t = 1.0 - 0.17 * (ch * COS30 + sh * SIN30) + 0.24 * c2h
+               + 0.32 * (c3h * COS6 - s3h * SIN6) - 0.20 * (c4h * COS63 + s4h * SIN63);
+    double hx = (h_bar - 275.0) / 25.0;
+    double d_theta = 30.0 * exp(-hx * hx);
+    double cp7 = pow7(cp_bar);
+    double r_c = 2.0 * sqrt(cp7 / (cp7 + POW25_7));
+    double lm = (L_bar - 50.0) * (L_bar - 50.0);
+    double s_l = 1.0 + 0.015 * lm / sqrt(20.0 + lm);
+    double s_c = 1.0 + 0.045 * cp_bar;
+    double s_h = 1.0 + 0.015 * cp_bar * t;
+    double r_t = -sin(2.0 * d_theta * DEG) * r_c;
+    double x = dL / s_l, y = dC / s_c, z = dH / s_h;
+    return sqrt(x * x + y * y + z * z + r_t * y * z);
+}
+
 static double ciede2000_angles(double L1, double a1p, double b1, double c1p, double L2, double a2p, double b2,
                                double c2p);
 
@@ -51,24 +75,7 @@ static double ciede2000(const double *p, const double *q)
     double dH2 = dap * dap + db * db - dcp * dcp;
     double dH = sqrt(dH2 > 0.0 ? dH2 : 0.0);
     if (a1p * b2 - a2p * b1 < 0.0) dH = -dH;
-    double dL = L2 - L1, dC = c2p - c1p;
-    double L_bar = (L1 + L2) / 2.0, cp_bar = (c1p + c2p) / 2.0;
-    double c2h = 2.0 * ch * ch - 1.0, s2h = 2.0 * sh * ch;
-    double c3h = ch * (4.0 * ch * ch - 3.0), s3h = sh * (3.0 - 4.0 * sh * sh);
-    double c4h = 2.0 * c2h * c2h - 1.0, s4h = 2.0 * s2h * c2h;
-    double t = 1.0 - 0.17 * (ch * COS30 + sh * SIN30) + 0.24 * c2h
-               + 0.32 * (c3h * COS6 - s3h * SIN6) - 0.20 * (c4h * COS63 + s4h * SIN63);
-    double hx = (h_bar - 275.0) / 25.0;
-    double d_theta = 30.0 * exp(-hx * hx);
-    double cp7 = pow7(cp_bar);
-    double r_c = 2.0 * sqrt(cp7 / (cp7 + POW25_7));
-    double lm = (L_bar - 50.0) * (L_bar - 50.0);
-    double s_l = 1.0 + 0.015 * lm / sqrt(20.0 + lm);
-    double s_c = 1.0 + 0.045 * cp_bar;
-    double s_h = 1.0 + 0.015 * cp_bar * t;
-    double r_t = -sin(2.0 * d_theta * DEG) * r_c;
-    double x = dL / s_l, y = dC / s_c, z = dH / s_h;
-    return sqrt(x * x + y * y + z * z + r_t * y * z);
+    return de2000_terms(L2 - L1, dcp, dH, (L1 + L2) / 2.0, (c1p + c2p) / 2.0, h_bar, ch, sh);
 }
 
 /* The textbook formula from the primed coordinates, with hue angles. */
@@ -91,23 +98,7 @@ static double ciede2000_angles(double L1, double a1p, double b1, double c1p, dou
     if (zero) h_bar = hsum;
     else if (fabs(h1p - h2p) > 180.0) h_bar = (hsum < 360.0 ? hsum + 360.0 : hsum - 360.0) / 2.0;
     else h_bar = hsum / 2.0;
-    double ch = cos(h_bar * DEG), sh = sin(h_bar * DEG);
-    double c2h = 2.0 * ch * ch - 1.0, s2h = 2.0 * sh * ch;
-    double c3h = ch * (4.0 * ch * ch - 3.0), s3h = sh * (3.0 - 4.0 * sh * sh);
-    double c4h = 2.0 * c2h * c2h - 1.0, s4h = 2.0 * s2h * c2h;
-    double t = 1.0 - 0.17 * (ch * COS30 + sh * SIN30) + 0.24 * c2h
-               + 0.32 * (c3h * COS6 - s3h * SIN6) - 0.20 * (c4h * COS63 + s4h * SIN63);
-    double hx = (h_bar - 275.0) / 25.0;
-    double d_theta = 30.0 * exp(-hx * hx);
-    double cp7 = pow7(cp_bar);
-    double r_c = 2.0 * sqrt(cp7 / (cp7 + POW25_7));
-    double lm = (L_bar - 50.0) * (L_bar - 50.0);
-    double s_l = 1.0 + 0.015 * lm / sqrt(20.0 + lm);
-    double s_c = 1.0 + 0.045 * cp_bar;
-    double s_h = 1.0 + 0.015 * cp_bar * t;
-    double r_t = -sin(2.0 * d_theta * DEG) * r_c;
-    double x = dL / s_l, y = dC / s_c, z = dH / s_h;
-    return sqrt(x * x + y * y + z * z + r_t * y * z);
+    return de2000_terms(dL, dC, dH, L_bar, cp_bar, h_bar, cos(h_bar * DEG), sin(h_bar * DEG));
 }
 
 /* ---------------------------------------------------------------- helpers */

@@ -28,8 +28,8 @@ def _is_loopback(host: str) -> bool:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback exposes the app to your network.")
-@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True,
-              help="Port to listen on (0: any free port).")
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
+              help="Port to listen on.")
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the web browser.")
 @click.option("--allow-urls", is_flag=True,
               help="Let requests name an http(s) image URL to fetch (public addresses only).")
@@ -69,7 +69,7 @@ def serve_command(
         click.echo(f"warning: listening on {host}: other machines can use this app", err=True)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
-    if open_browser and port:
+    if open_browser:
         threading.Timer(1.0, webbrowser.open, (url,)).start()
     click.echo(f"chromapal: serving on {url} (Ctrl+C to stop)", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import PurePosixPath
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 import anyio
 import numpy as np
@@ -81,8 +81,10 @@ _SHORT: Final = {
 Space = Literal["oklab", "cielab", "srgb"]
 Sort = Literal["share", "lightness", "hue", "chroma"]
 Names = Literal["css", "xkcd"]
-#: Every palette file format and the two swatch pictures, as a path parameter type.
-ExportFormat = Literal[tuple([*FORMATS, *SWATCHES])]  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    ExportFormat = str
+else:  # built from the registry: every palette file format and the two swatch pictures
+    ExportFormat = Literal[tuple([*FORMATS, *SWATCHES])]
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def _validation_message(exc: RequestValidationError) -> str:
 
 
 class Guard:
-    """Outer ASGI layer: Host check, body size limit while streaming, JSON 500s without tracebacks."""
+    """Outer ASGI layer: Host and Origin checks, body limit while streaming, JSON 500s without tracebacks."""
 
     def __init__(self, app: ASGIApp, *, max_body: int, allowed_hosts: tuple[str, ...]) -> None:
         self.app = app
@@ -148,6 +150,11 @@ class Guard:
         if self.allowed_hosts and host not in self.allowed_hosts:
             message = f"unexpected Host header {host!r}; open the app at its 127.0.0.1 address"
             await _error(400, message)(scope, receive, send)
+            return
+        origin = headers.get("origin")
+        if self.allowed_hosts and origin and _host_name(origin.split("://", 1)[-1]) not in self.allowed_hosts:
+            # another web site's page posting to this app from the user's browser
+            await _error(403, "requests from other web sites are refused")(scope, receive, send)
             return
         length = headers.get("content-length", "")
         if length.isdigit() and int(length) > self.max_body:
@@ -197,7 +204,7 @@ def _host_name(value: str) -> str:
 
 
 def upload_name(filename: str | None) -> str:
-    """A printable base name for an upload (never used as a path)."""
+    """Return a printable base name for an upload (never used as a path)."""
     name = PurePosixPath((filename or "").replace("\\", "/")).name
     name = "".join(c for c in name if c.isprintable())[:120]
     return name or "upload"
@@ -225,7 +232,7 @@ def preview_pixels(pixels: UInt8Array, side: int) -> UInt8Array:
 
 
 def palette_from_counts(counts: ColorCounts, *, k: int, space: str, seed: int, source: str) -> Palette:
-    """What `chromapal.extract_palette` returns, from a histogram already counted."""
+    """Return what `chromapal.extract_palette` would, from a histogram already counted."""
     if len(counts.counts) == 0:
         raise EmptyImageError(
             f"{source}: every pixel is transparent (alpha below 128); nothing to take colours from"
@@ -259,14 +266,15 @@ class Options:
 
 
 def palette_for(entry: Entry, options: Options, store: SessionStore | None) -> Palette:
-    """The cleaned palette of `entry`, reusing a clustering done earlier when there is one."""
-    raw = store.palette(entry, options.key) if store is not None else None
-    if raw is None:
-        raw = palette_from_counts(
-            entry.counts, k=options.k, space=options.space, seed=options.seed, source=entry.name
-        )
-        if store is not None:
-            store.remember(entry, options.key, raw)
+    """Return the cleaned palette of `entry`, reusing an earlier clustering when there is one."""
+    with entry.busy:
+        raw = store.palette(entry, options.key) if store is not None else None
+        if raw is None:
+            raw = palette_from_counts(
+                entry.counts, k=options.k, space=options.space, seed=options.seed, source=entry.name
+            )
+            if store is not None:
+                store.remember(entry, options.key, raw)
     return clean_palette(raw, merge=options.merge, min_share=options.min_share, sort=options.sort)
 
 
@@ -447,7 +455,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 async def _read_upload(image: UploadFile, limit: int) -> bytes:
-    """The uploaded file's bytes; 413 over `limit`, 415 when empty."""
+    """Return the uploaded file's bytes; 413 over `limit`, 415 when empty."""
     if image.size is not None and image.size > limit:
         raise HTTPException(413, f"upload of {image.size:,} bytes is over the {limit:,}-byte limit")
     data = await image.read(limit + 1)
@@ -485,7 +493,7 @@ def _add_error_handlers(app: FastAPI) -> None:
 
 
 def _add_pages(app: FastAPI, settings: Settings) -> None:
-    """The page and the offline API reference."""
+    """Add the page and the offline API reference."""
     config = {
         "maxUploadBytes": settings.max_upload_bytes,
         "sessions": settings.sessions,

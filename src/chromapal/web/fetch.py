@@ -80,7 +80,7 @@ def _target(url: str, policy: AddressPolicy, deadline: float) -> _Target:
         infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise SourceError(f"{url}: cannot resolve host {parts.hostname!r}") from exc
-    addresses = [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
+    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     for ip in addresses:  # all of them: a client may try any, and so could a rebinding DNS
         reason = policy(ip)
         if reason is not None:

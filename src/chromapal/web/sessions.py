@@ -37,6 +37,9 @@ class Entry:
     preview: UInt8Array  # (h, w, 3|4) uint8, longest side at most the preview size
     palettes: OrderedDict[tuple[object, ...], Palette] = field(default_factory=OrderedDict)
     used: float = field(default_factory=time.monotonic)
+    #: Held while a palette of this image is computed, so that the page's palette and
+    #: preview requests for the same options cluster once, not twice at the same time.
+    busy: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def nbytes(self) -> int:
@@ -75,7 +78,7 @@ class SessionStore:
         return token
 
     def get(self, token: str) -> Entry | None:
-        """The entry for `token`, refreshed, or None if unknown or expired."""
+        """Return the entry for `token`, refreshed, or None if unknown or expired."""
         with self._lock:
             self._expire()
             entry = self._entries.get(token)
@@ -85,7 +88,7 @@ class SessionStore:
             return entry
 
     def palette(self, entry: Entry, key: tuple[object, ...]) -> Palette | None:
-        """A palette computed earlier for `entry` with the options `key`."""
+        """Return the palette computed earlier for `entry` with the options `key`, if any."""
         with self._lock:
             return entry.palettes.get(key)
 

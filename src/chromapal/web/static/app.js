@@ -3,7 +3,7 @@
 
 const config = JSON.parse(document.getElementById("config").textContent);
 const $ = (id) => document.getElementById(id);
-const state = { file: null, token: null, palette: null, seq: 0, abort: null, originalUrl: null, flatUrl: null };
+const state = { file: null, token: null, palette: null, inputAt: 0, originalUrl: null, flatUrl: null };
 
 // -- theme: automatic (follows the system), light or dark; remembered -----------------------
 const THEMES = ["auto", "light", "dark"];
@@ -59,8 +59,8 @@ function imageFields() {  // by token when the server keeps the image, else the 
 }
 
 // -- requests ----------------------------------------------------------------------------------
-async function post(path, fields, signal) {
-  const response = await fetch(path, { method: "POST", body: form(fields), signal });
+async function post(path, fields) {
+  const response = await fetch(path, { method: "POST", body: form(fields) });
   if (!response.ok) {
     const err = new Error(await errorText(response));
     err.status = response.status;
@@ -69,49 +69,70 @@ async function post(path, fields, signal) {
   return response;
 }
 
-async function update({ upload = false } = {}) {
-  if (!state.file) return;
-  if (state.abort) state.abort.abort();  // a newer slider position wins
-  const abort = new AbortController();
-  state.abort = abort;
-  const seq = ++state.seq;
-  const started = performance.now();
-  const opts = options();
+// Requests never overlap: while one update runs, further changes only mark that another
+// is needed, and the newest settings are sent when it ends. Aborting a fetch would not stop
+// the server's work, so this keeps the server at one job per page however fast the slider moves.
+const run = { active: false, again: false, upload: false };
+
+function schedule({ upload = false } = {}) {
+  state.inputAt = performance.now();
+  run.upload = run.upload || upload;
+  if (run.active) { run.again = true; return; }
+  loop();
+}
+
+async function loop() {
+  run.active = true;
   document.body.dataset.state = "busy";
   $("controls").classList.add("busy");
+  try {
+    do {
+      run.again = false;
+      const upload = run.upload;
+      run.upload = false;
+      await update(upload, state.inputAt);
+    } while (run.again);
+  } finally {
+    run.active = false;
+    document.body.dataset.state = "ready";
+    $("controls").classList.remove("busy");
+  }
+}
+
+async function update(upload, started) {
+  const file = state.file;
+  if (!file) return;
+  const opts = options();
   try {
     let paletteResponse;
     if (upload || !state.token) {
       const keep = config.sessions ? { keep: "true" } : {};
-      paletteResponse = await post("/api/palette", { image: state.file, ...opts, ...keep }, abort.signal);
+      paletteResponse = await post("/api/palette", { image: file, ...opts, ...keep });
       state.token = paletteResponse.headers.get("X-Chromapal-Token");
     } else {
-      paletteResponse = await post("/api/palette", { ...imageFields(), ...opts }, abort.signal);
+      paletteResponse = await post("/api/palette", { ...imageFields(), ...opts });
     }
-    const flatRequest = post("/api/recolor", { ...imageFields(), k: opts.k, space: opts.space }, abort.signal);
-    flatRequest.catch(() => undefined);  // awaited below unless a newer update takes over
+    const flatRequest = post("/api/recolor", { ...imageFields(), k: opts.k, space: opts.space });
+    flatRequest.catch(() => undefined);  // handled below, unless a newer image took over
     const palette = await paletteResponse.json();
-    if (seq !== state.seq) return;
+    if (state.file !== file) return;
     renderPalette(palette);
     const blob = await (await flatRequest).blob();
-    if (seq !== state.seq) return;
+    if (state.file !== file) return;
     await showFlat(blob);
     const ms = Math.round(performance.now() - started);
     document.body.dataset.lastUpdateMs = String(ms);
     document.body.dataset.k = opts.k;
     setStatus(`${palette.colors.length} colours in ${palette.space} · ${ms} ms`);
   } catch (err) {
-    if (err.name === "AbortError") return;
+    if (state.file !== file) return;
     if (err.status === 404 && state.token) {  // the kept image expired: upload it again
       state.token = null;
-      return update({ upload: true });
+      run.upload = true;
+      run.again = true;
+      return;
     }
     setStatus(err.message, true);
-  } finally {
-    if (seq === state.seq) {
-      document.body.dataset.state = "ready";
-      $("controls").classList.remove("busy");
-    }
   }
 }
 
@@ -270,7 +291,7 @@ function useFile(file) {
   $("pair").hidden = false;
   $("drop").dataset.empty = "false";
   setStatus("Reading the image…");
-  update({ upload: true });
+  schedule({ upload: true });
 }
 
 function initInput() {
@@ -289,8 +310,8 @@ function initInput() {
     if (item) { e.preventDefault(); useFile(item.getAsFile()); }
   });
   $("form").addEventListener("submit", (e) => e.preventDefault());
-  $("k").addEventListener("input", () => { $("k-out").value = $("k").value; update(); });
-  for (const id of ["space", "sort"]) $(id).addEventListener("change", () => update());
+  $("k").addEventListener("input", () => { $("k-out").value = $("k").value; schedule(); });
+  for (const id of ["space", "sort"]) $(id).addEventListener("change", () => schedule());
 }
 
 function fillSelect(id, values, labels = {}) {
