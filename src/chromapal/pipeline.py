@@ -136,6 +136,29 @@ def extract_palette(
         image = hide_colors(image, ignore, ignore_tolerance)
         alpha_threshold = max(alpha_threshold, 1)
     counts = color_counts(image, alpha_threshold=alpha_threshold)
+    return palette_from_counts(
+        counts, k=k, space=space, seed=seed, init=init, max_error=max_error, source=source,
+        alpha_threshold=alpha_threshold,
+    )
+
+
+def palette_from_counts(
+    counts: ColorCounts,
+    *,
+    k: int | str = 8,
+    space: str = "oklab",
+    seed: int = 0,
+    init: str = "median-cut",
+    max_error: float = MAX_ERROR,
+    source: str | None = None,
+    alpha_threshold: int = 128,
+) -> Palette:
+    """The palette of an already counted histogram (`chromapal.sample.color_counts`).
+
+    What `extract_palette` returns for the image the counts came from; lets a caller
+    count an image once and try several k or spaces (the web app's slider does).
+    `alpha_threshold` only names the threshold in the error for a fully transparent image.
+    """
     if len(counts.counts) == 0:
         raise EmptyImageError(
             f"{source or 'image'}: every pixel is transparent (alpha below {alpha_threshold}); "

@@ -50,9 +50,9 @@ from ..export.data import palette_dict
 from ..load import DRAFT_ABOVE, load_image
 from ..names import NAME_LISTS
 from ..palette import Palette, dumps_palettes
-from ..pipeline import MAX_K, cluster_colors, rank
+from ..pipeline import MAX_K, palette_from_counts
 from ..render.recolor import recolor_pixels
-from ..sample import ColorCounts, color_counts
+from ..sample import color_counts
 from .fetch import FETCH_MAX_BYTES, FETCH_TIMEOUT, AddressPolicy, blocked_reason, fetch_image_bytes
 from .sessions import MAX_SESSIONS, SESSION_TTL, Entry, SessionStore
 
@@ -229,23 +229,6 @@ def preview_pixels(pixels: UInt8Array, side: int) -> UInt8Array:
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
     image = Image.fromarray(pixels).resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
     return np.asarray(image).copy()
-
-
-def palette_from_counts(counts: ColorCounts, *, k: int, space: str, seed: int, source: str) -> Palette:
-    """Return what `chromapal.extract_palette` would, from a histogram already counted."""
-    if len(counts.counts) == 0:
-        raise EmptyImageError(
-            f"{source}: every pixel is transparent (alpha below 128); nothing to take colours from"
-        )
-    if counts.exact and len(counts.counts) <= k:  # as `extract_palette`: every colour, a note
-        n = len(counts.counts)
-        note = None if n == k else (
-            f"the image has only {n} distinct colour{'s' if n != 1 else ''}, fewer than k={k}"
-        )
-        return rank(counts.colors.astype(np.uint8), counts.counts.astype(np.float64), k=k,
-                    space=space, source=source, note=note)
-    rgb, weights = cluster_colors(counts, k, space=space, seed=seed)
-    return rank(rgb, weights, k=k, space=space, source=source)
 
 
 @dataclass(frozen=True)
