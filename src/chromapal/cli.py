@@ -129,6 +129,26 @@ def palette_lines(palette: Palette, *, color: bool) -> Iterable[Text | str]:
         yield line
 
 
+class OneLineCommand(click.Command):
+    """A command whose usage errors print one line, ``Error: ...``, without the usage text."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        """Parse as usual; drop the context from usage errors so click prints only the message."""
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            exc.ctx = None
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; usage errors raised in its body lose the context too."""
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.ctx = None
+            raise
+
+
 class DefaultGroup(click.Group):
     """A group whose first argument is an image unless it names a sub-command."""
 
@@ -191,7 +211,7 @@ def extract_command(
 
     export = export_format(output, fmt, images)
     as_json = as_json or export == "json" and output is None
-    cleanup = {"ignore": parse_ignore(None, None, ignore), "ignore_tolerance": ignore_tolerance,
+    cleanup: dict[str, Any] = {"ignore": parse_ignore(None, None, ignore), "ignore_tolerance": ignore_tolerance,
                "merge": merge, "min_share": min_share, "sort": sort}
     console = Console(highlight=False, soft_wrap=True)
     color = use_color()
@@ -215,7 +235,8 @@ def extract_command(
             results.append(palette_dict(palette))
             continue
         if len(images) > 1 or color:
-            console.print(f"{palette.source}  ({len(palette)} colours, {palette.space})", style="bold" if color else None)
+            header = f"{palette.source}  ({len(palette)} colours, {palette.space})"
+            console.print(header, style="bold" if color else None)
         css, xkcd = nearest_names(palette.colors, "css"), nearest_names(palette.colors, "xkcd")
         lines = palette_lines(palette, color=color)
         for line, css_name, xkcd_name in zip(lines, css, xkcd, strict=True):
@@ -236,7 +257,9 @@ def output_path(path: str, *, allowed: Iterable[str], inputs: Iterable[str] = ()
     ext = out.suffix.lower().lstrip(".")
     allowed = sorted(allowed)
     if ext not in allowed:
-        raise click.UsageError(f"{path}: unknown output format {ext or '(none)'!r}; expected one of {', '.join(allowed)}")
+        raise click.UsageError(
+            f"{path}: unknown output format {ext or '(none)'!r}; expected one of {', '.join(allowed)}"
+        )
     for image in inputs:
         if image != "-" and Path(image).exists() and out.exists() and out.resolve() == Path(image).resolve():
             raise click.UsageError(f"{path}: refusing to overwrite the input image")

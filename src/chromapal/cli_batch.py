@@ -28,8 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from .batch import BatchOptions, BatchSummary, Progress, expand_inputs, run_batch
-from .cli import extract_options, handle_errors, use_color
-from .cli_pictures import OneLineCommand
+from .cli import OneLineCommand, extract_options, handle_errors, use_color
 from .errors import InvalidColorError, PaletteError
 from .palette import parse_hex, text_color_for
 from .search import Match, search

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from .cli import extract_options, handle_errors, output_path, palette_for
+from .cli import OneLineCommand, extract_options, handle_errors, output_path, palette_for
 from .errors import PaletteError
 from .palette import Palette
 from .pipeline import MAX_K, extract
@@ -42,26 +42,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 SWATCH_FORMATS = sorted([*RASTER_FORMATS, "svg"])
 PIE_FORMATS = sorted(FIGURE_FORMATS)
 REPORT_FORMATS = ["htm", "html"]
-
-
-class OneLineCommand(click.Command):
-    """A command whose usage errors print one line, ``Error: ...``, without the usage text."""
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """Parse as usual; drop the context from usage errors so click prints only the message."""
-        try:
-            return super().parse_args(ctx, args)
-        except click.UsageError as exc:
-            exc.ctx = None
-            raise
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; usage errors raised in its body lose the context too."""
-        try:
-            return super().invoke(ctx)
-        except click.UsageError as exc:
-            exc.ctx = None
-            raise
 
 
 class KRange(click.ParamType):

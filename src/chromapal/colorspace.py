@@ -130,17 +130,17 @@ def lab_to_srgb(lab: ArrayLike) -> UInt8Array:
 
 
 def unit_from_srgb(rgb: ArrayLike) -> FloatArray:
-    """sRGB in [0, 255] -> sRGB in [0, 1] (the "srgb" clustering space)."""
+    """SRGB in [0, 255] -> sRGB in [0, 1] (the "srgb" clustering space)."""
     return np.asarray(rgb, dtype=np.float64) / 255.0
 
 
 def unit_to_linear(rgb: ArrayLike) -> FloatArray:
-    """sRGB in [0, 1] -> linear light."""
+    """SRGB in [0, 1] -> linear light."""
     return _decode_gamma(np.clip(np.asarray(rgb, dtype=np.float64), 0, 1))
 
 
 def unit_to_srgb(rgb: ArrayLike) -> UInt8Array:
-    """sRGB in [0, 1] -> uint8 sRGB, clipped."""
+    """SRGB in [0, 1] -> uint8 sRGB, clipped."""
     return np.rint(np.clip(np.asarray(rgb, dtype=np.float64), 0, 1) * 255).astype(np.uint8)
 
 
