@@ -196,11 +196,6 @@ def test_median_cut_compiled_equals_numpy(seed: int, n: int, k: int) -> None:
     np.testing.assert_allclose(sort_rows(compiled), sort_rows(reference), rtol=0, atol=PATH_TOLERANCE)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="ties (equal box SSE, equal axis variance) are broken differently by the compiled and NumPy median cut",
-)
 @pytest.mark.skipif(cluster.KERNELS is None, reason="chromapal._kernels is not built")
 @pytest.mark.parametrize(
     ("points", "weights", "k"),
@@ -298,11 +293,6 @@ def polish_example(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lab, weights, kmeans(lab, k, weights=weights).centers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="polish_de2000 applies its Weiszfeld steps unconditionally; they can raise the mean ΔE2000",
-)
 @settings(max_examples=100, deadline=None, derandomize=True, database=None)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_polish_never_increases_mean_de2000(seed: int) -> None:
@@ -314,11 +304,6 @@ def test_polish_never_increases_mean_de2000(seed: int) -> None:
     assert mean_de2000(lab, weights, polished) <= mean_de2000(lab, weights, centers) + POLISH_SLACK
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="polish_de2000 applies its Weiszfeld steps unconditionally; they can raise the mean ΔE2000",
-)
 def test_polish_never_increases_mean_de2000_example(path: str) -> None:
     """A found case: 14 colours, k=2; polishing must not raise the mean ΔE2000 (20.02 -> 20.42)."""
     lab, weights, centers = polish_example(297)

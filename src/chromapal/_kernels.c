@@ -53,10 +53,12 @@ static double de2000_terms(double dL, double dC, double dH, double L_bar, double
 static double ciede2000_angles(double L1, double a1p, double b1, double c1p, double L2, double a2p, double b2,
                                double c2p);
 
-/* The hue terms come from vectors instead of angles where that is exact: with
- * hue vectors u = (a', b') / C', the mean hue h' bar is the direction of u1 + u2
- * and dH'^2 = da'^2 + db^2 - dC'^2 with the sign of a1' b2 - a2' b1. The
- * degenerate cases (a zero chroma, opposite hues) take the textbook path. */
+/* The hue terms come from the hue vectors instead of angles: with
+ * P = C1' C2', dot = a1' a2' + b1 b2 and cross = a1' b2 - a2' b1, the hue
+ * difference gives dH' = 2 sqrt(P) sin(dh/2) = sqrt(2) cross / sqrt(P + dot),
+ * and the mean hue is the direction of u1 + u2 (u = (a', b') / C'). Both are well
+ * conditioned while the hues are less than 90 degrees apart; other pairs (and a
+ * zero chroma) take the textbook path with angles. */
 static double ciede2000(const double *p, const double *q)
 {
     double L1 = p[0], a1 = p[1], b1 = p[2], L2 = q[0], a2 = q[1], b2 = q[2];
@@ -65,25 +67,23 @@ static double ciede2000(const double *p, const double *q)
     double g = 0.5 * (1.0 - sqrt(c7 / (c7 + POW25_7)));
     double a1p = (1.0 + g) * a1, a2p = (1.0 + g) * a2;
     double c1p = sqrt(a1p * a1p + b1 * b1), c2p = sqrt(a2p * a2p + b2 * b2);
-    if (c1p == 0.0 || c2p == 0.0) return ciede2000_angles(L1, a1p, b1, c1p, L2, a2p, b2, c2p);
+    double prod = c1p * c2p, dot = a1p * a2p + b1 * b2;
+    if (prod == 0.0 || dot <= 0.0) return ciede2000_angles(L1, a1p, b1, c1p, L2, a2p, b2, c2p);
+    double cross = a1p * b2 - a2p * b1;
+    double dH = M_SQRT2 * cross / sqrt(prod + dot);
     double ux = a1p / c1p + a2p / c2p, uy = b1 / c1p + b2 / c2p, un = sqrt(ux * ux + uy * uy);
-    if (un < 1e-9) return ciede2000_angles(L1, a1p, b1, c1p, L2, a2p, b2, c2p);
     double ch = ux / un, sh = uy / un;
-    double h_bar = atan2(sh, ch) / DEG;
+    double h_bar = atan2(sh, ch) * (180.0 / M_PI);
     if (h_bar < 0) h_bar += 360.0;
-    double dap = a2p - a1p, db = b2 - b1, dcp = c2p - c1p;
-    double dH2 = dap * dap + db * db - dcp * dcp;
-    double dH = sqrt(dH2 > 0.0 ? dH2 : 0.0);
-    if (a1p * b2 - a2p * b1 < 0.0) dH = -dH;
-    return de2000_terms(L2 - L1, dcp, dH, (L1 + L2) / 2.0, (c1p + c2p) / 2.0, h_bar, ch, sh);
+    return de2000_terms(L2 - L1, c2p - c1p, dH, (L1 + L2) / 2.0, (c1p + c2p) / 2.0, h_bar, ch, sh);
 }
 
 /* The textbook formula from the primed coordinates, with hue angles. */
 static double ciede2000_angles(double L1, double a1p, double b1, double c1p, double L2, double a2p, double b2,
                                double c2p)
 {
-    double h1p = (a1p == 0.0 && b1 == 0.0) ? 0.0 : atan2(b1, a1p) / DEG;
-    double h2p = (a2p == 0.0 && b2 == 0.0) ? 0.0 : atan2(b2, a2p) / DEG;
+    double h1p = (a1p == 0.0 && b1 == 0.0) ? 0.0 : atan2(b1, a1p) * (180.0 / M_PI);
+    double h2p = (a2p == 0.0 && b2 == 0.0) ? 0.0 : atan2(b2, a2p) * (180.0 / M_PI);
     if (h1p < 0) h1p += 360.0;
     if (h2p < 0) h2p += 360.0;
     double dL = L2 - L1, dC = c2p - c1p, dh = 0.0, h_bar;
@@ -298,7 +298,11 @@ static PyObject *assign(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
-/* weiszfeld(lab, weights, centers, iters, floor): re-weighted means with weight w / max(dE2000, floor). */
+/* weiszfeld(lab, weights, centers, iters, floor) -> best mean dE2000.
+ * Re-weighted means with weight w / max(dE2000, floor). Each pass also scores the
+ * current centres (points to their nearest centre by dE76, as mean_de2000 does);
+ * the best of the iters + 1 centre sets seen is left in `centers`, so the step
+ * never makes the palette worse. */
 static PyObject *weiszfeld(PyObject *self, PyObject *args)
 {
     Problem pb;
@@ -310,20 +314,28 @@ static PyObject *weiszfeld(PyObject *self, PyObject *args)
     const double *pts = pb.pts.buf, *w = pb.w.buf;
     double *ctr = pb.ctr.buf;
     double *acc = PyMem_Calloc(4 * k, sizeof(double));
-    if (!acc) { problem_close(&pb); return PyErr_NoMemory(); }
+    double *best_ctr = PyMem_Malloc(3 * k * sizeof(double));
+    if (!acc || !best_ctr) { PyMem_Free(acc); PyMem_Free(best_ctr); problem_close(&pb); return PyErr_NoMemory(); }
+    double best = INFINITY;
     Py_BEGIN_ALLOW_THREADS
-    for (int it = 0; it < iters; it++) {
+    for (int it = 0;; it++) {
+        double total = 0.0, wsum = 0.0;
         memset(acc, 0, 4 * k * sizeof(double));
         for (Py_ssize_t i = 0; i < n; i++) {
             double d;
             Py_ssize_t j = nearest1(pts + 3 * i, ctr, k, &d);
             double de = ciede2000(pts + 3 * i, ctr + 3 * j);
             double pull = w[i] / (de > floor_ ? de : floor_);
+            total += w[i] * de;
+            wsum += w[i];
             acc[4 * j] += pull;
             acc[4 * j + 1] += pull * pts[3 * i];
             acc[4 * j + 2] += pull * pts[3 * i + 1];
             acc[4 * j + 3] += pull * pts[3 * i + 2];
         }
+        double score = total / wsum;
+        if (score < best) { best = score; memcpy(best_ctr, ctr, 3 * k * sizeof(double)); }
+        if (it >= iters) break;
         for (Py_ssize_t j = 0; j < k; j++) {
             if (acc[4 * j] > 0) {
                 ctr[3 * j] = acc[4 * j + 1] / acc[4 * j];
@@ -332,9 +344,10 @@ static PyObject *weiszfeld(PyObject *self, PyObject *args)
             }
         }
     }
+    memcpy(ctr, best_ctr, 3 * k * sizeof(double));
     Py_END_ALLOW_THREADS
-    PyMem_Free(acc); problem_close(&pb);
-    Py_RETURN_NONE;
+    PyMem_Free(acc); PyMem_Free(best_ctr); problem_close(&pb);
+    return PyFloat_FromDouble(best);
 }
 
 /* ---------------------------------------------------------------- median cut */
@@ -518,7 +531,7 @@ static PyMethodDef methods[] = {
     {"lloyd", lloyd, METH_VARARGS, "Weighted Lloyd iterations, centres updated in place."},
     {"median_cut", median_cut, METH_VARARGS, "Variance-based median cut start, centres written."},
     {"assign", assign, METH_VARARGS, "Nearest centre and squared distance of each point."},
-    {"weiszfeld", weiszfeld, METH_VARARGS, "dE2000-weighted mean steps, centres updated in place."},
+    {"weiszfeld", weiszfeld, METH_VARARGS, "dE2000-weighted mean steps; the best centres kept in place."},
     {"mean_de2000", mean_de2000, METH_VARARGS, "Weighted mean dE2000 to the nearest centre."},
     {"swap_stats", swap_stats, METH_VARARGS, "Removal losses per centre and the worst point."},
     {"ciede2000_pairs", ciede2000_pairs, METH_VARARGS, "dE2000 of row pairs."},

@@ -154,26 +154,41 @@ def median_cut(points: FloatArray, weights: FloatArray, k: int) -> FloatArray:
     boxes = [np.arange(len(points))]
     sse = [_sse(points[boxes[0]], weights[boxes[0]])]
     while len(boxes) < k:
-        order = np.argsort(sse)[::-1]
-        j = next((int(i) for i in order if len(boxes[i]) > 1 and sse[i] > 0), None)
+        # the first box of largest SSE that can be split (ties: the first, as the kernel does)
+        j = _first_max(sse, [len(b) > 1 and e > 0 for b, e in zip(boxes, sse, strict=True)])
         if j is None:
-            j = next(int(i) for i in order if len(boxes[i]) > 1)
+            j = _first_max(sse, [len(b) > 1 for b in boxes])
+        if j is None:
+            break
         left, right = _split(points, weights, boxes[j])
         boxes[j:j + 1] = [left, right]
         sse[j:j + 1] = [_sse(points[left], weights[left]), _sse(points[right], weights[right])]
     return np.stack([np.average(points[b], axis=0, weights=weights[b]) for b in boxes])
 
 
+def _first_max(values: list[float], allowed: list[bool]) -> int | None:
+    best = None
+    for i, (v, ok) in enumerate(zip(values, allowed, strict=True)):
+        if ok and (best is None or v > values[best]):
+            best = i
+    return best
+
+
+def _axis_sse(p: FloatArray, w: FloatArray) -> FloatArray:
+    """Weighted squared error along each axis, as sum w x^2 - (sum w x)^2 / sum w (the kernel's formula)."""
+    total = w.sum()
+    s = w @ p
+    return (w @ (p * p)) - s * s / total
+
+
 def _sse(p: FloatArray, w: FloatArray) -> float:
-    mean = np.average(p, axis=0, weights=w)
-    return float(np.sum(w * np.sum((p - mean) ** 2, axis=1)))
+    return float(_axis_sse(p, w).sum())
 
 
 def _split(points: FloatArray, weights: FloatArray, idx: IntArray) -> tuple[IntArray, IntArray]:
     p, w = points[idx], weights[idx]
-    mean = np.average(p, axis=0, weights=w)
-    axis = int(np.argmax(np.sum(w[:, None] * (p - mean) ** 2, axis=0)))
-    order = np.argsort(p[:, axis], kind="stable")
+    axis = int(np.argmax(_axis_sse(p, w)))
+    order = np.lexsort((idx, p[:, axis]))
     ps, ws = p[order], w[order]
     cw = np.cumsum(ws)[:-1]
     cs = np.cumsum(ws[:, None] * ps, axis=0)[:-1]
@@ -182,9 +197,7 @@ def _split(points: FloatArray, weights: FloatArray, idx: IntArray) -> tuple[IntA
     score = np.sum(cs**2, axis=1) / cw + np.sum((total_s - cs) ** 2, axis=1) / (total_w - cw)
     # only cut between distinct coordinates, so equal colours stay together
     distinct = ps[1:, axis] != ps[:-1, axis]
-    if distinct.any():
-        score = np.where(distinct, score, -np.inf)
-    cut = int(np.argmax(score)) + 1
+    cut = int(np.argmax(np.where(distinct, score, -np.inf))) + 1 if distinct.any() else len(ps) // 2
     return idx[order[:cut]], idx[order[cut:]]
 
 
@@ -231,11 +244,13 @@ def polish_de2000(
     2. a swap search to leave local minima: the centre whose removal costs
        least moves to the point contributing the largest error, kept only if
        the mean ΔE2000 drops.
+
+    Every candidate is scored and only improvements are kept, so the result
+    never has a higher mean ΔE2000 than `centers`.
     """
-    centers = _weiszfeld(lab, weights, centers, iters)
+    centers, score = _weiszfeld(lab, weights, centers, iters)
     if len(centers) < 2:
         return centers
-    score = mean_de2000(lab, weights, centers)
     for _ in range(swaps):
         moved = _try_swaps(lab, weights, centers, score, tries=tries, iters=swap_iters)
         if moved is None:
@@ -248,20 +263,28 @@ def _c(a: FloatArray) -> FloatArray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
-def _weiszfeld(lab: FloatArray, weights: FloatArray, centers: FloatArray, iters: int) -> FloatArray:
+def _weiszfeld(lab: FloatArray, weights: FloatArray, centers: FloatArray, iters: int) -> tuple[FloatArray, float]:
+    """`iters` re-weighted mean steps; the best of the centre sets seen (the input included) and its score."""
     centers = centers.copy()
     if KERNELS is not None:
-        KERNELS.weiszfeld(_c(lab), _c(weights), centers, iters, DE_FLOOR)
-        return centers
+        score = KERNELS.weiszfeld(_c(lab), _c(weights), centers, iters, DE_FLOOR)
+        return centers, float(score)
     k = len(centers)
-    for _ in range(iters):
+    best, best_score = centers.copy(), np.inf
+    for it in range(iters + 1):
         labels, _ = nearest(lab, centers)
-        pull = weights / np.maximum(ciede2000(lab, centers[labels]), DE_FLOOR)
+        de = ciede2000(lab, centers[labels])
+        score = float(np.sum(weights * de) / np.sum(weights))
+        if score < best_score:
+            best, best_score = centers.copy(), score
+        if it == iters:
+            break
+        pull = weights / np.maximum(de, DE_FLOOR)
         totals = np.bincount(labels, pull, minlength=k)
         full = totals > 0
         sums = np.stack([np.bincount(labels, pull * lab[:, j], minlength=k) for j in range(3)], axis=1)
         centers[full] = sums[full] / totals[full, None]
-    return centers
+    return best, best_score
 
 
 def _try_swaps(
@@ -272,8 +295,7 @@ def _try_swaps(
     for j in np.argsort(loss, kind="stable")[:tries]:
         trial = centers.copy()
         trial[j] = target
-        trial = _weiszfeld(lab, weights, trial, iters)
-        trial_score = mean_de2000(lab, weights, trial)
+        trial, trial_score = _weiszfeld(lab, weights, trial, iters)
         if trial_score < score - 1e-9:
             return trial, trial_score
     return None

@@ -102,7 +102,7 @@ def _check_k(k: int | str) -> None:
     if k == "auto":
         return
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
-        raise TypeError(f"k must be an integer or 'auto' (got {type(k).__name__})")
+        raise TypeError(f"k must be an integer or 'auto' (got {k!r})")
     if not 1 <= k <= MAX_K:
         raise ValueError(f"k must be between 1 and {MAX_K} (got {k})")
 
@@ -110,6 +110,8 @@ def _check_k(k: int | str) -> None:
 def _check_options(init: str, max_error: float) -> None:
     if init not in INITS:
         raise ValueError(f"init must be one of {', '.join(INITS)} (got {init!r})")
+    if not isinstance(max_error, (int, float, np.number)) or isinstance(max_error, bool):
+        raise TypeError(f"max_error must be a number (got {max_error!r})")
     if not max_error > 0:
         raise ValueError(f"max_error must be positive (got {max_error})")
 
@@ -238,13 +240,25 @@ def cluster_colors(
         centers_lab = polish_de2000(coarse_lab, coarse_w, centers_lab, **POLISH)
         if coarse is not counts:  # a last, short polish on the full histogram
             centers_lab = polish_de2000(lab, weights, centers_lab, **FINE_POLISH)
-    rgb = lab_to_srgb(centers_lab)
-    labels, _ = nearest(lab, lab_from_srgb(rgb))
-    totals = np.bincount(labels, weights, minlength=len(rgb))
-    if len({tuple(c) for c in rgb}) < len(rgb) or (totals == 0).any():
-        rgb = _make_distinct(rgb[totals > 0], counts.colors, len(rgb))
+    return _distinct_and_used(lab_to_srgb(centers_lab), lab, weights, counts.colors)
+
+
+def _distinct_and_used(
+    rgb: UInt8Array, lab: FloatArray, weights: FloatArray, colors: FloatArray
+) -> tuple[UInt8Array, FloatArray]:
+    """Make the rounded colours distinct and each nearest to some pixels; return them with their weights.
+
+    Colours that rounded onto another, or that no pixel is nearest to, are replaced
+    by the input colours farthest from the palette, until none is left (each new
+    colour owns at least itself, so this ends).
+    """
+    k = len(rgb)
+    for _ in range(k + 1):
         labels, _ = nearest(lab, lab_from_srgb(rgb))
-        totals = np.bincount(labels, weights, minlength=len(rgb))
+        totals = np.bincount(labels, weights, minlength=k)
+        if len({tuple(c) for c in rgb}) == k and (totals > 0).all():
+            break
+        rgb = _make_distinct(rgb[totals > 0], colors, k)
     return rgb, totals.astype(np.float64)
 
 
