@@ -92,17 +92,18 @@ def decode(path: Path) -> None:
         im.load()
 
 
+# VmHWM, not getrusage's ru_maxrss: on Linux the latter keeps the high-water mark of the
+# process that forked this one (the benchmark itself), across exec.
 MEMORY_PROBE = """
-import resource, sys
+import sys
 import numpy, PIL.Image, chromapal
-def rss():
+def status(key):
     for line in open('/proc/self/status'):
-        if line.startswith('VmRSS:'):
+        if line.startswith(key + ':'):
             return int(line.split()[1]) * 1024
-base = rss()
+base = status('VmRSS')
 palette = chromapal.extract(sys.argv[1], int(sys.argv[2]))
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-print(base, peak, len(palette))
+print(base, status('VmHWM'), len(palette))
 """
 
 

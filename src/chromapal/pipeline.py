@@ -216,10 +216,14 @@ def auto_palette(
 LIGHTNESS_WEIGHT: Final = {"oklab": 0.5, "cielab": 1.0, "srgb": 1.0}
 #: Histogram bits per channel for the ΔE2000 polish (4: at most 4096 cells).
 POLISH_BITS: Final = 4
-#: Effort of the polish on the coarse, then the full histogram (see `polish_de2000`);
-#: chosen by measuring palette error against time (docs/benchmarks.md).
-POLISH: Final = {"iters": 4, "swaps": 2, "tries": 2, "swap_iters": 2}
-FINE_POLISH: Final = {"iters": 2, "swaps": 1, "tries": 1, "swap_iters": 2}
+#: Effort of the polish on the coarse, then the full histogram (see `polish_de2000`),
+#: for k below 12 and from 12 on (more, smaller clusters need more swaps); chosen by
+#: measuring palette error against time (docs/benchmarks.md).
+POLISH: Final = {"iters": 6, "swaps": 3, "tries": 2, "swap_iters": 3}
+FINE_POLISH: Final = {"iters": 3, "swaps": 1, "tries": 1, "swap_iters": 2}
+POLISH_MANY: Final = {"iters": 10, "swaps": 5, "tries": 3, "swap_iters": 4}
+FINE_POLISH_MANY: Final = {"iters": 3, "swaps": 1, "tries": 2, "swap_iters": 2}
+MANY: Final = 12
 
 
 def cluster_colors(
@@ -237,9 +241,10 @@ def cluster_colors(
     if polish:  # mostly on a coarser histogram: the ΔE2000 steps cost far more than Lloyd's
         coarse = coarsen(counts, POLISH_BITS)
         coarse_lab, coarse_w = lab_from_srgb(coarse.colors), coarse.counts.astype(np.float64)
-        centers_lab = polish_de2000(coarse_lab, coarse_w, centers_lab, **POLISH)
+        many = k >= MANY
+        centers_lab = polish_de2000(coarse_lab, coarse_w, centers_lab, **(POLISH_MANY if many else POLISH))
         if coarse is not counts:  # a last, short polish on the full histogram
-            centers_lab = polish_de2000(lab, weights, centers_lab, **FINE_POLISH)
+            centers_lab = polish_de2000(lab, weights, centers_lab, **(FINE_POLISH_MANY if many else FINE_POLISH))
     return _distinct_and_used(lab_to_srgb(centers_lab), lab, weights, counts.colors)
 
 
