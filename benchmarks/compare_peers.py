@@ -118,11 +118,11 @@ def chart(paths: list[Path], png: Path) -> None:
                 continue
             q = statistics.fmean(p["quality"]["de2000"] for p in oks)
             mine = n.endswith("chromapal:extract")
-            exact_k = all(p["n_colours"] == result["k"] for p in oks)  # fewer colours: not like for like
+            exact_k = all(p["n_colours"] == result["k"] for p in oks)  # other counts: not like for like
             ax.scatter(t, q, s=80 if mine else 30, zorder=3,
                        c="#d62728" if mine else ("#1f77b4" if exact_k else "none"),
                        edgecolors="#d62728" if mine else "#1f77b4")
-            label = "chromapal" if mine else n + ("" if exact_k else f" (<{result['k']} colours)")
+            label = "chromapal" if mine else n + ("" if exact_k else " (not k colours)")
             ax.annotate(label, (t, q), textcoords="offset points", xytext=(5, 4), fontsize=7)
         ax.set_xscale("log")
         ax.set_xlabel("median time per image, ms (log)")
