@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
@@ -206,9 +206,8 @@ def auto_palette(
         lo, hi = (mid, hi) if attempt(mid) > max_error else (lo, mid)
     rgb, w, error = tried[hi]
     note = None if error <= max_error else f"even {hi} colours leave a mean ΔE2000 of {error:.2f} (> {max_error:g})"
-    palette = rank(rgb, w, k=hi, space=space, source=source, note=note)
-    return Palette(palette.colors, palette.proportions, source=source, k=hi, space=space, note=note,
-                   meta={"max_error": max_error, "delta_e": round(error, 4)})
+    return rank(rgb, w, k=hi, space=space, source=source, note=note,
+                meta={"max_error": max_error, "delta_e": round(error, 4)})
 
 
 #: Weight of lightness in each clustering space. Halving Oklab's L (as Okolors
@@ -301,11 +300,20 @@ def _all_colors(counts: ColorCounts, *, k: int, space: str, source: str | None) 
 
 
 def rank(
-    rgb: UInt8Array, weights: FloatArray, *, k: int, space: str, source: str | None, note: str | None = None
+    rgb: UInt8Array,
+    weights: FloatArray,
+    *,
+    k: int,
+    space: str,
+    source: str | None,
+    note: str | None = None,
+    meta: dict[str, Any] | None = None,
 ) -> Palette:
     """Build the `Palette`: most dominant first, ties broken by colour for determinism."""
     keep = weights > 0
     rgb, weights = rgb[keep], weights[keep]
     packed = rgb.astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
     order = np.lexsort((packed, -weights))
-    return Palette(rgb[order], weights[order] / weights.sum(), source=source, k=k, space=space, note=note)
+    return Palette(
+        rgb[order], weights[order] / weights.sum(), source=source, k=k, space=space, note=note, meta=meta or {}
+    )
