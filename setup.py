@@ -11,7 +11,7 @@ setup(
         Extension(
             "chromapal._kernels",
             ["src/chromapal/_kernels.c"],
-            extra_compile_args=["-O3", "-fno-fast-math"],
+            extra_compile_args=["-O3", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off"],
             optional=True,
         )
     ]
