@@ -9,7 +9,7 @@ import numpy as np
 
 from ._types import FloatArray, UInt8Array
 from .adjust import IGNORE_TOLERANCE, hide_colors
-from .cluster import kmeans, kmeans_plus_plus, mean_de2000, nearest, polish_de2000
+from .cluster import kmeans, kmeans_plus_plus, mean_de2000, median_cut, nearest, polish_de2000
 from .colorspace import SPACE_TO_LINEAR, SPACES, canonical_space, lab_from_linear, lab_from_srgb, lab_to_srgb
 from .errors import EmptyImageError
 from .load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
@@ -236,9 +236,10 @@ def cluster_colors(
     """
     weights = counts.counts.astype(np.float64)
     lab = lab_from_srgb(counts.colors)
-    centers_lab = _kmeans_lab(counts, weights, k, space, init, seed)
-    if polish:  # mostly on a coarser histogram: the ΔE2000 steps cost far more than Lloyd's
-        coarse = coarsen(counts, POLISH_BITS)
+    # the coarser histogram: where the median cut starts and most of the polish runs
+    coarse = coarsen(counts, POLISH_BITS)
+    centers_lab = _kmeans_lab(counts, weights, k, space, init, seed, start_from=coarse)
+    if polish:  # mostly on the coarse histogram: the ΔE2000 steps cost far more than Lloyd's
         coarse_lab, coarse_w = lab_from_srgb(coarse.colors), coarse.counts.astype(np.float64)
         many = k >= MANY
         centers_lab = polish_de2000(coarse_lab, coarse_w, centers_lab, **(POLISH_MANY if many else POLISH))
@@ -266,14 +267,25 @@ def _distinct_and_used(
     return rgb, totals.astype(np.float64)
 
 
-def _kmeans_lab(counts: ColorCounts, weights: FloatArray, k: int, space: str, init: str, seed: int) -> FloatArray:
-    """Weighted k-means of `counts` in `space`; the centres are returned in CIELAB."""
+def _kmeans_lab(
+    counts: ColorCounts, weights: FloatArray, k: int, space: str, init: str, seed: int,
+    start_from: ColorCounts | None = None,
+) -> FloatArray:
+    """Weighted k-means of `counts` in `space`; the centres are returned in CIELAB.
+
+    The median cut runs on `start_from` (a coarser histogram of the same pixels:
+    as good a start, measured, at a fraction of the sorting) when it has at least
+    `k` rows.
+    """
     to_space, _ = SPACES[space]
     scale = np.array([LIGHTNESS_WEIGHT[space], 1.0, 1.0])
     points = to_space(counts.colors) * scale
     start = None
     if init == "kmeans++":
         start = kmeans_plus_plus(points, weights, k, np.random.default_rng(seed))
+    elif start_from is not None and start_from is not counts and len(start_from.counts) >= k:
+        start = median_cut(to_space(start_from.colors) * scale, start_from.counts.astype(np.float64), k)
+        start = start if len(start) == k else None
     clusters = kmeans(points, k, weights=weights, init=start)
     return lab_from_linear(np.clip(SPACE_TO_LINEAR[space](clusters.centers / scale), 0.0, 1.0))
 
