@@ -215,12 +215,11 @@ def auto_palette(
 LIGHTNESS_WEIGHT: Final = {"oklab": 0.5, "cielab": 1.0, "srgb": 1.0}
 #: Histogram bits per channel for the ΔE2000 polish (4: at most 4096 cells).
 POLISH_BITS: Final = 4
-#: Effort of the polish on the coarse, then the full histogram (see `polish_de2000`),
-#: for k below 12 and from 12 on (more, smaller clusters need more swaps); chosen by
-#: measuring palette error against time (docs/benchmarks.md).
+#: Effort of the polish on the coarse, then the full histogram (see `polish_de2000`);
+#: from k = 12 on, the last polish tries one more swap (more, smaller clusters).
+#: Chosen by measuring palette error against time (docs/benchmarks.md).
 POLISH: Final = {"iters": 6, "swaps": 3, "tries": 2, "swap_iters": 3}
 FINE_POLISH: Final = {"iters": 3, "swaps": 1, "tries": 1, "swap_iters": 2}
-POLISH_MANY: Final = {"iters": 10, "swaps": 5, "tries": 3, "swap_iters": 4}
 FINE_POLISH_MANY: Final = {"iters": 3, "swaps": 1, "tries": 2, "swap_iters": 2}
 MANY: Final = 12
 
@@ -241,10 +240,9 @@ def cluster_colors(
     centers_lab = _kmeans_lab(counts, weights, k, space, init, seed, start_from=coarse)
     if polish:  # mostly on the coarse histogram: the ΔE2000 steps cost far more than Lloyd's
         coarse_lab, coarse_w = lab_from_srgb(coarse.colors), coarse.counts.astype(np.float64)
-        many = k >= MANY
-        centers_lab = polish_de2000(coarse_lab, coarse_w, centers_lab, **(POLISH_MANY if many else POLISH))
+        centers_lab = polish_de2000(coarse_lab, coarse_w, centers_lab, **POLISH)
         if coarse is not counts:  # a last, short polish on the full histogram
-            centers_lab = polish_de2000(lab, weights, centers_lab, **(FINE_POLISH_MANY if many else FINE_POLISH))
+            centers_lab = polish_de2000(lab, weights, centers_lab, **(FINE_POLISH_MANY if k >= MANY else FINE_POLISH))
     return _distinct_and_used(lab_to_srgb(centers_lab), lab, weights, counts.colors)
 
 
