@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #if defined(__GNUC__)
 #define INLINE static inline __attribute__((always_inline))  /* so the block loops can be vectorised */
@@ -310,6 +313,44 @@ static PyObject *exact_histogram(PyObject *self, PyObject *args)
 
 /* ---------------------------------------------------------------- PNG rows */
 
+/* The Paeth predictor of PNG without absolute values (equal to the spec's on all
+ * 2^24 inputs): with t = 3c - (a + b), it is max(a, b) if t <= min(a, b), min(a, b)
+ * if max(a, b) <= t, else c. Masks instead of branches, which would mispredict. */
+INLINE int paeth(int a, int b, int c)
+{
+    int t = 3 * c - (a + b);
+    int lo = a < b ? a : b, hi = a < b ? b : a;
+    int take_hi = -(t <= lo), take_lo = -(hi <= t);
+    return (hi & take_hi) | (~take_hi & ((lo & take_lo) | (c & ~take_lo)));
+}
+
+#ifdef __SSE2__
+/* Paeth rows with the channels of a pixel as the 16-bit lanes of one SSE2 register:
+ * the same formula as `paeth`, a fifth of the instructions of the byte loop. */
+INLINE void paeth_row_sse2(uint8_t *cur, const uint8_t *f, const uint8_t *up, Py_ssize_t rb, int bpp)
+{
+    const __m128i zero = _mm_setzero_si128(), low = _mm_set1_epi16(0xFF);
+    __m128i a = zero, c = zero;
+    for (Py_ssize_t i = 0; i + bpp <= rb; i += bpp) {
+        /* bytes gathered with shifts: a memcpy into an int would stall on store forwarding */
+        int32_t ub = up[i] | up[i + 1] << 8 | up[i + 2] << 16, fb = f[i] | f[i + 1] << 8 | f[i + 2] << 16, out;
+        if (bpp == 4) { ub |= (int32_t)((uint32_t)up[i + 3] << 24); fb |= (int32_t)((uint32_t)f[i + 3] << 24); }
+        __m128i b = _mm_unpacklo_epi8(_mm_cvtsi32_si128(ub), zero);
+        __m128i x = _mm_unpacklo_epi8(_mm_cvtsi32_si128(fb), zero);
+        __m128i t = _mm_sub_epi16(_mm_add_epi16(_mm_add_epi16(c, c), c), _mm_add_epi16(a, b));
+        __m128i lo = _mm_min_epi16(a, b), hi = _mm_max_epi16(a, b);
+        __m128i not_hi = _mm_cmpgt_epi16(t, lo), not_lo = _mm_cmpgt_epi16(hi, t);
+        __m128i inner = _mm_or_si128(_mm_and_si128(not_lo, c), _mm_andnot_si128(not_lo, lo));
+        __m128i pred = _mm_or_si128(_mm_and_si128(not_hi, inner), _mm_andnot_si128(not_hi, hi));
+        a = _mm_and_si128(_mm_add_epi16(x, pred), low);
+        c = b;
+        out = _mm_cvtsi128_si32(_mm_packus_epi16(a, a));
+        cur[i] = (uint8_t)out; cur[i + 1] = (uint8_t)(out >> 8); cur[i + 2] = (uint8_t)(out >> 16);
+        if (bpp == 4) cur[i + 3] = (uint8_t)(out >> 24);
+    }
+}
+#endif
+
 /* One row of PNG unfiltering (PNG spec section 9): `f` the filtered bytes, `up` the
  * previous output row (zeros for the first), `cur` the output. The pixel loops keep
  * the left neighbours in registers (`bpp` is a constant after inlining), which
@@ -335,17 +376,15 @@ INLINE int unfilter_row(uint8_t *cur, const uint8_t *f, const uint8_t *up, Py_ss
                 a[ch] = cur[i + ch] = (uint8_t)(f[i + ch] + ((a[ch] + up[i + ch]) >> 1));
         return 0;
     case 4:
+#ifdef __SSE2__
+        paeth_row_sse2(cur, f, up, rb, bpp);
+#else
         for (i = 0; i + bpp <= rb; i += bpp)
             for (int ch = 0; ch < bpp; ch++) {
-                /* the Paeth predictor without absolute values (equal on all 2^24 inputs):
-                 * with t = 3c - (a + b), it is min(a, b) if max(a, b) <= t, max(a, b) if
-                 * t <= min(a, b), else c */
-                int b = up[i + ch], t = 3 * c[ch] - (a[ch] + b);
-                int lo = a[ch] < b ? a[ch] : b, hi = a[ch] < b ? b : a[ch];
-                int pred = t <= lo ? hi : (hi <= t ? lo : c[ch]);
-                a[ch] = cur[i + ch] = (uint8_t)(f[i + ch] + pred);
-                c[ch] = b;
+                a[ch] = cur[i + ch] = (uint8_t)(f[i + ch] + paeth(a[ch], up[i + ch], c[ch]));
+                c[ch] = up[i + ch];
             }
+#endif
         return 0;
     default:
         return -1;

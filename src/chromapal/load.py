@@ -31,7 +31,7 @@ from ._types import UInt8Array
 try:  # libdeflate: inflates PNG data ~2.5x faster than zlib; Pillow decodes whatever this path does not
     import deflate
 except ImportError:  # pragma: no cover - depends on the platform's wheels
-    deflate = None
+    deflate = None  # type: ignore[assignment]
 try:  # the compiled kernels undo the PNG row filters
     from . import _kernels as KERNELS
 except ImportError:  # pragma: no cover - depends on the build
