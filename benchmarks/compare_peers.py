@@ -33,7 +33,7 @@ def ensure_venv() -> None:
     if not PY.exists():
         subprocess.run(["bash", str(BENCH / "setup.sh")], check=True)
     subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "--no-deps", "-e", str(REPO)], check=True)
-    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "pyspng"], check=True)
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "deflate>=0.9"], check=True)  # chromapal's PNG path
 
 
 def run(k: int, args: argparse.Namespace) -> Path:
