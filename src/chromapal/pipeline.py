@@ -216,12 +216,9 @@ LIGHTNESS_WEIGHT: Final = {"oklab": 0.5, "cielab": 1.0, "srgb": 1.0}
 #: Histogram bits per channel for the ΔE2000 polish (4: at most 4096 cells).
 POLISH_BITS: Final = 4
 #: Effort of the polish on the coarse, then the full histogram (see `polish_de2000`);
-#: from k = 12 on, the last polish tries one more swap (more, smaller clusters).
-#: Chosen by measuring palette error against time (docs/benchmarks.md).
+#: chosen by measuring palette error against time (docs/benchmarks.md).
 POLISH: Final = {"iters": 6, "swaps": 3, "tries": 2, "swap_iters": 3}
 FINE_POLISH: Final = {"iters": 3, "swaps": 1, "tries": 1, "swap_iters": 2}
-FINE_POLISH_MANY: Final = {"iters": 3, "swaps": 1, "tries": 2, "swap_iters": 2}
-MANY: Final = 12
 
 
 def cluster_colors(
@@ -242,7 +239,7 @@ def cluster_colors(
         coarse_lab, coarse_w = lab_from_srgb(coarse.colors), coarse.counts.astype(np.float64)
         centers_lab = polish_de2000(coarse_lab, coarse_w, centers_lab, **POLISH)
         if coarse is not counts:  # a last, short polish on the full histogram
-            centers_lab = polish_de2000(lab, weights, centers_lab, **(FINE_POLISH_MANY if k >= MANY else FINE_POLISH))
+            centers_lab = polish_de2000(lab, weights, centers_lab, **FINE_POLISH)
     return _distinct_and_used(lab_to_srgb(centers_lab), lab, weights, counts.colors)
 
 
