@@ -14,7 +14,7 @@ from conftest import BLUE, GREEN, RED, declare_size, encode, png_with_size
 from PIL import Image
 
 from chromapal import cli
-from chromapal import load as load_module
+from chromapal import fetch as fetch_module
 
 #: Difference allowed between the sum of the printed proportions and 1.
 SUM_TOLERANCE = 1e-9
@@ -227,8 +227,8 @@ def test_pillow_warnings_do_not_add_lines(files, photo_files):
 @pytest.mark.timeout(HANG_TIMEOUT)
 def test_url_input(http_server, monkeypatch, small_photo):
     """A URL prints the palette; bad URLs are one line each, exit 1."""
-    monkeypatch.setattr(load_module, "URL_TIMEOUT", 0.5)
-    monkeypatch.setattr(load_module, "URL_MAX_BYTES", 100_000)
+    monkeypatch.setattr(fetch_module, "URL_TIMEOUT", 0.5)
+    monkeypatch.setattr(fetch_module, "URL_MAX_BYTES", 100_000)
     good = f"{http_server}/photo.png"
 
     result = run(

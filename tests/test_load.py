@@ -18,8 +18,10 @@ from conftest import BLUE, GREEN, RED, SMALL_SIZE, encode, flat_rows, png_with_s
 from PIL import Image
 
 from chromapal import ImageTooLargeError, PaletteError, SourceError, UnreadableImageError
+from chromapal import fetch as fetch_module
 from chromapal import load as load_module
-from chromapal.load import describe, fetch_url, load_image, quiet_decoders
+from chromapal.fetch import fetch_url
+from chromapal.load import describe, load_image, quiet_decoders
 
 #: Largest per-channel error allowed after a lossy JPEG round trip of flat colour blocks.
 JPEG_TOLERANCE = 8
@@ -525,8 +527,8 @@ def test_errors_are_palette_errors_and_value_errors(source, error):
 @pytest.fixture
 def short_url_limits(monkeypatch):
     """URL fetches time out after TEST_URL_TIMEOUT s and accept at most 100,000 bytes."""
-    monkeypatch.setattr(load_module, "URL_TIMEOUT", TEST_URL_TIMEOUT)
-    monkeypatch.setattr(load_module, "URL_MAX_BYTES", 100_000)
+    monkeypatch.setattr(fetch_module, "URL_TIMEOUT", TEST_URL_TIMEOUT)
+    monkeypatch.setattr(fetch_module, "URL_MAX_BYTES", 100_000)
 
 
 @pytest.mark.timeout(HANG_TIMEOUT)
