@@ -8,6 +8,7 @@
 
 from .errors import (
     EmptyImageError,
+    ImageTimeoutError,
     ImageTooLargeError,
     InvalidColorError,
     PaletteError,
@@ -22,6 +23,7 @@ from .render.recolor import recolor
 
 __all__ = [
     "EmptyImageError",
+    "ImageTimeoutError",
     "ImageTooLargeError",
     "InvalidColorError",
     "Palette",

@@ -23,3 +23,7 @@ class SourceError(UnreadableImageError):
 
 class InvalidColorError(PaletteError, ValueError):
     """A colour given by the user could not be parsed."""
+
+
+class ImageTimeoutError(PaletteError, ValueError):
+    """Fetching, decoding and clustering one image took longer than its deadline."""
