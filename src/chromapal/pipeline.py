@@ -36,6 +36,7 @@ def extract(
     draft: bool = True,
     ignore: Sequence[Sequence[int]] = (),
     ignore_tolerance: float = IGNORE_TOLERANCE,
+    timeout: float | None = None,
 ) -> Palette:
     """Return the `k` dominant colours of an image and the share of the image each covers.
 
@@ -70,6 +71,10 @@ def extract(
         within `ignore_tolerance` (CIELAB ΔE76) of any of them are not counted.
     ignore_tolerance : float
         Radius of `ignore`, in ΔE76 units.
+    timeout : float, optional
+        Seconds the whole call (downloading a URL, decoding, clustering) may take. When
+        given, the work runs in a forked child process that is killed at the deadline
+        (see `chromapal.workers`); None (the default) runs here, without a limit.
 
     Returns
     -------
@@ -85,10 +90,20 @@ def extract(
         If every pixel is transparent.
     ValueError
         If `k` or `space` is out of range.
+    ImageTimeoutError
+        If `timeout` is given and the call takes longer.
     """
     _check_k(k)
     _check_options(init, max_error)
     space = canonical_space(space)
+    if timeout is not None:
+        from .workers import extract_within  # imported on first use (keeps `import chromapal` light)
+
+        return extract_within(
+            source, timeout, k=k, space=space, seed=seed, init=init, max_error=max_error,
+            alpha_threshold=alpha_threshold, frames=frames, max_pixels=max_pixels, draft=draft,
+            ignore=ignore, ignore_tolerance=ignore_tolerance,
+        )
     loaded = load_image(
         source, frames=frames, max_pixels=max_pixels, draft_above=DRAFT_ABOVE if draft else None
     )
