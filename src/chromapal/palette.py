@@ -152,6 +152,11 @@ class Palette:
     def __len__(self) -> int:
         return len(self.colors)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle by the constructor's arguments (worker processes send palettes back)."""
+        fields = (self.colors, self.proportions, self.source, self.k, self.space, self.note)
+        return (type(self), (*fields, dict(self.meta)))
+
     def __iter__(self) -> Iterator[Swatch]:
         return (
             Swatch((int(r), int(g), int(b)), float(p))
