@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 SAMPLE := tests/data/kodim23.png
 TEST_TOOLS := pytest hypothesis pytest-timeout httpx playwright
 
-.PHONY: demo test install install-test browser bench bench-peers clean
+.PHONY: demo test install install-test browser bench bench-peers clean docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,8 @@ bench-peers: install
 
 clean:
 	rm -rf $(VENV) build src/*.egg-info out
+
+# Regenerate every output and picture the README shows (tests/test_readme.py checks them).
+docs: install-test
+	$(BIN)/python docs/readme.py
+	CHROMAPAL_SCREENSHOT=1 $(BIN)/python -m pytest -q tests/test_web_browser.py -k screenshot

@@ -1,13 +1,14 @@
 """Render ``chromapal theme tests/data/kodim23.png --preview`` (dark, light) as theme-preview.png.
 
-Run from the repository root: ``.venv/bin/python docs/img/theme_preview.py``. Needs the
-DejaVu Sans Mono font (Debian: fonts-dejavu-core).
+Run from the repository root: ``.venv/bin/python docs/img/theme_preview.py [-o FILE]``. Uses the
+DejaVu Sans Mono font that matplotlib ships.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import matplotlib
 from PIL import Image, ImageDraw, ImageFont
 from rich.console import Console
 from rich.style import Style
@@ -18,8 +19,9 @@ from chromapal.cli_theme import preview_lines
 from chromapal.pipeline import extract
 from chromapal.theme import make_theme
 
-FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
-BOLD = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono-Bold.ttf"
+FONTS = Path(matplotlib.get_data_path()) / "fonts" / "ttf"  # DejaVu ships with matplotlib
+FONT = FONTS / "DejaVuSansMono.ttf"
+BOLD = FONTS / "DejaVuSansMono-Bold.ttf"
 SIZE, CELL_W, CELL_H = 15, 9, 19
 
 
@@ -43,8 +45,8 @@ def _segments(line: Text) -> list[tuple[str, Style]]:
     return [(seg.text, seg.style or Style()) for seg in line.render(console) if seg.text]
 
 
-def main() -> None:
-    """Write docs/img/theme-preview.png."""
+def main(out: Path) -> None:
+    """Write the preview picture to `out`."""
     palette = extract("tests/data/kodim23.png", k=8)
     lines = [
         *preview_lines(make_theme(palette, name="kodim23")),
@@ -56,8 +58,12 @@ def main() -> None:
     draw = ImageDraw.Draw(image)
     for i, line in enumerate(lines):
         draw_line(draw, i * CELL_H, line, fonts)
-    image.save(Path(__file__).with_name("theme-preview.png"), optimize=True)
+    image.save(out, optimize=True)
 
 
 if __name__ == "__main__":
-    main()
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Draw the README's theme preview picture.")
+    parser.add_argument("-o", "--output", type=Path, default=Path(__file__).with_name("theme-preview.png"))
+    main(parser.parse_args().output)
