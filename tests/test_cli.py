@@ -243,7 +243,7 @@ def test_url_input(http_server, monkeypatch, small_photo):
     assert result.exit_code == 1
     assert result.stdout.startswith(f"{good}  (2 colours, oklab)\n")
     assert result.stderr.splitlines() == [
-        f"Error: {http_server}/page.html: not an image (or a format Pillow cannot read)",
+        f"Error: {http_server}/page.html: the server sent text/html, not an image",
         f"Error: {http_server}/silent: no answer within 0.5 s",
         f"Error: {http_server}/endless: more than the 100,000-byte limit",
     ]

@@ -136,20 +136,7 @@ def test_upload_name_never_becomes_a_path(small_photo, tmp_path, monkeypatch):
 # -- URL fetching ----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("address", "reason"),
-    [
-        ("127.0.0.1", "loopback"), ("::1", "loopback"), ("::ffff:127.0.0.1", "loopback"),
-        ("10.1.2.3", "private"), ("172.16.0.1", "private"), ("192.168.1.1", "private"),
-        ("fc00::1", "private"), ("169.254.169.254", "link-local"), ("fe80::1", "link-local"),
-        ("0.0.0.0", "private"), ("224.0.0.1", "multicast"), ("240.0.0.1", "private"),
-        ("100.64.0.1", "not globally routable"),
-        ("93.184.216.34", None), ("2606:4700:4700::1111", None),
-    ],
-)
-def test_blocked_reason_names_each_kind_of_address(address, reason):
-    """Private, loopback, link-local and other non-public addresses are named; public ones pass."""
-    assert blocked_reason(ipaddress.ip_address(address)) == reason
+# The address policy itself is tested table by table in tests/test_fetch.py.
 
 
 class _Server(http.server.BaseHTTPRequestHandler):
@@ -298,7 +285,7 @@ def test_fetch_size_and_time_limits(server):
     with pytest.raises(SourceError, match="is over the 100-byte limit"):
         fetch_image_bytes(f"{server}/photo.png", policy=allow_only_loopback_v4, max_bytes=100)
     started = time.monotonic()
-    with pytest.raises(SourceError, match="no answer in time"):
+    with pytest.raises(SourceError, match=r"no answer within 0\.3 s$"):
         fetch_image_bytes(f"{server}/slow", policy=allow_only_loopback_v4, timeout=0.3)
 
     assert time.monotonic() - started < 1.0
