@@ -134,7 +134,7 @@ INLINE double de2000_pair(double L1, double a1, double b1, double L2, double a2,
     double r_t = -sin_small(2.0 * d_theta * (M_PI / 180.0)) * r_c;
     double x = (L2 - L1) / s_l, y = (c2p - c1p) / s_c, z = dH / s_h;
     double q = x * x + y * y + z * z + r_t * y * z;
-    return sqrt(q > 0.0 ? q : 0.0);
+    return sqrt(q < 0.0 ? 0.0 : q);  /* NaN stays NaN, as in colorspace.ciede2000 */
 }
 
 /* ---------------------------------------------------------------- blocks */
@@ -232,8 +232,33 @@ static inline double dist2(const double *p, const double *c)
     return d0 * d0 + d1 * d1 + d2 * d2;
 }
 
-static int check_len(Py_buffer *b, Py_ssize_t bytes, const char *what)
+/* ---------------------------------------------------------------- arguments
+ *
+ * These functions are reachable from Python with any arguments, so every size
+ * is computed with overflow checks and compared with the buffers before a loop
+ * runs (once, never per element), and no typed load is misaligned. */
+
+/* *out = a * b; -1 if either is negative or the product does not fit a Py_ssize_t. */
+static int mul_size(Py_ssize_t a, Py_ssize_t b, Py_ssize_t *out)
 {
+    if (a < 0 || b < 0) return -1;
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_mul_overflow(a, b, out) ? -1 : 0;
+#else
+    if (b && a > PY_SSIZE_T_MAX / b) return -1;
+    *out = a * b;
+    return 0;
+#endif
+}
+
+/* 0 if buffer `b` holds exactly count * item bytes, else -1 with ValueError naming `what`. */
+static int check_len(Py_buffer *b, Py_ssize_t count, Py_ssize_t item, const char *what)
+{
+    Py_ssize_t bytes;
+    if (mul_size(count, item, &bytes) < 0) {
+        PyErr_Format(PyExc_ValueError, "%s: size overflows (%zd items of %zd bytes)", what, count, item);
+        return -1;
+    }
     if (b->len != bytes) {
         PyErr_Format(PyExc_ValueError, "%s: expected %zd bytes, got %zd", what, bytes, b->len);
         return -1;
@@ -241,25 +266,96 @@ static int check_len(Py_buffer *b, Py_ssize_t bytes, const char *what)
     return 0;
 }
 
+/* PyMem_Malloc of count items of `item` bytes, NULL (no exception set) on overflow or failure. */
+static void *alloc_n(Py_ssize_t count, Py_ssize_t item)
+{
+    Py_ssize_t bytes;
+    if (mul_size(count, item, &bytes) < 0) return NULL;
+    return PyMem_Malloc(bytes ? bytes : 1);
+}
+
+/* A float64 or int64 array argument. `p` is the buffer's memory when it is 8-byte
+ * aligned (NumPy's arrays always are), else an aligned copy, so that no load or store
+ * is misaligned (undefined behaviour; UBSan reports it); arr_release writes a copy
+ * back into the caller's buffer when asked to (for outputs). */
+typedef struct {
+    Py_buffer v;
+    void *p, *copy;
+} Arr;
+
+/* -1 with MemoryError if a copy cannot be made. `copy` must be NULL before (an Arr is
+ * declared `= {0}`), so that arr_release is safe whether or not this ran. */
+static int arr_open(Arr *a)
+{
+    a->p = a->v.buf;
+    a->copy = NULL;
+    if (((uintptr_t)a->v.buf & 7) == 0) return 0;
+    a->copy = PyMem_Malloc(a->v.len ? a->v.len : 1);
+    if (!a->copy) { PyErr_NoMemory(); return -1; }
+    memcpy(a->copy, a->v.buf, a->v.len);
+    a->p = a->copy;
+    return 0;
+}
+
+static void arr_release(Arr *a, int write_back)
+{
+    if (a->copy) {
+        if (write_back) memcpy(a->v.buf, a->copy, a->v.len);
+        PyMem_Free(a->copy);
+        a->copy = NULL;
+    }
+    PyBuffer_Release(&a->v);
+}
+
+/* Opens each of the `n` arrays in turn; -1 (exception set) at the first failure. */
+static int arrs_open(Arr **arrs, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (arr_open(arrs[i]) < 0) return -1;
+    return 0;
+}
+
 /* ---------------------------------------------------------------- histograms */
 
+/* Checks shared by the histograms: channels 3 or 4, bits 1 to 8 (checked before any
+ * shift by them), whole pixels. Sets ValueError and returns -1 otherwise. */
+static int check_pixels(Py_buffer *px, int channels, int bits)
+{
+    if (channels != 3 && channels != 4) {
+        PyErr_Format(PyExc_ValueError, "histogram: channels must be 3 or 4, got %d", channels);
+        return -1;
+    }
+    if (bits < 1 || bits > 8) {
+        PyErr_Format(PyExc_ValueError, "histogram: bits must be 1 to 8, got %d", bits);
+        return -1;
+    }
+    if (px->len % channels) {
+        PyErr_SetString(PyExc_ValueError, "histogram: the pixel buffer is not whole pixels");
+        return -1;
+    }
+    return 0;
+}
+
 /* histogram(pixels, channels, alpha_threshold, bits, counts, sums) -> pixels counted
- * counts: int64[2**(3 bits)], sums: int64[2**(3 bits) * 3], both zeroed by the caller. */
+ * counts: int64[2**(3 bits)], sums: int64[2**(3 bits) * 3], both zeroed by the caller.
+ * The counters add as unsigned numbers (wrapping, never undefined, whatever the
+ * caller's buffers held). */
 static PyObject *histogram(PyObject *self, PyObject *args)
 {
-    Py_buffer px, cnt, sums;
+    Py_buffer px;
+    Arr cnt = {0}, sums = {0};
+    Arr *arrs[] = {&cnt, &sums};
     int channels, thr, bits;
-    if (!PyArg_ParseTuple(args, "y*iiiw*w*", &px, &channels, &thr, &bits, &cnt, &sums)) return NULL;
-    Py_ssize_t ncells = (Py_ssize_t)1 << (3 * bits), counted = 0;
-    if ((channels != 3 && channels != 4) || bits < 1 || bits > 8 || px.len % channels
-        || check_len(&cnt, ncells * 8, "counts") || check_len(&sums, ncells * 24, "sums")) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad histogram arguments");
-        PyBuffer_Release(&px); PyBuffer_Release(&cnt); PyBuffer_Release(&sums);
+    if (!PyArg_ParseTuple(args, "y*iiiw*w*", &px, &channels, &thr, &bits, &cnt.v, &sums.v)) return NULL;
+    if (check_pixels(&px, channels, bits) < 0
+        || check_len(&cnt.v, (Py_ssize_t)1 << (3 * bits), 8, "counts")
+        || check_len(&sums.v, (Py_ssize_t)3 << (3 * bits), 8, "sums") || arrs_open(arrs, 2) < 0) {
+        PyBuffer_Release(&px); arr_release(&cnt, 0); arr_release(&sums, 0);
         return NULL;
     }
     const uint8_t *p = px.buf;
-    int64_t *c = cnt.buf, *s = sums.buf;
-    Py_ssize_t n = px.len / channels;
+    uint64_t *c = cnt.p, *s = sums.p;
+    Py_ssize_t n = px.len / channels, counted = 0;
     int shift = 8 - bits;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++, p += channels) {
@@ -272,41 +368,44 @@ static PyObject *histogram(PyObject *self, PyObject *args)
         counted++;
     }
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&px); PyBuffer_Release(&cnt); PyBuffer_Release(&sums);
+    PyBuffer_Release(&px); arr_release(&cnt, 1); arr_release(&sums, 1);
     return PyLong_FromSsize_t(counted);
 }
 
 /* exact_histogram(pixels, channels, alpha_threshold, bits, rank, counts)
  * rank: int64[2**(3 bits)] (index of each occupied cell); counts: int64[n_occupied << 3*(8-bits)],
- * zeroed: the count of each exact colour, at rank << 3*(8-bits) | low bits of r, g, b. */
+ * zeroed: the count of each exact colour, at rank << 3*(8-bits) | low bits of r, g, b.
+ * A rank outside [0, len(counts) >> 3*(8-bits)) is a ValueError (tested before it
+ * is shifted). */
 static PyObject *exact_histogram(PyObject *self, PyObject *args)
 {
-    Py_buffer px, rank, cnt;
+    Py_buffer px;
+    Arr rank = {0}, cnt = {0};
+    Arr *arrs[] = {&rank, &cnt};
     int channels, thr, bits;
-    if (!PyArg_ParseTuple(args, "y*iiiy*w*", &px, &channels, &thr, &bits, &rank, &cnt)) return NULL;
-    Py_ssize_t ncells = (Py_ssize_t)1 << (3 * bits);
-    if ((channels != 3 && channels != 4) || bits < 1 || bits > 8 || px.len % channels
-        || check_len(&rank, ncells * 8, "rank")) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "bad histogram arguments");
-        PyBuffer_Release(&px); PyBuffer_Release(&rank); PyBuffer_Release(&cnt);
+    if (!PyArg_ParseTuple(args, "y*iiiy*w*", &px, &channels, &thr, &bits, &rank.v, &cnt.v)) return NULL;
+    if (check_pixels(&px, channels, bits) < 0 || check_len(&rank.v, (Py_ssize_t)1 << (3 * bits), 8, "rank")
+        || arrs_open(arrs, 2) < 0) {
+        PyBuffer_Release(&px); arr_release(&rank, 0); arr_release(&cnt, 0);
         return NULL;
     }
     const uint8_t *p = px.buf;
-    const int64_t *r = rank.buf;
-    int64_t *c = cnt.buf;
-    Py_ssize_t n = px.len / channels, size = cnt.len / 8;
+    const int64_t *r = rank.p;
+    uint64_t *c = cnt.p;
     int shift = 8 - bits, low = (1 << shift) - 1, bad = 0;
+    Py_ssize_t n = px.len / channels;
+    uint64_t ranks = (uint64_t)(cnt.v.len / 8) >> (3 * shift);  /* ranks the counts buffer covers */
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++, p += channels) {
         if (channels == 4 && p[3] < thr) continue;
         Py_ssize_t cell = ((Py_ssize_t)(p[0] >> shift) << (2 * bits)) | ((p[1] >> shift) << bits) | (p[2] >> shift);
-        Py_ssize_t key = ((Py_ssize_t)r[cell] << (3 * shift)) | ((p[0] & low) << (2 * shift))
-                         | ((p[1] & low) << shift) | (p[2] & low);
-        if (key < 0 || key >= size) { bad = 1; break; }
+        uint64_t rk = (uint64_t)r[cell];  /* a negative rank becomes huge and fails the test */
+        if (rk >= ranks) { bad = 1; break; }
+        uint64_t key = (rk << (3 * shift)) | (uint64_t)((p[0] & low) << (2 * shift) | (p[1] & low) << shift | (p[2] & low));
         c[key]++;
     }
     Py_END_ALLOW_THREADS
-    PyBuffer_Release(&px); PyBuffer_Release(&rank); PyBuffer_Release(&cnt);
+    PyBuffer_Release(&px); arr_release(&rank, 0); arr_release(&cnt, 1);
     if (bad) { PyErr_SetString(PyExc_ValueError, "rank table does not cover the pixels"); return NULL; }
     Py_RETURN_NONE;
 }
@@ -377,6 +476,7 @@ INLINE int unfilter_row(uint8_t *cur, const uint8_t *f, const uint8_t *up, Py_ss
         return 0;
     case 4:
 #ifdef __SSE2__
+        (void)c;
         paeth_row_sse2(cur, f, up, rb, bpp);
 #else
         for (i = 0; i + bpp <= rb; i += bpp)
@@ -396,19 +496,33 @@ INLINE int unfilter_row(uint8_t *cur, const uint8_t *f, const uint8_t *up, Py_ss
  * 1 filter byte + row_bytes (row_bytes a multiple of bpp, 3 or 4), out receives
  * height * row_bytes bytes. libdeflate inflates the data (about 2.5x faster than
  * zlib, the costly part of PNG decoding); no library exposes the unfiltering
- * alone, and it is a few lines. */
+ * alone, and it is a few lines. Both sizes are computed with overflow checks and
+ * must match the buffers exactly, which must not overlap, before a byte is written. */
 static PyObject *png_unfilter(PyObject *self, PyObject *args)
 {
     Py_buffer raw, out;
-    Py_ssize_t h, rb;
+    Py_ssize_t h, rb, raw_len = 0, out_len = 0;
     int bpp;
     if (!PyArg_ParseTuple(args, "y*nniw*", &raw, &h, &rb, &bpp, &out)) return NULL;
-    uint8_t *zeros = PyMem_Calloc(rb > 0 ? rb : 1, 1);
-    if (!zeros || h < 1 || rb < 1 || (bpp != 3 && bpp != 4) || rb % bpp || raw.len != h * (rb + 1)
-        || out.len != h * rb) {
-        if (zeros) PyErr_SetString(PyExc_ValueError, "png_unfilter: sizes do not match");
+    const char *problem = NULL;
+    if (h < 1 || rb < 1)
+        problem = "png_unfilter: height and row_bytes must be positive";
+    else if (bpp != 3 && bpp != 4)
+        problem = "png_unfilter: bpp must be 3 or 4";
+    else if (rb % bpp)
+        problem = "png_unfilter: row_bytes is not a multiple of bpp";
+    else if (rb == PY_SSIZE_T_MAX || mul_size(h, rb + 1, &raw_len) < 0 || mul_size(h, rb, &out_len) < 0)
+        problem = "png_unfilter: height * row_bytes overflows";
+    else if (raw.len != raw_len || out.len != out_len)
+        problem = "png_unfilter: sizes do not match";
+    else if ((uintptr_t)raw.buf < (uintptr_t)out.buf + (uintptr_t)out.len
+             && (uintptr_t)out.buf < (uintptr_t)raw.buf + (uintptr_t)raw.len)
+        problem = "png_unfilter: raw and out overlap";
+    uint8_t *zeros = problem ? NULL : PyMem_Calloc(rb, 1);
+    if (!zeros) {
+        if (problem) PyErr_SetString(PyExc_ValueError, problem);
         else PyErr_NoMemory();
-        PyMem_Free(zeros); PyBuffer_Release(&raw); PyBuffer_Release(&out);
+        PyBuffer_Release(&raw); PyBuffer_Release(&out);
         return NULL;
     }
     const uint8_t *src = raw.buf;
@@ -430,24 +544,32 @@ static PyObject *png_unfilter(PyObject *self, PyObject *args)
 /* ---------------------------------------------------------------- k-means */
 
 typedef struct {
-    Py_buffer pts, w, ctr;
+    Arr pts, w, ctr;
     Py_ssize_t n, k;
 } Problem;
 
+/* Checks the shapes (points (n, 3), weights (n,), centres (k, 3), n and k >= 1) and
+ * makes the arrays aligned; -1 with an exception otherwise. problem_close must
+ * follow in every case. */
 static int problem_open(Problem *pb)
 {
-    pb->n = pb->w.len / 8;
-    pb->k = pb->ctr.len / 24;
-    if (pb->pts.len != pb->n * 24 || pb->ctr.len % 24 || pb->k < 1 || pb->n < 1) {
+    Arr *arrs[] = {&pb->pts, &pb->w, &pb->ctr};
+    Py_ssize_t pts_len;
+    for (int i = 0; i < 3; i++) arrs[i]->copy = NULL;
+    pb->n = pb->w.v.len / 8;
+    pb->k = pb->ctr.v.len / 24;
+    if (pb->w.v.len % 8 || pb->ctr.v.len % 24 || pb->k < 1 || pb->n < 1 || mul_size(pb->n, 24, &pts_len) < 0
+        || pb->pts.v.len != pts_len) {
         PyErr_SetString(PyExc_ValueError, "points must be (n, 3) float64, weights (n,), centres (k, 3)");
         return -1;
     }
-    return 0;
+    return arrs_open(arrs, 3);
 }
 
-static void problem_close(Problem *pb)
+/* Releases the buffers; the centres are written back to the caller's buffer if `wrote`. */
+static void problem_close(Problem *pb, int wrote)
 {
-    PyBuffer_Release(&pb->pts); PyBuffer_Release(&pb->w); PyBuffer_Release(&pb->ctr);
+    arr_release(&pb->pts, 0); arr_release(&pb->w, 0); arr_release(&pb->ctr, wrote);
 }
 
 /* lloyd(points, weights, centers, max_iter, tol) -> iterations; centres updated in place. */
@@ -456,16 +578,20 @@ static PyObject *lloyd(PyObject *self, PyObject *args)
     Problem pb;
     int max_iter;
     double tol;
-    if (!PyArg_ParseTuple(args, "y*y*w*id", &pb.pts, &pb.w, &pb.ctr, &max_iter, &tol)) return NULL;
-    if (problem_open(&pb) < 0) { problem_close(&pb); return NULL; }
+    if (!PyArg_ParseTuple(args, "y*y*w*id", &pb.pts.v, &pb.w.v, &pb.ctr.v, &max_iter, &tol)) return NULL;
+    if (problem_open(&pb) < 0 || max_iter < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "lloyd: max_iter must not be negative");
+        problem_close(&pb, 0);
+        return NULL;
+    }
     Py_ssize_t n = pb.n, k = pb.k;
-    const double *pts = pb.pts.buf, *w = pb.w.buf;
-    double *ctr = pb.ctr.buf;
-    double *acc = PyMem_Calloc(4 * k, sizeof(double));
-    double *err = PyMem_Malloc(n * sizeof(double));
+    const double *pts = pb.pts.p, *w = pb.w.p;
+    double *ctr = pb.ctr.p;
+    double *acc = PyMem_Calloc(4 * (size_t)k, sizeof(double));
+    double *err = alloc_n(n, sizeof(double));
     Block *bl = PyMem_Malloc(sizeof(Block));
     if (!acc || !err || !bl) {
-        PyMem_Free(acc); PyMem_Free(err); PyMem_Free(bl); problem_close(&pb);
+        PyMem_Free(acc); PyMem_Free(err); PyMem_Free(bl); problem_close(&pb, 0);
         return PyErr_NoMemory();
     }
     int it = 0;
@@ -506,27 +632,30 @@ static PyObject *lloyd(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     if (it > max_iter) it = max_iter;
-    PyMem_Free(acc); PyMem_Free(err); PyMem_Free(bl); problem_close(&pb);
+    PyMem_Free(acc); PyMem_Free(err); PyMem_Free(bl); problem_close(&pb, 1);
     return PyLong_FromLong(it);
 }
 
 /* assign(points, centers, labels, d2): nearest centre (int64) and squared distance of each point. */
 static PyObject *assign(PyObject *self, PyObject *args)
 {
-    Py_buffer pts, ctr, lab, d2;
-    if (!PyArg_ParseTuple(args, "y*y*w*w*", &pts, &ctr, &lab, &d2)) return NULL;
-    Py_ssize_t n = pts.len / 24, k = ctr.len / 24;
-    Block *bl = PyMem_Malloc(sizeof(Block));
-    if (pts.len % 24 || ctr.len % 24 || k < 1 || lab.len != n * 8 || d2.len != n * 8 || !bl) {
-        if (bl) PyErr_SetString(PyExc_ValueError, "assign: shapes do not match");
-        else PyErr_NoMemory();
+    Arr pts = {0}, ctr = {0}, lab = {0}, d2 = {0};
+    Arr *arrs[] = {&pts, &ctr, &lab, &d2};
+    if (!PyArg_ParseTuple(args, "y*y*w*w*", &pts.v, &ctr.v, &lab.v, &d2.v)) return NULL;
+    Py_ssize_t n = pts.v.len / 24, k = ctr.v.len / 24, out_len;
+    int shapes = pts.v.len % 24 == 0 && ctr.v.len % 24 == 0 && k >= 1 && mul_size(n, 8, &out_len) == 0
+                 && lab.v.len == out_len && d2.v.len == out_len;
+    Block *bl = shapes ? PyMem_Malloc(sizeof(Block)) : NULL;
+    if (arrs_open(arrs, 4) < 0 || !bl) {
+        if (!shapes) PyErr_SetString(PyExc_ValueError, "assign: shapes do not match");
+        else if (!PyErr_Occurred()) PyErr_NoMemory();
         PyMem_Free(bl);
-        PyBuffer_Release(&pts); PyBuffer_Release(&ctr); PyBuffer_Release(&lab); PyBuffer_Release(&d2);
+        for (int i = 0; i < 4; i++) arr_release(arrs[i], 0);
         return NULL;
     }
-    const double *p = pts.buf, *c = ctr.buf;
-    int64_t *l = lab.buf;
-    double *d = d2.buf;
+    const double *p = pts.p, *c = ctr.p;
+    int64_t *l = lab.p;
+    double *d = d2.p;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t s0 = 0; s0 < n; s0 += BLOCK) {
         block_load(bl, p, s0, n);
@@ -535,7 +664,7 @@ static PyObject *assign(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     PyMem_Free(bl);
-    PyBuffer_Release(&pts); PyBuffer_Release(&ctr); PyBuffer_Release(&lab); PyBuffer_Release(&d2);
+    arr_release(&pts, 0); arr_release(&ctr, 0); arr_release(&lab, 1); arr_release(&d2, 1);
     Py_RETURN_NONE;
 }
 
@@ -549,19 +678,27 @@ static PyObject *weiszfeld(PyObject *self, PyObject *args)
     Problem pb;
     int iters;
     double floor_;
-    if (!PyArg_ParseTuple(args, "y*y*w*id", &pb.pts, &pb.w, &pb.ctr, &iters, &floor_)) return NULL;
-    if (problem_open(&pb) < 0) { problem_close(&pb); return NULL; }
+    if (!PyArg_ParseTuple(args, "y*y*w*id", &pb.pts.v, &pb.w.v, &pb.ctr.v, &iters, &floor_)) return NULL;
+    if (problem_open(&pb) < 0 || iters < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "weiszfeld: iters must not be negative");
+        problem_close(&pb, 0);
+        return NULL;
+    }
     Py_ssize_t n = pb.n, k = pb.k;
-    const double *pts = pb.pts.buf, *w = pb.w.buf;
-    double *ctr = pb.ctr.buf;
-    double *acc = PyMem_Calloc(4 * k, sizeof(double));
-    double *best_ctr = PyMem_Malloc(3 * k * sizeof(double));
+    const double *pts = pb.pts.p, *w = pb.w.p;
+    double *ctr = pb.ctr.p;
+    double *acc = PyMem_Calloc(4 * (size_t)k, sizeof(double));
+    double *best_ctr = alloc_n(k, 3 * sizeof(double));
     Block *bl = PyMem_Malloc(sizeof(Block));
     if (!acc || !best_ctr || !bl) {
-        PyMem_Free(acc); PyMem_Free(best_ctr); PyMem_Free(bl); problem_close(&pb);
+        PyMem_Free(acc); PyMem_Free(best_ctr); PyMem_Free(bl); problem_close(&pb, 0);
         return PyErr_NoMemory();
     }
+    /* The input centres until a pass scores better: when no score is a number (NaN
+     * points or weights, all weights zero) they are returned unchanged with an
+     * infinite score, as the NumPy twin does. */
     double best = INFINITY;
+    memcpy(best_ctr, ctr, 3 * k * sizeof(double));
     Py_BEGIN_ALLOW_THREADS
     for (int it = 0;; it++) {
         double total = 0.0, wsum = 0.0;
@@ -596,7 +733,7 @@ static PyObject *weiszfeld(PyObject *self, PyObject *args)
     }
     memcpy(ctr, best_ctr, 3 * k * sizeof(double));
     Py_END_ALLOW_THREADS
-    PyMem_Free(acc); PyMem_Free(best_ctr); PyMem_Free(bl); problem_close(&pb);
+    PyMem_Free(acc); PyMem_Free(best_ctr); PyMem_Free(bl); problem_close(&pb, 1);
     return PyFloat_FromDouble(best);
 }
 
@@ -607,6 +744,8 @@ typedef struct { double key; Py_ssize_t idx; } Keyed;
 static int keyed_cmp(const void *a, const void *b)
 {
     const Keyed *x = a, *y = b;
+    int xn = x->key != x->key, yn = y->key != y->key;  /* NaN keys sort last: a total order for qsort */
+    if (xn != yn) return xn - yn;
     if (x->key < y->key) return -1;
     if (x->key > y->key) return 1;
     return (x->idx > y->idx) - (x->idx < y->idx);
@@ -633,16 +772,16 @@ static void box_stats(Box *b, const Py_ssize_t *perm, const double *pts, const d
 static PyObject *median_cut(PyObject *self, PyObject *args)
 {
     Problem pb;
-    if (!PyArg_ParseTuple(args, "y*y*w*", &pb.pts, &pb.w, &pb.ctr)) return NULL;
-    if (problem_open(&pb) < 0) { problem_close(&pb); return NULL; }
+    if (!PyArg_ParseTuple(args, "y*y*w*", &pb.pts.v, &pb.w.v, &pb.ctr.v)) return NULL;
+    if (problem_open(&pb) < 0) { problem_close(&pb, 0); return NULL; }
     Py_ssize_t n = pb.n, k = pb.k, nb = 1;
-    const double *pts = pb.pts.buf, *w = pb.w.buf;
-    double *ctr = pb.ctr.buf;
-    Py_ssize_t *perm = PyMem_Malloc(n * sizeof(Py_ssize_t));
-    Keyed *keyed = PyMem_Malloc(n * sizeof(Keyed));
-    Box *boxes = PyMem_Malloc(k * sizeof(Box));
+    const double *pts = pb.pts.p, *w = pb.w.p;
+    double *ctr = pb.ctr.p;
+    Py_ssize_t *perm = alloc_n(n, sizeof(Py_ssize_t));
+    Keyed *keyed = alloc_n(n, sizeof(Keyed));
+    Box *boxes = alloc_n(k, sizeof(Box));
     if (!perm || !keyed || !boxes) {
-        PyMem_Free(perm); PyMem_Free(keyed); PyMem_Free(boxes); problem_close(&pb);
+        PyMem_Free(perm); PyMem_Free(keyed); PyMem_Free(boxes); problem_close(&pb, 0);
         return PyErr_NoMemory();
     }
     Py_BEGIN_ALLOW_THREADS
@@ -696,8 +835,10 @@ static PyObject *median_cut(PyObject *self, PyObject *args)
     }
     for (Py_ssize_t b = 0; b < nb; b++)
         for (int a = 0; a < 3; a++) ctr[3 * b + a] = boxes[b].s[a] / boxes[b].w;
+    for (Py_ssize_t b = nb; b < k; b++)  /* rows no box fills (fewer distinct points than k): NaN, not stale */
+        for (int a = 0; a < 3; a++) ctr[3 * b + a] = NAN;
     Py_END_ALLOW_THREADS
-    PyMem_Free(perm); PyMem_Free(keyed); PyMem_Free(boxes); problem_close(&pb);
+    PyMem_Free(perm); PyMem_Free(keyed); PyMem_Free(boxes); problem_close(&pb, 1);
     return PyLong_FromSsize_t(nb);
 }
 
@@ -705,11 +846,11 @@ static PyObject *median_cut(PyObject *self, PyObject *args)
 static PyObject *mean_de2000(PyObject *self, PyObject *args)
 {
     Problem pb;
-    if (!PyArg_ParseTuple(args, "y*y*y*", &pb.pts, &pb.w, &pb.ctr)) return NULL;
-    if (problem_open(&pb) < 0) { problem_close(&pb); return NULL; }
+    if (!PyArg_ParseTuple(args, "y*y*y*", &pb.pts.v, &pb.w.v, &pb.ctr.v)) return NULL;
+    if (problem_open(&pb) < 0) { problem_close(&pb, 0); return NULL; }
     Block *bl = PyMem_Malloc(sizeof(Block));
-    if (!bl) { problem_close(&pb); return PyErr_NoMemory(); }
-    const double *pts = pb.pts.buf, *w = pb.w.buf, *ctr = pb.ctr.buf;
+    if (!bl) { problem_close(&pb, 0); return PyErr_NoMemory(); }
+    const double *pts = pb.pts.p, *w = pb.w.p, *ctr = pb.ctr.p;
     double total = 0.0, wsum = 0.0;
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t s0 = 0; s0 < pb.n; s0 += BLOCK) {
@@ -720,7 +861,7 @@ static PyObject *mean_de2000(PyObject *self, PyObject *args)
         for (Py_ssize_t i = 0; i < bl->m; i++) { total += w[s0 + i] * bl->de[i]; wsum += w[s0 + i]; }
     }
     Py_END_ALLOW_THREADS
-    PyMem_Free(bl); problem_close(&pb);
+    PyMem_Free(bl); problem_close(&pb, 0);
     return PyFloat_FromDouble(total / wsum);
 }
 
@@ -729,18 +870,20 @@ static PyObject *mean_de2000(PyObject *self, PyObject *args)
 static PyObject *swap_stats(PyObject *self, PyObject *args)
 {
     Problem pb;
-    Py_buffer loss;
-    if (!PyArg_ParseTuple(args, "y*y*y*w*", &pb.pts, &pb.w, &pb.ctr, &loss)) return NULL;
-    if (problem_open(&pb) < 0 || pb.k < 2 || loss.len != pb.k * 8) {
+    Arr loss = {0};
+    Arr *arrs[] = {&loss};
+    if (!PyArg_ParseTuple(args, "y*y*y*w*", &pb.pts.v, &pb.w.v, &pb.ctr.v, &loss.v)) return NULL;
+    loss.copy = NULL;
+    if (problem_open(&pb) < 0 || pb.k < 2 || loss.v.len != pb.k * 8 || arrs_open(arrs, 1) < 0) {
         if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "swap_stats: need k >= 2 and loss of shape (k,)");
-        problem_close(&pb); PyBuffer_Release(&loss);
+        problem_close(&pb, 0); arr_release(&loss, 0);
         return NULL;
     }
     Block *bl = PyMem_Malloc(sizeof(Block));
     double *ea = PyMem_Malloc(BLOCK * sizeof(double));
-    if (!bl || !ea) { PyMem_Free(bl); PyMem_Free(ea); problem_close(&pb); PyBuffer_Release(&loss); return PyErr_NoMemory(); }
-    const double *pts = pb.pts.buf, *w = pb.w.buf, *ctr = pb.ctr.buf;
-    double *ls = loss.buf, worst = -1.0;
+    if (!bl || !ea) { PyMem_Free(bl); PyMem_Free(ea); problem_close(&pb, 0); arr_release(&loss, 0); return PyErr_NoMemory(); }
+    const double *pts = pb.pts.p, *w = pb.w.p, *ctr = pb.ctr.p;
+    double *ls = loss.p, worst = -1.0;
     Py_ssize_t arg = 0;
     Py_BEGIN_ALLOW_THREADS
     memset(ls, 0, pb.k * sizeof(double));
@@ -759,27 +902,29 @@ static PyObject *swap_stats(PyObject *self, PyObject *args)
         }
     }
     Py_END_ALLOW_THREADS
-    PyMem_Free(bl); PyMem_Free(ea); problem_close(&pb); PyBuffer_Release(&loss);
+    PyMem_Free(bl); PyMem_Free(ea); problem_close(&pb, 0); arr_release(&loss, 1);
     return PyLong_FromSsize_t(arg);
 }
 
 /* ciede2000_pairs(lab1, lab2, out): dE2000 of each row pair (for tests against the NumPy version). */
 static PyObject *ciede2000_pairs(PyObject *self, PyObject *args)
 {
-    Py_buffer a, b, out;
-    if (!PyArg_ParseTuple(args, "y*y*w*", &a, &b, &out)) return NULL;
-    Py_ssize_t n = out.len / 8;
-    Block *bl = PyMem_Malloc(sizeof(Block));
-    if (a.len != n * 24 || b.len != n * 24 || !bl) {
-        if (bl) PyErr_SetString(PyExc_ValueError, "ciede2000_pairs: shapes do not match");
-        else PyErr_NoMemory();
-        PyMem_Free(bl); PyBuffer_Release(&a); PyBuffer_Release(&b); PyBuffer_Release(&out);
+    Arr a = {0}, b = {0}, out = {0};
+    Arr *arrs[] = {&a, &b, &out};
+    if (!PyArg_ParseTuple(args, "y*y*w*", &a.v, &b.v, &out.v)) return NULL;
+    Py_ssize_t n = out.v.len / 8, in_len;
+    int shapes = out.v.len % 8 == 0 && mul_size(n, 24, &in_len) == 0 && a.v.len == in_len && b.v.len == in_len;
+    Block *bl = shapes ? PyMem_Malloc(sizeof(Block)) : NULL;
+    if (arrs_open(arrs, 3) < 0 || !bl) {
+        if (!shapes) PyErr_SetString(PyExc_ValueError, "ciede2000_pairs: shapes do not match");
+        else if (!PyErr_Occurred()) PyErr_NoMemory();
+        PyMem_Free(bl); arr_release(&a, 0); arr_release(&b, 0); arr_release(&out, 0);
         return NULL;
     }
-    const double *q = b.buf;
-    double *o = out.buf;
+    const double *q = b.p;
+    double *o = out.p;
     for (Py_ssize_t s0 = 0; s0 < n; s0 += BLOCK) {
-        block_load(bl, a.buf, s0, n);
+        block_load(bl, a.p, s0, n);
         for (Py_ssize_t i = 0; i < bl->m; i++) {
             const double *c = q + 3 * (s0 + i);
             bl->cx[i] = c[0]; bl->cy[i] = c[1]; bl->cz[i] = c[2];
@@ -787,7 +932,7 @@ static PyObject *ciede2000_pairs(PyObject *self, PyObject *args)
         block_de2000(bl);
         memcpy(o + s0, bl->de, bl->m * sizeof(double));
     }
-    PyMem_Free(bl); PyBuffer_Release(&a); PyBuffer_Release(&b); PyBuffer_Release(&out);
+    PyMem_Free(bl); arr_release(&a, 0); arr_release(&b, 0); arr_release(&out, 1);
     Py_RETURN_NONE;
 }
 

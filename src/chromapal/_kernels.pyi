@@ -1,4 +1,7 @@
 # Signatures of the compiled kernels in _kernels.c (buffers are C-contiguous NumPy arrays).
+# Any buffer is accepted: sizes are checked (with overflow checks) before a loop runs and
+# raise ValueError when they do not match; misaligned float64/int64 buffers are copied;
+# negative counts, iterations or bits are ValueError.
 from typing import Any
 
 def histogram(pixels: Any, channels: int, alpha_threshold: int, bits: int, counts: Any, sums: Any, /) -> int: ...

@@ -1,0 +1,351 @@
+"""chromapal._kernels called directly with hostile arguments: they raise or return sane values, never crash.
+
+Each check that could crash runs in a child interpreter, so a segfault or a sanitizer
+abort fails that test instead of killing pytest. Under ``make fuzz`` the children
+inherit the ASan/UBSan preload and load the sanitized build of the extension, so
+an out-of-bounds access, a misaligned load, a shift by a negative amount or a
+signed overflow in a kernel fails the test even when it would not crash.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from chromapal import cluster
+
+K = pytest.importorskip("chromapal._kernels")
+
+#: Exceptions a kernel may raise for bad arguments (caller bugs); anything else is a failure.
+ARGUMENT_ERRORS = (ValueError, TypeError, OverflowError, BufferError)
+#: Seconds a child gets (the sanitized build is several times slower than -O3).
+CHILD_TIMEOUT = 120
+
+PRELUDE = """
+import numpy as np
+from chromapal import _kernels as K
+
+ARGUMENT_ERRORS = (ValueError, TypeError, OverflowError, BufferError)
+
+def rejects(fn, *args):
+    try:
+        fn(*args)
+    except ARGUMENT_ERRORS:
+        return
+    raise AssertionError(f"{fn.__name__} accepted {[type(a).__name__ for a in args]}")
+
+def unaligned(a):
+    '''A copy of `a` whose data starts at an odd address (a bytes buffer sliced at offset 1).'''
+    raw = bytearray(a.nbytes + 1)
+    out = np.frombuffer(raw, a.dtype, count=a.size, offset=1).reshape(a.shape)
+    out[...] = a
+    assert out.ctypes.data % 8 and not out.flags.aligned
+    return out
+"""
+
+
+def run_child(body: str) -> None:
+    """Run `body` after PRELUDE in a fresh interpreter; fail with its output unless it exits 0 and prints 'ok'."""
+    code = PRELUDE + textwrap.dedent(body) + "\nprint('ok')\n"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=CHILD_TIMEOUT, env=os.environ.copy()
+    )
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), (
+        f"child exited {proc.returncode}\nstdout:\n{proc.stdout[-3000:]}\nstderr:\n{proc.stderr[-6000:]}"
+    )
+
+
+# -- png_unfilter ---------------------------------------------------------------------------------
+
+#: Hostile png_unfilter calls, each expected to raise: (name, arguments as Python source).
+PNG_CASES = {
+    "empty-buffers-huge-height-and-row": "b'', 2**62, 2**62, 4, bytearray()",
+    "empty-buffers-max-row": f"b'', 1, {2**63 - 1}, 3, bytearray()",
+    "empty-buffers-max-height": f"b'', {2**63 - 1}, 3, 3, bytearray()",
+    # 3 * (row + 1) and 3 * row wrap to 5 and 2 in 64 bits: the old signed check let this through
+    "sizes-that-wrap-to-the-buffers": "bytes(5), 3, 6148914691236517206, 3, bytearray(2)",
+    "sizes-that-wrap-to-zero-height": "b'', 4, 4611686018427387904, 4, bytearray()",
+    "zero-height": "bytes(13), 0, 12, 3, bytearray(12)",
+    "negative-height": "bytes(13), -1, 12, 3, bytearray(12)",
+    "negative-row": "bytes(13), 1, -12, 3, bytearray(12)",
+    "zero-bpp": "bytes(13), 1, 12, 0, bytearray(12)",
+    "negative-bpp": "bytes(13), 1, 12, -4, bytearray(12)",
+    "row-not-whole-pixels": "bytes(12), 1, 11, 3, bytearray(11)",
+    "raw-one-byte-short": "bytes(12), 1, 12, 3, bytearray(12)",
+    "out-one-byte-short": "bytes(13), 1, 12, 3, bytearray(11)",
+    "unknown-filter-type": "bytes([5]) + bytes(12), 1, 12, 3, bytearray(12)",
+    "height-beyond-ssize_t": "bytes(13), 2**64, 12, 3, bytearray(12)",
+}
+
+
+@pytest.mark.parametrize("args", PNG_CASES.values(), ids=PNG_CASES.keys())
+def test_png_unfilter_rejects_hostile_sizes(args: str) -> None:
+    """Sizes that overflow, mismatch or are negative raise an argument error before any byte is written."""
+    run_child(f"rejects(K.png_unfilter, {args})")
+
+
+def test_png_unfilter_rejects_overlapping_buffers() -> None:
+    """raw and out sharing memory (views of one bytearray) is refused, not undefined behaviour."""
+    run_child(
+        """
+        mem = bytearray(2 * 13)
+        view = memoryview(mem)
+        rejects(K.png_unfilter, view[0:13], 1, 12, 3, view[6:18])
+        """
+    )
+
+
+def test_png_unfilter_works_on_odd_addresses() -> None:
+    """Buffers starting at odd addresses unfilter exactly as aligned ones (all five filter types)."""
+    run_child(
+        """
+        rng = np.random.default_rng(0)
+        h, row = 10, 12
+        raw = rng.integers(0, 256, (h, row + 1), dtype=np.uint8)
+        raw[:, 0] = np.arange(h) % 5
+        expected = np.empty((h, row), np.uint8)
+        K.png_unfilter(raw.tobytes(), h, row, 3, expected)
+        got = bytearray(h * row + 1)
+        K.png_unfilter(memoryview(bytearray(b'x' + raw.tobytes()))[1:], h, row, 3, memoryview(got)[1:])
+        assert bytes(got[1:]) == expected.tobytes()
+        """
+    )
+
+
+# -- histograms ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("bits", [-1, 0, 9, -100, 2**31 - 1, -(2**31)])
+def test_histograms_reject_bits_before_shifting_by_them(bits: int) -> None:
+    """Out-of-range bits raise ValueError; no shift by a negative or oversized amount happens first."""
+    run_child(
+        f"""
+        px = np.zeros((4, 3), np.uint8)
+        rejects(K.histogram, px, 3, 0, {bits}, np.zeros(4096, np.int64), np.zeros(3 * 4096, np.int64))
+        rejects(K.exact_histogram, px, 3, 0, {bits}, np.zeros(4096, np.int64), np.zeros(8, np.int64))
+        """
+    )
+
+
+@pytest.mark.parametrize("rank", [-1, -(2**63), 1, 2**62, 2**63 - 1])
+def test_exact_histogram_rejects_ranks_outside_the_counts(rank: int) -> None:
+    """A negative or too large rank is refused before it is shifted (no UB, no write out of bounds)."""
+    run_child(
+        f"""
+        px = np.array([[255, 255, 255]], np.uint8)
+        rank = np.zeros(1 << 15, np.int64)
+        rank[-1] = {rank}
+        counts = np.zeros(8, np.int64)  # room for rank 0 only
+        rejects(K.exact_histogram, px, 3, 0, 5, rank, counts)
+        """
+    )
+
+
+def test_histogram_counters_wrap_instead_of_overflowing() -> None:
+    """Counters the caller left at INT64_MAX wrap (defined unsigned arithmetic), never signed overflow."""
+    run_child(
+        """
+        px = np.array([[0, 0, 0]], np.uint8)
+        counts = np.full(8, np.iinfo(np.int64).max)
+        sums = np.zeros(24, np.int64)
+        assert K.histogram(px, 3, 0, 1, counts, sums) == 1
+        assert counts[0] == np.iinfo(np.int64).min
+        """
+    )
+
+
+def test_histograms_on_unaligned_buffers_equal_aligned() -> None:
+    """int64 outputs at odd addresses get the same counts as aligned ones (copied, never misaligned loads)."""
+    run_child(
+        """
+        rng = np.random.default_rng(1)
+        px = rng.integers(0, 256, (500, 4), dtype=np.uint8)
+        c, s = np.zeros(4096, np.int64), np.zeros(3 * 4096, np.int64)
+        cu, su = unaligned(c), unaligned(s)
+        assert K.histogram(px, 4, 10, 4, c, s) == K.histogram(px, 4, 10, 4, cu, su)
+        assert (c == cu).all() and (s == su).all()
+        rank = np.zeros(4096, np.int64)
+        occupied = np.flatnonzero(c)
+        rank[occupied] = np.arange(len(occupied))
+        e = np.zeros(len(occupied) << 12, np.int64)
+        eu = unaligned(e)
+        K.exact_histogram(px, 4, 10, 4, rank, e)
+        K.exact_histogram(px, 4, 10, 4, unaligned(rank), eu)
+        assert (e == eu).all() and e.sum() == c.sum()
+        """
+    )
+
+
+# -- k-means loops ---------------------------------------------------------------------------------
+
+
+def test_loops_on_unaligned_buffers_equal_aligned() -> None:
+    """Every float64 kernel given arrays at odd addresses returns and writes what it does for aligned ones."""
+    run_child(
+        """
+        rng = np.random.default_rng(2)
+        pts = rng.uniform(0, 100, (300, 3)); w = rng.uniform(1, 10, 300); ctr = pts[:5].copy()
+
+        a, b = ctr.copy(), unaligned(ctr)
+        assert K.lloyd(pts, w, a, 20, 1e-6) == K.lloyd(unaligned(pts), unaligned(w), b, 20, 1e-6)
+        assert (a == b).all()
+        a, b = ctr.copy(), unaligned(ctr)
+        assert K.weiszfeld(pts, w, a, 3, 0.5) == K.weiszfeld(unaligned(pts), unaligned(w), b, 3, 0.5)
+        assert (a == b).all()
+        a, b = np.empty((5, 3)), unaligned(np.zeros((5, 3)))
+        assert K.median_cut(pts, w, a) == K.median_cut(unaligned(pts), unaligned(w), b)
+        assert (a == b).all()
+        assert K.mean_de2000(pts, w, ctr) == K.mean_de2000(unaligned(pts), unaligned(w), unaligned(ctr))
+        la, lb = np.empty(5), unaligned(np.zeros(5))
+        assert K.swap_stats(pts, w, ctr, la) == K.swap_stats(unaligned(pts), unaligned(w), unaligned(ctr), lb)
+        assert (la == lb).all()
+        l1, d1 = np.empty(300, np.int64), np.empty(300)
+        l2, d2 = unaligned(np.zeros(300, np.int64)), unaligned(np.zeros(300))
+        K.assign(pts, ctr, l1, d1)
+        K.assign(unaligned(pts), unaligned(ctr), l2, d2)
+        assert (l1 == l2).all() and (d1 == d2).all()
+        o1, o2 = np.empty(300), unaligned(np.zeros(300))
+        K.ciede2000_pairs(pts, pts[::-1].copy(), o1)
+        K.ciede2000_pairs(unaligned(pts), unaligned(pts[::-1].copy()), o2)
+        assert (o1 == o2).all()
+        """
+    )
+
+
+#: Loop calls with empty, ragged, negative or mismatched arguments, each expected to raise.
+LOOP_CASES = {
+    "lloyd-no-points": "K.lloyd, np.zeros((0, 3)), np.zeros(0), np.zeros((2, 3)), 5, 0.1",
+    "lloyd-no-centres": "K.lloyd, np.zeros((4, 3)), np.ones(4), np.zeros((0, 3)), 5, 0.1",
+    "lloyd-negative-iterations": "K.lloyd, np.zeros((4, 3)), np.ones(4), np.zeros((2, 3)), -1, 0.1",
+    "lloyd-ragged-weights": "K.lloyd, np.zeros((4, 3)), bytes(33), np.zeros((2, 3)), 5, 0.1",
+    "lloyd-ragged-centres": "K.lloyd, np.zeros((4, 3)), np.ones(4), bytearray(50), 5, 0.1",
+    "lloyd-read-only-centres": "K.lloyd, np.zeros((4, 3)), np.ones(4), bytes(48), 5, 0.1",
+    "weiszfeld-negative-iterations": "K.weiszfeld, np.zeros((4, 3)), np.ones(4), np.zeros((2, 3)), -5, 0.5",
+    "weiszfeld-no-points": "K.weiszfeld, b'', b'', np.zeros((2, 3)), 2, 0.5",
+    "median-cut-no-centres": "K.median_cut, np.zeros((4, 3)), np.ones(4), bytearray()",
+    "median-cut-points-short": "K.median_cut, np.zeros((3, 3)), np.ones(4), np.zeros((2, 3))",
+    "mean-de2000-no-centres": "K.mean_de2000, np.zeros((4, 3)), np.ones(4), b''",
+    "swap-stats-one-centre": "K.swap_stats, np.zeros((4, 3)), np.ones(4), np.zeros((1, 3)), np.zeros(1)",
+    "swap-stats-loss-short": "K.swap_stats, np.zeros((4, 3)), np.ones(4), np.zeros((3, 3)), np.zeros(2)",
+    "assign-no-centres": "K.assign, np.zeros((4, 3)), b'', np.zeros(4, np.int64), np.zeros(4)",
+    "assign-labels-short": "K.assign, np.zeros((4, 3)), np.zeros((2, 3)), np.zeros(3, np.int64), np.zeros(4)",
+    "assign-ragged-points": "K.assign, bytes(25), np.zeros((2, 3)), np.zeros(1, np.int64), np.zeros(1)",
+    "pairs-ragged-out": "K.ciede2000_pairs, np.zeros((1, 3)), np.zeros((1, 3)), bytearray(9)",
+    "pairs-mismatched": "K.ciede2000_pairs, np.zeros((2, 3)), np.zeros((1, 3)), np.zeros(2)",
+}
+
+
+@pytest.mark.parametrize("args", LOOP_CASES.values(), ids=LOOP_CASES.keys())
+def test_loops_reject_hostile_shapes(args: str) -> None:
+    """Empty, ragged or mismatched buffers and negative counts raise an argument error."""
+    run_child(f"rejects({args})")
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
+@pytest.mark.parametrize("weights", ["nan", "zero"])
+def test_weiszfeld_keeps_the_input_centres_when_no_score_is_a_number(
+    weights: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All-NaN or all-zero weights (every score NaN): the input centres and an infinite score, as in NumPy."""
+    rng = np.random.default_rng(3)
+    lab = rng.uniform(0, 100, (200, 3))
+    w = np.full(200, np.nan) if weights == "nan" else np.zeros(200)
+    centers = rng.uniform(0, 100, (4, 3))
+
+    compiled, compiled_score = cluster._weiszfeld(lab, w, centers, 4)
+    monkeypatch.setattr(cluster, "KERNELS", None)
+    reference, reference_score = cluster._weiszfeld(lab, w, centers, 4)
+
+    np.testing.assert_array_equal(compiled, centers)
+    np.testing.assert_array_equal(reference, centers)
+    assert compiled_score == reference_score == np.inf
+
+
+def test_weiszfeld_with_nan_points_returns_the_input_centres() -> None:
+    """NaN points make every score NaN: the kernel leaves the caller's centres as they were."""
+    run_child(
+        """
+        pts = np.full((50, 3), np.nan); ctr = np.arange(6, dtype=float).reshape(2, 3); before = ctr.copy()
+        assert K.weiszfeld(pts, np.ones(50), ctr, 3, 0.5) == float('inf')
+        assert (ctr == before).all()
+        """
+    )
+
+
+def test_median_cut_fills_rows_it_cannot_make_with_nan() -> None:
+    """Asked for more boxes than points, the rows past the returned count are NaN, not stale memory."""
+    out = np.zeros((5, 3))
+
+    made = K.median_cut(np.array([[0.0, 0, 0], [1, 2, 3]]), np.ones(2), out)
+
+    assert made == 2
+    np.testing.assert_array_equal(out[:2], [[0, 0, 0], [1, 2, 3]])
+    assert np.isnan(out[2:]).all()
+
+
+def test_loops_survive_nan_and_infinite_inputs() -> None:
+    """NaN/inf points and weights give NaN-ish results but no crash, hang or sanitizer report."""
+    run_child(
+        """
+        rng = np.random.default_rng(4)
+        for bad in (np.nan, np.inf, -np.inf):
+            pts = rng.uniform(0, 100, (300, 3)); pts[::7] = bad
+            w = rng.uniform(0, 2, 300); w[::5] = bad
+            ctr = pts[1:5].copy()
+            K.lloyd(pts, w, ctr.copy(), 10, 1e-6)
+            K.weiszfeld(pts, w, ctr.copy(), 3, 0.5)
+            assert 1 <= K.median_cut(pts, w, np.empty((6, 3))) <= 6
+            K.mean_de2000(pts, w, ctr)
+            assert 0 <= K.swap_stats(pts, w, ctr, np.empty(4)) < 300
+            K.assign(pts, ctr, np.empty(300, np.int64), np.empty(300))
+            K.ciede2000_pairs(pts, pts[::-1].copy(), np.empty(300))
+        """
+    )
+
+
+def test_random_arguments_never_crash() -> None:
+    """2,000 seeded calls with random buffers, sizes and integers: each returns or raises an argument error."""
+    run_child(
+        """
+        import random
+        rnd = random.Random(11)
+        INTS = [-(2**63), -(2**31), -1, 0, 1, 2, 3, 4, 5, 8, 9, 12, 24, 255, 2**31 - 1, 2**32, 2**62, 2**63 - 1]
+        SMALL = [-(2**31), -1, 0, 1, 3, 10]
+
+        def buf():
+            n = rnd.choice([0, 1, 3, 7, 8, 9, 12, 13, 24, 25, 48, 96, 192, 4096 * 8, 4096 * 24])
+            data = bytearray(rnd.getrandbits(8) for _ in range(min(n, 64))) + bytearray(max(n - 64, 0))
+            kind = rnd.randrange(4)
+            if kind == 0:
+                return bytes(data)
+            if kind == 1:
+                return data
+            view = memoryview(bytearray(b'x') + data)[1:]  # odd address
+            return view if kind == 2 else np.frombuffer(data, np.float64, count=len(data) // 8).copy()
+
+        calls = [
+            (K.histogram, lambda: (buf(), rnd.choice(INTS), rnd.choice(INTS), rnd.choice(INTS), buf(), buf())),
+            (K.exact_histogram, lambda: (buf(), rnd.choice(INTS), rnd.choice(INTS), rnd.choice(INTS), buf(), buf())),
+            (K.png_unfilter, lambda: (buf(), rnd.choice(INTS), rnd.choice(INTS), rnd.choice(INTS), buf())),
+            (K.lloyd, lambda: (buf(), buf(), buf(), rnd.choice(SMALL), rnd.choice([0.0, 1e-3, float('nan')]))),
+            (K.weiszfeld, lambda: (buf(), buf(), buf(), rnd.choice(SMALL), rnd.choice([0.0, 0.5, -1.0, float('nan')]))),
+            (K.median_cut, lambda: (buf(), buf(), buf())),
+            (K.assign, lambda: (buf(), buf(), buf(), buf())),
+            (K.mean_de2000, lambda: (buf(), buf(), buf())),
+            (K.swap_stats, lambda: (buf(), buf(), buf(), buf())),
+            (K.ciede2000_pairs, lambda: (buf(), buf(), buf())),
+        ]
+        for i in range(2000):
+            fn, make = calls[i % len(calls)]
+            args = make()
+            try:
+                fn(*args)
+            except ARGUMENT_ERRORS:
+                pass
+        """
+    )
