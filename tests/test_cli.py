@@ -313,7 +313,7 @@ def test_no_image_is_a_usage_error():
     """`chromapal extract` without an image exits 2."""
     result = run("extract")
 
-    assert result.exit_code == 2 and "Missing argument 'IMAGES...'" in result.stderr
+    assert (result.exit_code, result.stderr) == (2, "Error: Missing argument 'IMAGES'.\n")
 
 
 # -- real processes -----------------------------------------------------------------------

@@ -2,9 +2,14 @@
 
 The worker function `process` takes a source and plain options and returns a plain,
 picklable dict; it never raises, so one bad image never stops a batch. `run_batch`
-sends sources to a local process pool, or to a Dask cluster when given a scheduler
-address, and writes each result through the single `PaletteStore` writer as soon as
-it arrives. Progress goes to a callback; this module never prints.
+sends sources to a local `chromapal.workers.WorkerPool`, or to a Dask cluster when
+given a scheduler address, and writes each result through the single `PaletteStore`
+writer as soon as it arrives. Progress goes to a callback; this module never prints.
+
+Each image has a deadline (`DEFAULT_TIMEOUT` seconds): past it, its worker process is
+killed and replaced, the image is recorded as failed ("took longer than 30 s") and the
+run goes on. On a Dask cluster the deadline bounds downloads only (a Dask task cannot
+be stopped from outside); decoding and clustering there run to the end.
 """
 
 from __future__ import annotations
@@ -12,21 +17,19 @@ from __future__ import annotations
 import glob
 import inspect
 import os
-import signal
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from . import __version__
 from .colorspace import canonical_space
-from .errors import PaletteError
+from .errors import ImageTimeoutError, PaletteError
 from .load import DRAFT_ABOVE, MAX_PIXELS, is_url, load_image
 from .pipeline import extract, extract_palette
 from .store import PaletteStore, options_key
+from .workers import WorkerCrashedError, WorkerPool, fetch_within
 
 #: File extensions picked up when a folder is given (case-insensitive).
 IMAGE_EXTENSIONS: Final = frozenset(
@@ -51,7 +54,9 @@ IMAGE_EXTENSIONS: Final = frozenset(
         ".jpx",
     }
 )
-#: Tasks kept in flight per worker: enough to keep workers busy, few enough to stop fast.
+#: Seconds each image may take (download, decoding, clustering) unless told otherwise.
+DEFAULT_TIMEOUT: Final = 30.0
+#: Tasks kept in flight per Dask worker thread: enough to keep them busy, few enough to stop fast.
 IN_FLIGHT_PER_WORKER: Final = 4
 #: Failure reasons kept in the summary.
 FIRST_REASONS: Final = 5
@@ -62,9 +67,12 @@ Record = dict[str, Any]
 ProgressCallback = Callable[["Progress"], None]
 
 
-# The keywords of `extract` (other than the source) and their defaults.
+# The keywords of `extract` (other than the source and the deadline, which is no part of
+# the result) and their defaults.
 _EXTRACT_DEFAULTS: Final = {
-    name: p.default for name, p in inspect.signature(extract).parameters.items() if name != "source"
+    name: p.default
+    for name, p in inspect.signature(extract).parameters.items()
+    if name not in ("source", "timeout")
 }
 # Options that go to `load_image`; every other one goes to `extract_palette`.
 _LOAD_OPTIONS: Final = frozenset({"frames", "max_pixels", "draft"})
@@ -238,20 +246,25 @@ def file_stamp(source: str) -> tuple[int | None, int | None]:
 # -- the worker --------------------------------------------------------------------------
 
 
-def process(source: str, options: Mapping[str, Any]) -> Record:
+def process(source: str, options: Mapping[str, Any], timeout: float | None = None) -> Record:
     """Extract the palette of one source; return a plain dict and never raise.
 
     Returns ``{"source", "ok": True, "size", "mtime_ns", "width", "height", "colors",
     "shares", "note", "k", "space", "load_ms", "extract_ms"}`` on success, or
     ``{"source", "ok": False, "size", "mtime_ns", "error", "reason"}`` where `error` is
-    the exception's class name and `reason` its one-line message.
+    the exception's class name and `reason` its one-line message. `timeout` (seconds)
+    bounds a URL's download; the caller enforces it on the rest by killing the worker.
     """
     size, mtime_ns = file_stamp(source)  # before reading: a later change is seen next run
     record: Record = {"source": source, "size": size, "mtime_ns": mtime_ns}
     try:
         t0 = time.perf_counter()
+        if timeout is not None:
+            source_or_data = fetch_within(source, time.monotonic() + timeout)
+        else:
+            source_or_data = source
         loaded = load_image(
-            source,
+            source_or_data,
             frames=options.get("frames", "first"),
             max_pixels=options.get("max_pixels", MAX_PIXELS),
             draft_above=DRAFT_ABOVE if options.get("draft", True) else None,
@@ -290,11 +303,6 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
-def _ignore_sigint() -> None:
-    """Pool initializer: Ctrl-C is handled by the parent, which finishes its writes first."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 # -- the runner --------------------------------------------------------------------------
 
 
@@ -305,6 +313,7 @@ def run_batch(
     *,
     workers: int | None = None,
     scheduler: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     inputs: Iterable[str] = (),
@@ -321,9 +330,13 @@ def run_batch(
         Extraction options; with each file's size and modification time they form
         the "done" key, so changed files and new options are processed again.
     workers : int, optional
-        Local processes (default: all cores). 1 runs in this process.
+        Local worker processes (default: all cores). With 1 and no `timeout`, images
+        are processed in this process.
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:8786``); `workers` is then ignored.
+    timeout : float or None
+        Seconds each image may take; past it the worker is killed and replaced and the
+        image recorded as failed. None: no limit. On Dask it bounds downloads only.
     progress : callable, optional
         Called with a `Progress` after every source skipped, stored or failed.
     should_stop : callable, optional
@@ -372,11 +385,11 @@ def run_batch(
     n_workers = workers or os.cpu_count() or 1
     try:
         if scheduler:
-            _run_dask(scheduler, todo(), options.as_dict(), record, stop)
-        elif n_workers == 1:
+            _run_dask(scheduler, todo(), options.as_dict(), record, stop, timeout)
+        elif n_workers == 1 and timeout is None:
             _run_inline(todo(), options.as_dict(), record, stop)
         else:
-            _run_pool(n_workers, todo(), options.as_dict(), record, stop)
+            _run_pool(n_workers, todo(), options.as_dict(), record, stop, timeout)
     finally:
         # Every source is skipped, done or failed unless the run was stopped or broke off.
         interrupted = state.finished < len(sources)
@@ -414,50 +427,54 @@ def _run_pool(
     options: Record,
     record: Callable[[Record], None],
     stop: Callable[[], bool],
+    timeout: float | None,
 ) -> None:
-    """Run on a local process pool; a dead worker fails its tasks only."""
-    window = workers * IN_FLIGHT_PER_WORKER
-    pending: dict[Future[Record], str] = {}
-    pool = ProcessPoolExecutor(workers, initializer=_ignore_sigint)
-    try:
+    """Run on a `WorkerPool`: an image past its deadline, or whose worker dies, fails alone.
+
+    One task per worker is in flight (dispatch costs a fraction of a millisecond), so a
+    stop starts nothing new and only the images already running are finished.
+    """
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    pending: dict[Any, str] = {}
+    with WorkerPool(workers) as pool:
         exhausted = False
         while True:
-            while not exhausted and not stop() and len(pending) < window:
+            while not exhausted and not stop() and len(pending) < workers:
                 source = next(todo, None)
                 if source is None:
                     exhausted = True
                     break
-                pending[pool.submit(process, source, options)] = source
+                pending[pool.submit(process, source, options, timeout, timeout=timeout)] = source
             if not pending:
                 break
             finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            broken = False
             for future in finished:
                 source = pending.pop(future)
                 try:
-                    record(future.result())
-                except BrokenProcessPool:
-                    broken = True
-                    record(_crash_record(source))
-            if broken:  # the pool is unusable; fail what it held and start a fresh one
-                for source in pending.values():
-                    record(_crash_record(source))
-                pending.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = ProcessPoolExecutor(workers, initializer=_ignore_sigint)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+                    result = future.result()
+                except Exception as exc:  # noqa: BLE001 - deadline or dead worker: this image only
+                    result = _failure_record(source, exc)
+                record(result)
 
 
-def _crash_record(source: str) -> Record:
+def _failure_record(source: str, exc: BaseException) -> Record:
+    """The record of an image whose worker was stopped at the deadline or died."""
     size, mtime_ns = file_stamp(source)
+    if isinstance(exc, ImageTimeoutError):
+        error, reason = "ImageTimeoutError", f"{source}: {exc}"
+    elif isinstance(exc, WorkerCrashedError):
+        error = "WorkerCrash"
+        reason = f"{source}: the worker process died while this image was in progress ({exc})"
+    else:
+        error, reason = type(exc).__name__, f"{source}: {_one_line(exc)}"
     return {
         "source": source,
         "ok": False,
         "size": size,
         "mtime_ns": mtime_ns,
-        "error": "WorkerCrash",
-        "reason": f"{source}: the worker process died while this image was in progress",
+        "error": error,
+        "reason": reason,
     }
 
 
@@ -467,8 +484,12 @@ def _run_dask(
     options: Record,
     record: Callable[[Record], None],
     stop: Callable[[], bool],
+    timeout: float | None = None,
 ) -> None:
-    """Run on a Dask cluster: workers open the images, results stream back to this writer."""
+    """Run on a Dask cluster: workers open the images, results stream back to this writer.
+
+    `timeout` bounds downloads only: a running Dask task cannot be stopped from outside.
+    """
     try:
         from distributed import Client, as_completed
     except ImportError as exc:
@@ -496,7 +517,7 @@ def _run_dask(
             if source is None:
                 exhausted = True
                 return
-            future = client.submit(process, source, options, pure=False)
+            future = client.submit(process, source, options, timeout, pure=False)
             sources[future.key] = source
             futures.add(future)
 

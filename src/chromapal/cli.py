@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -20,7 +21,7 @@ from rich.text import Text
 from . import __version__
 from .adjust import IGNORE_TOLERANCE, SORT_KEYS
 from .colorspace import SPACES
-from .errors import PaletteError
+from .errors import ImageTimeoutError, PaletteError
 from .export import FORMATS
 from .load import MAX_PIXELS, quiet_decoders
 from .names import NAME_LISTS
@@ -28,6 +29,41 @@ from .palette import Palette, dumps_palettes, text_color_for
 from .pipeline import INITS, MAX_ERROR, MAX_K, extract
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
+
+#: Seconds each image may take on the command line (download, decoding, clustering).
+DEFAULT_TIMEOUT = 30.0
+#: Exit status after the reader of standard output went away (as a shell reports SIGPIPE).
+BROKEN_PIPE_STATUS = 141
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A float option that refuses NaN and infinities (a usage error naming the flag).
+
+    ``click.FloatRange`` lets ``nan`` through (every comparison with it is false) and
+    accepts ``inf``; every float option of every command uses this type instead.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """Parse `value`, fail on a non-finite number, then check the range."""
+        number = click.FLOAT.convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+def _timeout_value(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """``--timeout 0`` means no deadline (None)."""
+    return value or None
+
+
+def timeout_option(func: F) -> F:
+    """``--timeout SECONDS``: the per-image deadline of every command that reads images."""
+    return click.option(
+        "--timeout", type=FiniteFloatRange(min=0), default=DEFAULT_TIMEOUT, show_default=True,
+        metavar="SECONDS", callback=_timeout_value,
+        help="Seconds each image may take (download, decoding, clustering); 0: no limit.",
+    )(func)
 
 class KType(click.ParamType):
     """-k: an integer from 1 to 256, or 'auto'."""
@@ -50,7 +86,7 @@ def extract_options(func: F) -> F:
     options = [
         click.option("-k", "--colors", "k", type=K_TYPE, default="8", show_default=True,
                      help="Number of colours (1-256), or 'auto' for the fewest within --max-error."),
-        click.option("--max-error", type=click.FloatRange(0, min_open=True), default=MAX_ERROR, show_default=True,
+        click.option("--max-error", type=FiniteFloatRange(0, min_open=True), default=MAX_ERROR, show_default=True,
                      help="With -k auto: the mean CIEDE2000 error the palette may leave."),
         click.option("--init", type=click.Choice(INITS), default="median-cut", show_default=True,
                      help="k-means start: deterministic median cut, or k-means++ drawn with --seed."),
@@ -63,6 +99,7 @@ def extract_options(func: F) -> F:
                      help="Animated images: the first frame, or all frames pooled."),
         click.option("--max-pixels", type=click.IntRange(1), default=MAX_PIXELS, show_default=True,
                      help="Refuse images with more pixels (decompression-bomb guard)."),
+        timeout_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -79,7 +116,11 @@ def read_source(image: str) -> Any:
 
 
 def palette_for(image: str, **options: Any) -> Palette:
-    """Extract the palette of IMAGE, turning user errors into one-line ``click`` errors."""
+    """Extract the palette of IMAGE, turning user errors into one-line ``click`` errors.
+
+    A ``timeout`` option (seconds, or None) runs the extraction in a child process
+    killed at the deadline (see `chromapal.workers`).
+    """
     try:
         source = read_source(image)
         with quiet_decoders():  # decoders' own warnings and logs would break the one-line error
@@ -93,6 +134,26 @@ def palette_for(image: str, **options: Any) -> Palette:
     return palette
 
 
+def within_deadline(
+    image: str, timeout: float | None, func: Callable[..., T], /, *args: Any, **kwargs: Any
+) -> T:
+    """Run ``func(*args, **kwargs)`` for IMAGE with decoders silenced, under the deadline.
+
+    With a `timeout` the call runs in a forked child killed after that many seconds
+    (`chromapal.workers.run_with_deadline`); its result must be picklable. Raises
+    `ImageTimeoutError` naming IMAGE; other errors pass through unchanged.
+    """
+    from .workers import WorkerCrashedError, run_with_deadline
+
+    try:
+        with quiet_decoders():
+            if timeout is None:
+                return func(*args, **kwargs)
+            return run_with_deadline(func, *args, timeout=timeout, **kwargs)
+    except (ImageTimeoutError, WorkerCrashedError) as exc:
+        raise type(exc)(f"{image}: {exc}") from None
+
+
 def handle_errors(func: F) -> F:
     """Turn any unexpected exception into a one-line error (no traceback for users)."""
 
@@ -100,7 +161,8 @@ def handle_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
+        except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt,
+                BrokenPipeError):
             raise
         except Exception as exc:  # noqa: BLE001 - last resort: one line, exit 1
             raise click.ClickException(f"unexpected {type(exc).__name__}: {exc}") from exc
@@ -160,6 +222,30 @@ class DefaultGroup(click.Group):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a reader that closed standard output ends the run quietly."""
+        try:
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
+            return result
+        except BrokenPipeError:
+            quiet_exit_after_broken_pipe()
+
+
+def quiet_exit_after_broken_pipe() -> None:
+    """Exit with status 141 and no message, as ``git log | head -1`` does.
+
+    Standard output is pointed at /dev/null first, so the interpreter's final flush
+    cannot print "Exception ignored ... BrokenPipeError".
+    """
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):  # no real fd (tests)
+        pass
+    sys.exit(BROKEN_PIPE_STATUS)
+
 
 @click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="chromapal")
@@ -170,7 +256,7 @@ def main() -> None:
     """
 
 
-@main.command("extract")
+@main.command("extract", cls=OneLineCommand)
 @click.argument("images", nargs=-1, required=True)
 @extract_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
@@ -184,15 +270,15 @@ def main() -> None:
 @click.option("--sort", type=click.Choice(SORT_KEYS), default="share", show_default=True,
               help="Order: share (largest first), lightness (dark to light), hue, "
                    "chroma (most vivid first).")
-@click.option("--merge", type=click.FloatRange(min=0), metavar="DELTA_E",
+@click.option("--merge", type=FiniteFloatRange(min=0), metavar="DELTA_E",
               help="Merge colours closer than this CIEDE2000 difference (shares added).")
 @click.option("--ignore", metavar="COLORS",
               help="Leave pixels near these colours out of the clustering: CSS names or hex, "
                    "comma-separated, e.g. white,black or '#f0f0f0'.")
-@click.option("--ignore-tolerance", type=click.FloatRange(0, 200), default=IGNORE_TOLERANCE,
+@click.option("--ignore-tolerance", type=FiniteFloatRange(0, 200), default=IGNORE_TOLERANCE,
               show_default=True,
               help="How near a pixel must be to an --ignore colour: CIELAB distance (ΔE76).")
-@click.option("--min-share", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+@click.option("--min-share", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,
               help="Drop colours under this share of the image (0-1); shares are rescaled.")
 @handle_errors
 def extract_command(

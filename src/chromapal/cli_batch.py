@@ -28,7 +28,14 @@ from rich.table import Table
 from rich.text import Text
 
 from .batch import BatchOptions, BatchSummary, Progress, expand_inputs, run_batch
-from .cli import OneLineCommand, extract_options, handle_errors, use_color
+from .cli import (
+    FiniteFloatRange,
+    OneLineCommand,
+    extract_options,
+    handle_errors,
+    quiet_exit_after_broken_pipe,
+    use_color,
+)
 from .errors import InvalidColorError, PaletteError
 from .palette import parse_hex, text_color_for
 from .search import Match, search
@@ -197,8 +204,10 @@ def batch_command(
     INPUTS are image files, folders (searched recursively), glob patterns, http(s) URLs
     or @LIST files of paths and URLs, one per line. Images already stored with the same
     size, modification time and options are skipped; a failed image is recorded with its
-    reason and the run goes on. Ctrl-C finishes the images in progress and stops.
+    reason and the run goes on; an image past --timeout is stopped and recorded as failed.
+    Ctrl-C finishes the images in progress and stops.
     """
+    timeout = options.pop("timeout")
     try:
         sources = expand_inputs(inputs)
         batch_options = BatchOptions(**options)
@@ -219,6 +228,7 @@ def batch_command(
             batch_options,
             workers=workers,
             scheduler=scheduler,
+            timeout=timeout,
             progress=reporter,
             should_stop=interrupt.event.is_set,
             inputs=inputs,
@@ -273,8 +283,8 @@ def export_command(db: Path, fmt: str | None, output: str) -> None:
     except PaletteError as exc:
         raise click.ClickException(str(exc)) from exc
     except BrokenPipeError:  # `chromapal export -o - | head`: the reader has all it wants
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        sys.exit(0)
+        store.close()
+        quiet_exit_after_broken_pipe()
     finally:
         store.close()
     if output != "-":
@@ -315,14 +325,14 @@ def _parse_color(ctx: click.Context, param: click.Parameter, value: str) -> str:
 )
 @click.option(
     "--max-delta-e",
-    type=click.FloatRange(0, min_open=True),
+    type=FiniteFloatRange(0, min_open=True),
     default=10.0,
     show_default=True,
     help="Largest CIEDE2000 difference accepted.",
 )
 @click.option(
     "--min-share",
-    type=click.FloatRange(0, 1),
+    type=FiniteFloatRange(0, 1),
     default=0.0,
     show_default=True,
     help="Ignore palette colours covering less of their image than this (0-1).",

@@ -4,12 +4,18 @@ Each parses, calls `chromapal.render`, writes the file its ``-o`` names (format 
 extension) and turns every problem into one line, ``Error: ...``: exit status 2 for a
 usage error (unknown extension, unwritable folder, bad k range, missing option), 1 for
 an input that cannot be used.
+
+The work on the image (download, decoding, clustering, drawing the pixels) runs with
+decoders silenced and, under ``--timeout``, in a child process killed at the deadline
+(`chromapal.cli.within_deadline`); files are written whole or not at all
+(`chromapal.export.atomic`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import sys
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,8 +24,16 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
-from .cli import OneLineCommand, extract_options, handle_errors, output_path, palette_for
+from .cli import (
+    OneLineCommand,
+    extract_options,
+    handle_errors,
+    output_path,
+    palette_for,
+    within_deadline,
+)
 from .errors import PaletteError
+from .export.atomic import atomic_path
 from .palette import Palette
 from .pipeline import MAX_K, extract
 from .render import (
@@ -87,6 +101,20 @@ def source_of(image: str) -> Any:
     return sys.stdin.buffer.read() if image == "-" else image
 
 
+def fetched(source: Any, timeout: float | None) -> Any:
+    """A URL downloaded once into bytes (within `timeout`); any other source unchanged.
+
+    The picture commands read their image more than once (palette, then pixels).
+    """
+    from .load import is_url
+    from .workers import fetch_within
+
+    if not is_url(source):
+        return source
+    deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+    return fetch_within(source, deadline).getvalue()
+
+
 @contextlib.contextmanager
 def user_errors(image: str) -> Iterator[None]:
     """Translate problems with IMAGE raised by the library into one-line errors (exit 1)."""
@@ -95,7 +123,10 @@ def user_errors(image: str) -> Iterator[None]:
             warnings.simplefilter("ignore")
             yield
     except PaletteError as exc:
-        raise click.ClickException(str(exc)) from exc
+        message = str(exc)
+        if message.startswith("<bytes>:"):  # a URL or standard input, read into bytes
+            message = ("<stdin>" if image == "-" else image) + message[len("<bytes>") :]
+        raise click.ClickException(message) from exc
     except MemoryError as exc:
         raise click.ClickException(f"{image}: out of memory") from exc
     except (ValueError, TypeError, OSError) as exc:
@@ -105,10 +136,15 @@ def user_errors(image: str) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def writing(path: Path) -> Iterator[None]:
-    """Turn a failure to write `path` (disk full, permissions) into a one-line error."""
+def writing(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`, renamed to it when the block succeeds.
+
+    A failure leaves no file (and any earlier `path` untouched); a failure to write
+    (disk full, permissions) becomes a one-line error.
+    """
     try:
-        yield
+        with atomic_path(path) as temporary:
+            yield temporary
     except OSError as exc:
         raise click.ClickException(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
@@ -156,15 +192,16 @@ def swatch_command(
     note(palette)
     if width < len(palette):
         raise click.UsageError(f"--width {width} is too narrow for {len(palette)} colours")
-    with writing(out):
+    with writing(out) as temporary:
         if out.suffix.lower() == ".svg":
-            out.write_text(
+            temporary.write_text(
                 swatch_svg(palette, width=width, height=height, equal=equal, labels=labels),
                 encoding="utf-8",
             )
         else:
             save_image(
-                swatch_image(palette, width=width, height=height, equal=equal, labels=labels), out
+                swatch_image(palette, width=width, height=height, equal=equal, labels=labels),
+                temporary,
             )
 
 
@@ -211,6 +248,7 @@ def pies_command(
     """Draw one pie chart of IMAGE's palette per k, in a grid (5 x 2 for k = 1-10)."""
     from .render.pie import plot_pies, save_figure
 
+    timeout = options.pop("timeout")
     if (output is None) == (separate is None):
         raise click.UsageError("give either -o/--output FILE or --separate DIR")
     if separate is not None:
@@ -224,8 +262,9 @@ def pies_command(
         ]
     else:
         targets = [output_path(str(output), allowed=PIE_FORMATS, inputs=[image])]
+    source = source_of(image)
     with user_errors(image):
-        palettes = _palettes(image, ks, **options)
+        palettes = within_deadline(image, timeout, _palettes, source, ks, timeout, options)
     note(palettes[-1])
     figures = (
         [plot_pies(palettes, ncols=columns)]
@@ -233,15 +272,16 @@ def pies_command(
         else [plot_pies([p]) for p in palettes]
     )
     for figure, target in zip(figures, targets, strict=True):
-        with writing(target):
-            save_figure(figure, target)
+        with writing(target) as temporary:
+            save_figure(figure, temporary)
 
 
-def _palettes(image: str, ks: list[int], **options: Any) -> list[Palette]:
+def _palettes(
+    source: Any, ks: list[int], timeout: float | None, options: dict[str, Any]
+) -> list[Palette]:
     from .render import palettes_for
 
-    source = source_of(image)
-    return palettes_for(source, ks, **options)
+    return palettes_for(fetched(source, timeout), ks, **options)
 
 
 @click.command("recolor", cls=OneLineCommand)
@@ -270,28 +310,47 @@ def recolor_command(
     **options: Any,
 ) -> None:
     """Redraw IMAGE with every pixel in its palette colour: a flattened, indexed image."""
+    timeout = options.pop("timeout")
     inputs = [image] + ([palette_file] if palette_file else [])
     out = output_path(output, allowed=RASTER_FORMATS, inputs=inputs)
     explicit_space = ctx.get_parameter_source("space") != ParameterSource.DEFAULT
     source = source_of(image)
+    palette = None
     if palette_file:
         with user_errors(palette_file):
-            palette = load_palette_file(palette_file, **options)
-    else:
-        with user_errors(image):
-            palette = extract(source, **options)
-    note(palette)
+            palette = within_deadline(
+                palette_file, timeout, load_palette_file, palette_file, **options
+            )
     with user_errors(image):
-        picture = recolor(
-            source,
-            palette,
-            dither=dither,
-            space=options["space"] if explicit_space else None,
-            alpha_threshold=options["alpha_threshold"],
-            max_pixels=options["max_pixels"],
+        palette, picture = within_deadline(
+            image, timeout, _recolored, source, palette, timeout, options, dither, explicit_space
         )
-    with writing(out):
-        save_image(picture, out)
+    note(palette)
+    with writing(out) as temporary:
+        save_image(picture, temporary)
+
+
+def _recolored(
+    source: Any,
+    palette: Palette | None,
+    timeout: float | None,
+    options: dict[str, Any],
+    dither: bool,
+    explicit_space: bool,
+) -> tuple[Palette, Any]:
+    """The palette (extracted unless given) and the recoloured picture of `source`."""
+    source = fetched(source, timeout)
+    if palette is None:
+        palette = extract(source, **options)
+    picture = recolor(
+        source,
+        palette,
+        dither=dither,
+        space=options["space"] if explicit_space else None,
+        alpha_threshold=options["alpha_threshold"],
+        max_pixels=options["max_pixels"],
+    )
+    return palette, picture
 
 
 @click.command("sweep", cls=OneLineCommand)
@@ -345,13 +404,26 @@ def sweep_command(
     **options: Any,
 ) -> None:
     """Animate IMAGE recoloured with k = 2, 3, ... colours, ending on the original (a GIF)."""
+    timeout = options.pop("timeout")
     out = output_path(output, allowed=ANIMATION_FORMATS, inputs=[image])
+    source = source_of(image)
     with user_errors(image):
-        frames = sweep_frames(
-            source_of(image), ks, max_side=max_side or None, dither=dither, **options
+        frames = within_deadline(
+            image, timeout, _sweep, source, ks, timeout, max_side or None, dither, options
         )
-    with writing(out):
-        save_animation(frames, out, duration=duration, hold=hold, loop=loop)
+    with writing(out) as temporary:
+        save_animation(frames, temporary, duration=duration, hold=hold, loop=loop)
+
+
+def _sweep(
+    source: Any,
+    ks: list[int],
+    timeout: float | None,
+    max_side: int | None,
+    dither: bool,
+    options: dict[str, Any],
+) -> Any:
+    return sweep_frames(fetched(source, timeout), ks, max_side=max_side, dither=dither, **options)
 
 
 @click.command("report", cls=OneLineCommand)
@@ -379,18 +451,24 @@ def report_command(
     image: str, output: str, pie_ks: list[int], dither: bool, max_side: int, **options: Any
 ) -> None:
     """Write one self-contained HTML page: IMAGE, its palette, pie grid and recoloured image."""
+    timeout = options.pop("timeout")
     out = output_path(output, allowed=REPORT_FORMATS, inputs=[image])
+    source = source_of(image)
+    page_options = {
+        "pie_ks": pie_ks,
+        "dither": dither,
+        "max_side": max_side or None,
+        "title": None if image == "-" else Path(image).name,
+        **options,
+    }
     with user_errors(image):
-        page = report_html(
-            source_of(image),
-            pie_ks=pie_ks,
-            dither=dither,
-            max_side=max_side or None,
-            title=None if image == "-" else Path(image).name,
-            **options,
-        )
-    with writing(out):
-        out.write_text(page, encoding="utf-8")
+        page = within_deadline(image, timeout, _report, source, timeout, page_options)
+    with writing(out) as temporary:
+        temporary.write_text(page, encoding="utf-8")
+
+
+def _report(source: Any, timeout: float | None, options: dict[str, Any]) -> str:
+    return report_html(fetched(source, timeout), **options)
 
 
 COMMANDS = [swatch_command, pies_command, recolor_command, sweep_command, report_command]

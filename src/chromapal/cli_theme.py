@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.text import Text
 
 from .adjust import clean_palette
-from .cli import extract_options, handle_errors, output_path, palette_for
+from .cli import OneLineCommand, extract_options, handle_errors, output_path, palette_for
 from .errors import PaletteError
 from .export import FORMATS, PaletteFileError, dump_palette, extensions, format_for_path
+from .export.atomic import write_bytes_atomic
 from .export.terminal import THEME_TARGETS, dump_theme
 from .names import parse_color
 from .palette import Palette
@@ -93,7 +94,7 @@ def write_export(palette: Palette, fmt: str, output: str | None, *, names: str) 
         sys.stdout.flush()
         return
     try:
-        Path(output).write_bytes(data)
+        write_bytes_atomic(output, data)
     except OSError as exc:
         raise click.ClickException(f"{output}: cannot write ({exc.strerror or exc})") from exc
     click.echo(f"wrote {output} ({fmt}, {len(palette)} colours)", err=True)
@@ -146,7 +147,7 @@ def preview_lines(theme: Theme) -> list[Text]:
     return lines
 
 
-@click.command("theme")
+@click.command("theme", cls=OneLineCommand)
 @click.argument("image")
 @click.option(
     "--target",
@@ -192,7 +193,7 @@ def theme_command(
             click.echo(text, nl=False)
         else:
             try:
-                Path(output).write_text(text, encoding="utf-8")
+                write_bytes_atomic(output, text.encode("utf-8"))
             except OSError as exc:
                 raise click.ClickException(
                     f"{output}: cannot write ({exc.strerror or exc})"

@@ -21,13 +21,14 @@ is processed again and its old rows are replaced in the same transaction.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final
@@ -37,8 +38,11 @@ import numpy as np
 from ._types import FloatArray, IntArray
 from .colorspace import lab_from_srgb, oklab_from_srgb
 from .errors import PaletteError
+from .export.atomic import atomic_path
 
 SCHEMA_VERSION: Final = 1
+#: The tables of a chromapal database; a file holding any other table is refused.
+TABLES: Final = ("meta", "runs", "images", "colors", "failures")
 
 #: Edge of a search cell in CIELAB units; see `bucket_of`.
 CELL: Final = 4.0
@@ -216,6 +220,10 @@ class PaletteStore:
         try:
             # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE ... COMMIT).
             self.conn = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path}: cannot open as a chromapal database ({exc})") from exc
+        try:
+            self._refuse_foreign()  # before anything is written, even the journal mode
             self.conn.execute("PRAGMA journal_mode=WAL")
             # NORMAL in WAL mode: a committed transaction survives any process crash; only a
             # power cut may lose the last few commits (never corrupt the database).
@@ -229,7 +237,31 @@ class PaletteStore:
             else:
                 self._check_schema()
         except sqlite3.DatabaseError as exc:
+            self.conn.close()
             raise StoreError(f"{self.path}: cannot open as a chromapal database ({exc})") from exc
+        except StoreError:
+            self.conn.close()
+            raise
+
+    def _refuse_foreign(self) -> None:
+        """Refuse a database holding tables or views that are not chromapal's (another program's).
+
+        Only reads: the file is left byte for byte as it was.
+        """
+        names = {
+            row[0]
+            for row in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+                "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+            )
+        }
+        foreign = sorted(names - set(TABLES))
+        if foreign:
+            shown = ", ".join(foreign[:5]) + (", ..." if len(foreign) > 5 else "")
+            raise StoreError(
+                f"{self.path}: not a chromapal database (it holds other tables: {shown}); "
+                "left unchanged, give another --db"
+            )
 
     def _check_schema(self) -> None:
         tables = {
@@ -446,7 +478,7 @@ FLAT_COLUMNS: Final = (
 _IMAGE_COLUMNS: Final = 11
 
 
-def flat_rows(store: PaletteStore) -> Iterator[tuple[Any, ...]]:
+def flat_rows(store: PaletteStore) -> Generator[tuple[Any, ...], None, None]:
     """Every stored colour as a tuple in `FLAT_COLUMNS` order, by image then rank."""
     yield from store.conn.execute(
         "SELECT i.source, i.size, i.mtime_ns, i.k, i.space, i.options, i.width, i.height, i.note, "
@@ -461,16 +493,26 @@ def write_csv(store: PaletteStore, out: IO[str]) -> int:
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FLAT_COLUMNS)
     n = 0
-    for row in flat_rows(store):
-        writer.writerow(row)
-        n += 1
+    # closing(): a reader that hangs up (BrokenPipeError) must not leave an open cursor
+    # to be finalised after the database is closed.
+    with contextlib.closing(flat_rows(store)) as rows:
+        for row in rows:
+            writer.writerow(row)
+            n += 1
     return n
 
 
 def write_jsonl(store: PaletteStore, out: IO[str]) -> int:
     """Write one JSON object per palette, its colours nested; return the number of palettes."""
     n = 0
-    for _, group in itertools.groupby(flat_rows(store), key=lambda r: (r[0], r[5])):
+    with contextlib.closing(flat_rows(store)) as rows:
+        n = _write_jsonl_rows(rows, out)
+    return n
+
+
+def _write_jsonl_rows(flat: Iterator[tuple[Any, ...]], out: IO[str]) -> int:
+    n = 0
+    for _, group in itertools.groupby(flat, key=lambda r: (r[0], r[5])):
         rows = list(group)
         image = dict(zip(FLAT_COLUMNS[:_IMAGE_COLUMNS], rows[0][:_IMAGE_COLUMNS], strict=True))
         image["options"] = json.loads(image["options"])
@@ -525,9 +567,8 @@ def write_parquet(
     ]
     types += [pa.float64()] * 7
     schema = pa.schema(list(zip(FLAT_COLUMNS, types, strict=True)))
-    rows = flat_rows(store)
     n = 0
-    with pq.ParquetWriter(path, schema) as writer:
+    with contextlib.closing(flat_rows(store)) as rows, pq.ParquetWriter(path, schema) as writer:
         while chunk := list(itertools.islice(rows, batch_rows)):
             columns = list(zip(*chunk, strict=True))
             writer.write_table(
@@ -549,6 +590,9 @@ EXPORT_FORMATS: Final = ("csv", "jsonl", "parquet")
 def export(store: PaletteStore, fmt: str, out: str | os.PathLike[str] | IO[str]) -> int:
     """Write every stored palette to `out` (a path, or a text stream for csv and jsonl) as `fmt`.
 
+    A path is written whole or not at all: into a temporary file beside it, renamed at the
+    end, so a failed export leaves no partial file (and an older export stays as it was).
+
     Returns the number of rows (csv, parquet: colours) or lines (jsonl: palettes) written.
 
     Raises
@@ -565,8 +609,9 @@ def export(store: PaletteStore, fmt: str, out: str | os.PathLike[str] | IO[str])
     if fmt == "parquet":
         if not isinstance(out, (str, os.PathLike)):
             raise ValueError("Parquet export needs a file path, not a stream")
-        return write_parquet(store, out)
+        with atomic_path(out) as temporary:
+            return write_parquet(store, temporary)
     if isinstance(out, (str, os.PathLike)):
-        with open(out, "w", encoding="utf-8", newline="") as fh:
+        with atomic_path(out) as temporary, open(temporary, "w", encoding="utf-8", newline="") as fh:
             return _TEXT_WRITERS[fmt](store, fh)
     return _TEXT_WRITERS[fmt](store, out)

@@ -430,12 +430,13 @@ def fetch_within(source: Any, deadline: float) -> Any:
 
     if not is_url(source):
         return source
-    from .fetch import fetch_url
+    from . import fetch
 
     left = deadline - time.monotonic()
     if left <= 0:
         raise ImageTimeoutError("no time left to download the image")
-    data = io.BytesIO(fetch_url(source, timeout=left))
+    # The fetch module's own limit still holds; the image's deadline can only shorten it.
+    data = io.BytesIO(fetch.fetch_url(source, timeout=min(left, fetch.URL_TIMEOUT)))
     data.name = source  # type: ignore[attr-defined]
     return data
 

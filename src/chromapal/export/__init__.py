@@ -22,6 +22,7 @@ from ..errors import PaletteError
 from ..names import nearest_names
 from ..palette import Palette
 from . import apps, data, web
+from .atomic import write_bytes_atomic
 
 Writer = Callable[[Palette, Sequence[str]], bytes]
 Reader = Callable[[bytes], Palette]
@@ -167,9 +168,12 @@ def load_palette(data_: bytes, fmt: str, *, source: str | None = None) -> Palett
 def write_palette(
     palette: Palette, path: str | Path, fmt: str | None = None, *, names: str = "css"
 ) -> str:
-    """Write `palette` to `path` in `fmt` (default: by extension); return the format used."""
+    """Write `palette` to `path` in `fmt` (default: by extension); return the format used.
+
+    The file is written whole or not at all (a temporary file beside it, then renamed).
+    """
     fmt = format_for_path(path, fmt)
-    Path(path).write_bytes(dump_palette(palette, fmt, names=names))
+    write_bytes_atomic(path, dump_palette(palette, fmt, names=names))
     return fmt
 
 
