@@ -11,7 +11,7 @@ import webbrowser
 
 import click
 
-from .cli import handle_errors
+from .cli import FiniteFloatRange, handle_errors
 
 _LOCAL = ("127.0.0.1", "localhost", "::1")
 
@@ -33,18 +33,26 @@ def _is_loopback(host: str) -> bool:
 @click.option("--open", "open_browser", is_flag=True, help="Open the page in the web browser.")
 @click.option("--allow-urls", is_flag=True,
               help="Let requests name an http(s) image URL to fetch (public addresses only).")
-@click.option("--max-upload-mb", type=click.FloatRange(min=0.001), default=50.0, show_default=True,
+@click.option("--max-upload-mb", type=FiniteFloatRange(min=0.001), default=50.0, show_default=True,
               help="Largest image upload accepted, in megabytes (MiB).")
 @click.option("--max-pixels", type=click.IntRange(1), default=50_000_000, show_default=True,
               help="Refuse images with more pixels (decompression-bomb guard).")
 @click.option("--no-sessions", is_flag=True,
               help="Keep nothing between requests: the page re-uploads the image on every change.")
-@click.option("--session-minutes", type=click.FloatRange(min=0.1), default=15.0, show_default=True,
-              help="Minutes an unused image stays in memory for the page's re-clustering.")
+@click.option("--session-minutes", type=FiniteFloatRange(min=0.1, max=7 * 24 * 60), default=15.0,
+              show_default=True, help="Minutes an unused image stays in memory for the page's re-clustering.")
+@click.option("--timeout", type=FiniteFloatRange(min=0.1, max=3600), default=30.0, show_default=True,
+              help="Seconds one image may take to fetch, decode and cluster; past it the request gets "
+              "an error and its worker process is replaced.")
+@click.option("--workers", type=click.IntRange(1, 64), default=4, show_default=True,
+              help="Worker processes decoding and clustering (images worked on at once).")
+@click.option("--max-connections", type=click.IntRange(4, 10_000), default=100, show_default=True,
+              help="Open connections at most; a request beyond them gets 503.")
 @handle_errors
 def serve_command(
     host: str, port: int, open_browser: bool, allow_urls: bool, max_upload_mb: float,
-    max_pixels: int, no_sessions: bool, session_minutes: float,
+    max_pixels: int, no_sessions: bool, session_minutes: float, timeout: float, workers: int,
+    max_connections: int,
 ) -> None:
     """Run the web app: drop an image on the page to see and download its palette.
 
@@ -55,6 +63,7 @@ def serve_command(
         import uvicorn
 
         from .web import Settings, create_app
+        from .web.server import server_options
     except ImportError as exc:
         raise click.ClickException(
             f"the web app needs the 'web' extra: pip install 'chromapal[web]' ({exc.name} is missing)"
@@ -63,7 +72,7 @@ def serve_command(
     settings = Settings(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
         allow_urls=allow_urls, sessions=not no_sessions, session_ttl=session_minutes * 60,
-        allowed_hosts=allowed,
+        allowed_hosts=allowed, timeout=timeout, workers=workers, max_connections=max_connections,
     )
     if not _is_loopback(host):
         click.echo(f"warning: listening on {host}: other machines can use this app", err=True)
@@ -72,4 +81,4 @@ def serve_command(
     if open_browser:
         threading.Timer(1.0, webbrowser.open, (url,)).start()
     click.echo(f"chromapal: serving on {url} (Ctrl+C to stop)", err=True)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))

@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -35,16 +36,27 @@ class Entry:
     name: str
     counts: ColorCounts
     preview: UInt8Array  # (h, w, 3|4) uint8, longest side at most the preview size
-    palettes: OrderedDict[tuple[object, ...], Palette] = field(default_factory=OrderedDict)
+    palettes: OrderedDict[Hashable, Palette] = field(default_factory=OrderedDict)
     used: float = field(default_factory=time.monotonic)
-    #: Held while a palette of this image is computed, so that the page's palette and
-    #: preview requests for the same options cluster once, not twice at the same time.
+    #: Held while a palette of this image is computed (and while `palette` and `remember`
+    #: are called), so that the page's palette and preview requests for the same options
+    #: cluster once, not twice at the same time.
     busy: threading.Lock = field(default_factory=threading.Lock)
 
     @property
     def nbytes(self) -> int:
         """Approximate memory held, in bytes."""
         return int(self.counts.colors.nbytes + self.counts.counts.nbytes + self.preview.nbytes)
+
+    def palette(self, key: Hashable) -> Palette | None:
+        """Return the palette computed earlier with the clustering options `key`, if any."""
+        return self.palettes.get(key)
+
+    def remember(self, key: Hashable, palette: Palette) -> None:
+        """Keep `palette` for the options `key` (at most `MAX_PALETTES`, least recent dropped)."""
+        self.palettes[key] = palette
+        while len(self.palettes) > MAX_PALETTES:
+            self.palettes.popitem(last=False)
 
 
 class SessionStore:
@@ -86,18 +98,6 @@ class SessionStore:
                 entry.used = time.monotonic()
                 self._entries.move_to_end(token)
             return entry
-
-    def palette(self, entry: Entry, key: tuple[object, ...]) -> Palette | None:
-        """Return the palette computed earlier for `entry` with the options `key`, if any."""
-        with self._lock:
-            return entry.palettes.get(key)
-
-    def remember(self, entry: Entry, key: tuple[object, ...], palette: Palette) -> None:
-        """Keep `palette` for `entry` (at most `MAX_PALETTES` per entry)."""
-        with self._lock:
-            entry.palettes[key] = palette
-            while len(entry.palettes) > MAX_PALETTES:
-                entry.palettes.popitem(last=False)
 
     def discard(self, token: str) -> bool:
         """Forget `token` now; return whether it was there."""
