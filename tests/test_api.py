@@ -256,12 +256,12 @@ def test_rgba_array_source(bands):
 @pytest.mark.parametrize(
     ("array", "error", "message"),
     [
-        (np.zeros((4, 4, 3), np.float32), TypeError, r"image arrays must be uint8 \(got float32\)"),
-        (np.zeros((4, 4, 3), np.int64), TypeError, r"image arrays must be uint8 \(got int64\)"),
+        (np.full((4, 4, 3), 2.0, np.float32), ValueError, r"float32 must hold values in \[0, 1\]"),
+        (np.zeros((4, 4, 3), np.int64), TypeError, r"must be uint8, uint16 or float in \[0, 1\] \(got int64\)"),
         (
-            np.zeros((4, 4), np.uint8),
+            np.zeros((4, 4, 5), np.uint8),
             ValueError,
-            r"must have shape \(H, W, 3\) or \(H, W, 4\) \(got \(4, 4\)\)",
+            r"must have shape \(H, W, 3\), \(H, W, 4\), \(H, W\) or \(H, W, 1\) .*\(got \(4, 4, 5\)\)",
         ),
         (np.zeros((4, 4, 2), np.uint8), ValueError, r"\(got \(4, 4, 2\)\)"),
     ],

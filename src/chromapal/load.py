@@ -8,13 +8,8 @@ names the input and the cause, so front ends can print one line.
 from __future__ import annotations
 
 import io
-import logging
 import os
 import re
-import sys
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, Literal, Union
@@ -23,20 +18,17 @@ import numpy as np
 from PIL import Image, ImageFile, ImageOps, ImageSequence, UnidentifiedImageError
 
 from ._types import UInt8Array
-
-try:  # libdeflate: inflates PNG data ~2.5x faster than zlib; Pillow decodes whatever this path does not
-    import deflate
-except ImportError:  # pragma: no cover - depends on the platform's wheels
-    deflate = None  # type: ignore[assignment]
-try:  # the compiled kernels undo the PNG row filters
-    from . import _kernels as KERNELS
-except ImportError:  # pragma: no cover - depends on the build
-    KERNELS = None  # type: ignore[assignment]
-from .errors import ImageTooLargeError, SourceError, UnreadableImageError
+from .arrays import as_image_array
+from .errors import ImageTooLargeError, UnreadableImageError
+from .jpeg import MAX_SCANS, check_jpeg
+from .png import fast_png
+from .quiet import quiet_decoders  # noqa: F401 - re-exported: the CLI imports it from here
 
 #: Default pixel limit: Pillow's own decompression-bomb threshold.
 MAX_PIXELS: Final = 89_478_485
 _CAUSE_CHARS: Final = 160
+#: Default most frames (or pages) pooled by ``frames="all"``; more is an error.
+MAX_FRAMES: Final = 1_000
 #: JPEGs above this many pixels are decoded at a reduced DCT scale (see `load_image`).
 DRAFT_ABOVE: Final = 1_000_000
 
@@ -108,7 +100,7 @@ def open_image(
     if isinstance(source, Image.Image):
         return source
     if isinstance(source, np.ndarray):
-        return Image.fromarray(_check_array(source))
+        return Image.fromarray(as_image_array(source))
     if is_url(source):
         from .fetch import fetch_url  # imported on first use: http.client and ssl are slow to import
 
@@ -193,14 +185,6 @@ def _decode_message(name: str, exc: BaseException, doing: str) -> str:
     return f"{name}: {doing} ({_cause(exc)})"
 
 
-def _check_array(arr: np.ndarray) -> UInt8Array:
-    if arr.dtype != np.uint8:
-        raise TypeError(f"image arrays must be uint8 (got {arr.dtype})")
-    if arr.ndim != 3 or arr.shape[2] not in (3, 4) or arr.shape[0] == 0 or arr.shape[1] == 0:
-        raise ValueError(f"image arrays must have shape (H, W, 3) or (H, W, 4) (got {arr.shape})")
-    return np.ascontiguousarray(arr)
-
-
 def _one_line(value: object) -> str:
     """`value` as text on one line (messages must stay one line)."""
     return " ".join(str(value).split())
@@ -220,18 +204,27 @@ def load_image(
     max_pixels: int = MAX_PIXELS,
     draft_above: int | None = DRAFT_ABOVE,
     upright: bool = False,
+    max_frames: int = MAX_FRAMES,
+    max_scans: int = MAX_SCANS,
 ) -> LoadedImage:
     """Decode `source` to an (H, W, 3) or (H, W, 4) uint8 sRGB(A) array.
 
     Parameters
     ----------
     source : path, URL, bytes, binary file, PIL image or ndarray
-        The image. Arrays must be (H, W, 3) or (H, W, 4) uint8 and are used as they are.
+        The image. Arrays are (H, W, 3) or (H, W, 4) colour or (H, W) or (H, W, 1)
+        grey; uint8 is used as it is, uint16 and float in [0, 1] are scaled as
+        scikit-image's ``img_as_ubyte`` does (see `chromapal.arrays`).
     frames : {"first", "all"}
         For animations and multi-page files: the first frame only, or every frame
         pooled (stacked as rows of one tall image).
     max_pixels : int
         Refuse images with more pixels than this (decompression-bomb guard).
+    max_frames : int
+        With ``frames="all"``: refuse files with more frames or pages than this.
+    max_scans : int
+        Refuse JPEGs with more scans than this (each scan is a pass over the whole
+        image: a file repeating one scan could decode for minutes).
     draft_above : int or None
         JPEGs with more pixels than this are decoded at 1/2, 1/4 or 1/8 scale by the
         decoder's own DCT scaling, keeping at least `draft_above` pixels. ``None``
@@ -244,8 +237,8 @@ def load_image(
     UnreadableImageError
         For any input that cannot be decoded; the message names the input and the cause.
     ImageTooLargeError
-        If the image (or all frames together) has more than `max_pixels` pixels; raised
-        from the header, before any decoding.
+        If the image (or all frames together) has more than `max_pixels` pixels, or
+        more than `max_frames` frames; raised from the headers, before any decoding.
     TypeError, ValueError
         For a source of no supported type, an array of the wrong dtype or shape, or an
         unknown `frames` value (caller bugs, not `PaletteError` subclasses).
@@ -254,7 +247,7 @@ def load_image(
         raise ValueError(f"frames must be 'first' or 'all' (got {frames!r})")
     name = describe(source)
     if isinstance(source, np.ndarray):
-        return LoadedImage(_check_array(source), name)
+        return LoadedImage(as_image_array(source), name)
     im = open_image(source, name=name, max_pixels=max_pixels)
     try:
         w, h = im.size
@@ -262,13 +255,14 @@ def load_image(
             raise ImageTooLargeError(_too_large(name, w * h, max_pixels, f"{w}x{h} = "))
         if w == 0 or h == 0:
             raise UnreadableImageError(f"{name}: the image has no pixels ({w}x{h})")
+        check_jpeg(im, name, max_scans)
         # Never change a caller's PIL image: no draft mode, and its frame is restored.
         scale = _draft(im, draft_above) if frames == "first" and im is not source else 1
-        fast = None if upright else _fast_png(source, im)
+        fast = None if upright or im is source else fast_png(im)
         if fast is not None:
             pixels = fast
-        elif frames == "all" and getattr(im, "n_frames", 1) > 1:
-            pixels = _pool_frames(im, max_pixels, name)
+        elif frames == "all" and getattr(im, "is_animated", False):
+            pixels = _pool_frames(im, max_pixels, name, max_frames)
         else:
             pixels = _to_array(ImageOps.exif_transpose(im) if upright else im)
     except UnreadableImageError:
@@ -281,69 +275,6 @@ def load_image(
         if im is not source:
             im.close()
     return LoadedImage(pixels, name, scale)
-
-
-def _fast_png(source: Source, im: Image.Image) -> UInt8Array | None:
-    """Decode a plain 8-bit RGB(A) PNG with libdeflate and the row-filter kernel.
-
-    About 2x faster than Pillow's decoder on photos, and 20-40x on flat art (zlib
-    is slow on long runs). Returns None, for Pillow to decode, for anything else:
-    other PNG types, interlaced files, animations, file objects, or a damaged file
-    (Pillow then names the problem).
-    """
-    if (
-        deflate is None
-        or KERNELS is None
-        or im.format != "PNG"
-        or im.mode not in ("RGB", "RGBA")
-        or "transparency" in im.info
-        or getattr(im, "n_frames", 1) > 1
-    ):
-        return None
-    if isinstance(source, (bytes, bytearray, memoryview)):
-        data = bytes(source)
-    elif isinstance(source, (str, os.PathLike)) and not is_url(source):
-        data = Path(source).read_bytes()
-    else:
-        return None
-    return decode_png(data)
-
-
-PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
-
-
-def decode_png(data: bytes) -> UInt8Array | None:
-    """The (H, W, 3|4) pixels of a non-interlaced 8-bit RGB or RGBA PNG, or None for other or damaged files.
-
-    Chunks are walked by hand, the IDAT data inflated by libdeflate (which checks
-    its Adler-32) and the row filters undone by ``_kernels.png_unfilter``;
-    ancillary chunks are ignored, as Pillow ignores them.
-    """
-    if deflate is None or KERNELS is None or len(data) < 33 or data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
-        return None
-    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    depth, colour, compression, filtering, interlace = data[24:29]
-    if depth != 8 or colour not in (2, 6) or compression or filtering or interlace or not width or not height:
-        return None
-    channels = 3 if colour == 2 else 4
-    view, parts, pos = memoryview(data), [], 8
-    while pos + 12 <= len(data):
-        length, kind = int.from_bytes(data[pos:pos + 4], "big"), data[pos + 4:pos + 8]
-        if kind == b"IDAT":
-            parts.append(view[pos + 8:pos + 8 + length])
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    row = width * channels
-    try:
-        raw = deflate.zlib_decompress(b"".join(parts), height * (row + 1))
-        if len(raw) != height * (row + 1):
-            return None
-        pixels = np.empty((height, width, channels), np.uint8)
-        KERNELS.png_unfilter(raw, height, row, channels, pixels)
-    except Exception:  # noqa: BLE001 - a damaged file: let Pillow report it
-        return None
-    return pixels
 
 
 def _draft(im: Image.Image, draft_above: int | None) -> int:
@@ -361,13 +292,22 @@ def _draft(im: Image.Image, draft_above: int | None) -> int:
     return max(1, w // im.size[0])
 
 
-def _pool_frames(im: Image.Image, max_pixels: int, name: str) -> UInt8Array:
-    """Every frame's pixels stacked as rows of one (N, 1, C) image; the frame shown is kept."""
+def _pool_frames(im: Image.Image, max_pixels: int, name: str, max_frames: int) -> UInt8Array:
+    """Every frame's pixels stacked as rows of one (N, 1, C) image; the frame shown is kept.
+
+    Frames are counted as they are reached (never ``n_frames``, which walks the
+    whole file first): the one past `max_frames` ends the work with an error.
+    """
     start = im.tell()
     parts: list[UInt8Array] = []
     total = 0
     try:
-        for frame in ImageSequence.Iterator(im):
+        for count, frame in enumerate(ImageSequence.Iterator(im), 1):
+            if count > max_frames:
+                raise ImageTooLargeError(
+                    f"{name}: over {max_frames:,} frames with frames='all' (a guard on decoding "
+                    "work; read the first frame only, or raise max_frames)"
+                )
             w, h = frame.size  # checked before decoding: pages of a TIFF may differ in size
             total += w * h
             if total > max_pixels:
@@ -425,42 +365,3 @@ def _high_bit_grey(im: Image.Image) -> UInt8Array:
     else:
         arr = arr / 257.0
     return np.clip(np.rint(arr), 0, 255).astype(np.uint8)
-
-
-@contextmanager
-def quiet_decoders() -> Iterator[None]:
-    """Silence what decoders print by themselves while the block runs.
-
-    Damaged files make Pillow warn and log, and libtiff write straight to file
-    descriptor 2; a command-line tool wants only its own one-line error. Changes
-    process-wide state (warning filters, logging, fd 2), so it is for the CLI only,
-    not for threaded servers.
-    """
-    previous = logging.root.manager.disable
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        logging.disable(logging.CRITICAL)
-        try:
-            with _stderr_fd_to_devnull():
-                yield
-        finally:
-            logging.disable(previous)
-
-
-@contextmanager
-def _stderr_fd_to_devnull() -> Iterator[None]:
-    """Point file descriptor 2 at /dev/null (C libraries print there), then restore it."""
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError, AttributeError):  # no fd 2 to redirect
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)

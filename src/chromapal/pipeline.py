@@ -9,6 +9,7 @@ import numpy as np
 
 from ._types import FloatArray, UInt8Array
 from .adjust import IGNORE_TOLERANCE, hide_colors
+from .arrays import as_image_array
 from .cluster import kmeans, kmeans_plus_plus, mean_de2000, median_cut, nearest, polish_de2000
 from .colorspace import SPACE_TO_LINEAR, SPACES, canonical_space, lab_from_linear, lab_from_srgb, lab_to_srgb
 from .errors import EmptyImageError
@@ -144,10 +145,15 @@ def extract_palette(
     ignore: Sequence[Sequence[int]] = (),
     ignore_tolerance: float = IGNORE_TOLERANCE,
 ) -> Palette:
-    """Palette of a decoded (H, W, 3|4) uint8 image; see `extract` for the parameters."""
+    """Palette of a decoded image array; see `extract` for the parameters.
+
+    `image` is (H, W, 3|4) RGB(A) or (H, W) grey: uint8, or uint16 or float scaled as
+    `chromapal.arrays.as_image_array` does.
+    """
     _check_k(k)
     _check_options(init, max_error)
     space = canonical_space(space)
+    image = as_image_array(np.asarray(image))  # uint16 and float scaled; other dtypes refused
     if len(ignore):
         # hidden pixels get alpha 0, so even a threshold of 0 must not count them again
         image = hide_colors(image, ignore, ignore_tolerance)
