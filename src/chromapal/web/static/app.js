@@ -3,7 +3,9 @@
 
 const config = JSON.parse(document.getElementById("config").textContent);
 const $ = (id) => document.getElementById(id);
-const state = { file: null, token: null, palette: null, inputAt: 0, originalUrl: null, flatUrl: null };
+// `shown`: whether a palette of the current file has been shown (a failure before that is a
+// failed upload, which forgets the image; a failure after it only clears the results).
+const state = { file: null, token: null, palette: null, shown: false, inputAt: 0, originalUrl: null, flatUrl: null };
 
 // -- theme: automatic (follows the system), light or dark; remembered -----------------------
 const THEMES = ["auto", "light", "dark"];
@@ -108,7 +110,9 @@ async function update(upload, started) {
     if (upload || !state.token) {
       const keep = config.sessions ? { keep: "true" } : {};
       paletteResponse = await post("/api/palette", { image: file, ...opts, ...keep });
-      state.token = paletteResponse.headers.get("X-Chromapal-Token");
+      const token = paletteResponse.headers.get("X-Chromapal-Token");
+      if (state.file !== file) { discardSession(token); return; }  // another image took over
+      state.token = token;
     } else {
       paletteResponse = await post("/api/palette", { ...imageFields(), ...opts });
     }
@@ -117,6 +121,7 @@ async function update(upload, started) {
     const palette = await paletteResponse.json();
     if (state.file !== file) return;
     renderPalette(palette);
+    state.shown = true;
     const blob = await (await flatRequest).blob();
     if (state.file !== file) return;
     await showFlat(blob);
@@ -132,7 +137,12 @@ async function update(upload, started) {
       run.again = true;
       return;
     }
-    setStatus(err.message, true);
+    if (state.shown) {  // the image is fine, this update failed: show no result of other settings
+      clearResults();
+      setStatus(err.message, true);
+    } else {
+      failUpload(err.message);
+    }
   }
 }
 
@@ -142,6 +152,56 @@ function showFlat(blob) {
   const img = $("flat");
   img.src = state.flatUrl;
   return img.decode().catch(() => undefined);
+}
+
+// -- forgetting: a failed upload leaves no result of an earlier image on screen ---------------
+function discardSession(token) {
+  if (token) fetch(`/api/session/${encodeURIComponent(token)}`, { method: "DELETE" }).catch(() => undefined);
+}
+
+function setDownloads(enabled) {
+  document.querySelectorAll("#formats button").forEach((b) => { b.disabled = !enabled; });
+}
+
+function clearResults() {  // swatches, pie, flattened preview and downloads
+  state.palette = null;
+  $("swatches").replaceChildren();
+  $("pie").replaceChildren();
+  $("count").textContent = "";
+  $("copy-hint").textContent = "Choose an image to see its colours here; then select a colour to copy its hex code.";
+  $("results").hidden = true;
+  setDownloads(false);
+  if (state.flatUrl) URL.revokeObjectURL(state.flatUrl);
+  state.flatUrl = null;
+  $("flat").removeAttribute("src");
+  delete document.body.dataset.k;
+}
+
+function showImage(file) {  // the original beside the (coming) flattened preview, or the empty drop zone
+  if (state.originalUrl) URL.revokeObjectURL(state.originalUrl);
+  state.originalUrl = file ? URL.createObjectURL(file) : null;
+  if (file) $("original").src = state.originalUrl;
+  else $("original").removeAttribute("src");
+  $("original-caption").textContent = file ? file.name || "Pasted image" : "Original";
+  $("pair").hidden = !file;
+  $("again").hidden = !file;
+  $("drop").dataset.empty = file ? "false" : "true";
+}
+
+function forgetImage() {  // back to the empty page; the server forgets the kept image too
+  discardSession(state.token);
+  state.token = null;
+  state.file = null;
+  state.shown = false;
+  clearResults();
+  showImage(null);
+}
+
+function failUpload(message) {
+  const hadFocus = document.activeElement === $("choose-another");
+  forgetImage();
+  setStatus(message, true);
+  if (hadFocus) $("choose").focus();  // the button went away with the image: keep the keyboard near
 }
 
 // -- rendering -------------------------------------------------------------------------------
@@ -181,7 +241,7 @@ function renderPalette(palette) {
   $("copy-hint").textContent = "Select a colour to copy its hex code.";
   $("results").hidden = false;
   renderPie(palette);
-  document.querySelectorAll("#formats button").forEach((b) => { b.disabled = false; });
+  setDownloads(true);
 }
 
 function renderPie(palette) {
@@ -278,18 +338,12 @@ async function download(fmt) {
 function useFile(file) {
   if (!file) return;
   if (file.size > config.maxUploadBytes) {
-    setStatus(`${file.name} is ${megabytes(file.size)}; the limit is ${megabytes(config.maxUploadBytes)}`, true);
+    failUpload(`${file.name || "Pasted image"} is ${megabytes(file.size)}; the limit is ${megabytes(config.maxUploadBytes)}`);
     return;
   }
-  if (state.token) fetch(`/api/session/${state.token}`, { method: "DELETE" }).catch(() => undefined);
+  forgetImage();
   state.file = file;
-  state.token = null;
-  if (state.originalUrl) URL.revokeObjectURL(state.originalUrl);
-  state.originalUrl = URL.createObjectURL(file);
-  $("original").src = state.originalUrl;
-  $("original-caption").textContent = file.name || "Pasted image";
-  $("pair").hidden = false;
-  $("drop").dataset.empty = "false";
+  showImage(file);
   setStatus("Reading the image…");
   schedule({ upload: true });
 }
@@ -297,7 +351,11 @@ function useFile(file) {
 function initInput() {
   const drop = $("drop");
   $("choose").addEventListener("click", () => $("file").click());
-  $("file").addEventListener("change", (e) => useFile(e.target.files[0]));
+  $("choose-another").addEventListener("click", () => $("file").click());
+  $("file").addEventListener("change", (e) => {
+    useFile(e.target.files[0]);
+    e.target.value = "";  // choosing the same file again (after fixing it) is a change too
+  });
   for (const type of ["dragenter", "dragover"]) {
     window.addEventListener(type, (e) => { e.preventDefault(); drop.classList.add("dragging"); });
   }
