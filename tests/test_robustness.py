@@ -1,7 +1,9 @@
 """Damaged files (truncated, bit-flipped, mislabelled, empty, huge) only raise PaletteErrors.
 
 About 2,600 damaged copies of a small photo (five formats, plus an animated GIF and a two-page
-TIFF read with frames="all") are made at test time with a fixed seed and fed to
+TIFF read with frames="all"), and a few hand-made bombs (a double-IHDR PNG, IDAT split by
+another chunk, a JPEG repeating one scan 1,000 times, a GIF of 100,000 frames), are made at
+test time with a fixed seed and fed to
 `chromapal.extract` and to the CLI in two worker processes; a handful also go through real
 `python -m chromapal` processes. Hangs (a time limit per chunk of files, and each file timed),
 crashes (any exception but a PaletteError, any CLI output but one error line) and runaway
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import time
 import warnings
+import zlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +29,8 @@ import pytest
 from click.testing import CliRunner
 from conftest import declare_size, encode
 from PIL import Image, ImageOps
+from test_load import many_frames_gif, repeated_scan_jpeg
+from test_png import double_ihdr_bomb, png_parts
 
 from chromapal import PaletteError, cli, extract
 from chromapal.load import MAX_PIXELS
@@ -44,7 +49,8 @@ FORMATS = {
 #: Multi-frame bases, read with frames="all": an animated GIF and a TIFF with pages of two sizes.
 MULTI_FRAME = {"anim": "gif", "pages": "tif"}
 #: Sizes written into otherwise valid headers (formats clamp them to what their fields hold);
-#: 9000x9000 and 3000x2000 are within the default limit: decoded as far as the data goes.
+#: 9000x9000 and 3000x2000 are within the default limit, but the data cannot fill them: JPEGs are
+#: refused as truncated from their size alone, other formats decode as far as the data goes.
 HUGE_SIZES = [
     (100_000, 100_000),
     (65_535, 65_535),
@@ -57,11 +63,19 @@ K = 4
 WORKERS = 2
 CHUNKS = 24
 #: Upper bounds: seconds for one file (extract + CLI), for one chunk of files, peak worker memory.
-#: The slowest file is the 9000x9000 JPEG, decoded (as grey past its data) at 1/2 scale: ~2 s per
-#: run on an idle core, so 2 runs on a loaded 2-core machine need some room.
+#: The slowest files are the 9000x9000 GIF and TIFF (decoded until their data runs out, then
+#: refused): well under a second on an idle core, so 2 runs on a loaded 2-core machine have room.
 PER_FILE_SECONDS = 15.0
 CHUNK_SECONDS = 120.0
 MAX_RSS_MB = 1_500
+#: Hand-made bombs: file name -> the one result allowed (files named "anim-..." are read with
+#: frames="all"). The double-IHDR PNG is decoded as Pillow reads it: 1x1.
+BOMBS = {
+    "png-bomb-double-ihdr.png": "ok",
+    "png-bomb-split-idat.png": "UnreadableImageError",
+    "jpg-bomb-scans.jpg": "UnreadableImageError",
+    "anim-bomb-frames.gif": "ImageTooLargeError",
+}
 #: Real processes: files per run and seconds allowed.
 SUBPROCESS_FILES = 12
 SUBPROCESS_TIMEOUT = 120
@@ -132,7 +146,21 @@ def damaged_files(photo: Image.Image, folder: Path) -> dict[str, str]:
             declared_w, declared_h = declare_size(ext, data, w, h)
             kind = "huge" if declared_w * declared_h > MAX_PIXELS else "large"
             write(f"{base}-size-{w}x{h}.{ext}", kind, bytes(data))
+    for name, data in bomb_files(photo).items():
+        write(name, "bomb", data)
     return made
+
+
+def bomb_files(photo: Image.Image) -> dict[str, bytes]:
+    """The hand-made hostile files of BOMBS, by name."""
+    head, idats, end = png_parts(np.asarray(photo), split=3)
+    text = b"\0\0\0\x03tEXta\0b" + zlib.crc32(b"tEXta\0b").to_bytes(4, "big")
+    return {
+        "png-bomb-double-ihdr.png": double_ihdr_bomb(4_000),
+        "png-bomb-split-idat.png": head + idats[0] + text + b"".join(idats[1:]) + end,
+        "jpg-bomb-scans.jpg": repeated_scan_jpeg(1_000, 1_000),
+        "anim-bomb-frames.gif": many_frames_gif(100_000),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -259,6 +287,9 @@ def test_damage_kinds_end_as_expected(damaged, outcomes):
     truncated = by_kind["truncated"]
     assert truncated["ok"] < truncated.total() // 10 < truncated["UnreadableImageError"]
     assert 0 < by_kind["flipped"]["ok"] < by_kind["flipped"].total()
+    assert {name: results[name].result for name in BOMBS} == BOMBS
+    # a JPEG whose data cannot hold its 9000x9000 header is an error (it was grey fill)
+    assert results["jpg-size-9000x9000.jpg"].result == "UnreadableImageError"
 
 
 @pytest.mark.slow
