@@ -164,17 +164,20 @@ def _connect(target: Url, where: str, limits: _Limits) -> socket.socket:
         reason = limits.policy(ip)
         if reason is not None:
             raise SourceError(f"{where}: {refusal(ip, reason)}")
-    sock = None
     errors: list[OSError] = []
-    for ip in addresses:
+    for ip in addresses:  # in the resolver's order; no second lookup (the address is the checked one)
+        sock = socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, socket.SOCK_STREAM)
         try:
-            sock = socket.create_connection((str(ip), target.port), timeout=limits.left())
+            sock.settimeout(limits.left())
+            sock.connect((str(ip), target.port))
             break
         except TimeoutError:
+            sock.close()
             raise
         except OSError as exc:
+            sock.close()
             errors.append(exc)
-    if sock is None:
+    else:
         raise SourceError(f"{where}: cannot be reached ({_cause(errors[-1])})")
     if target.scheme == "http":
         return sock

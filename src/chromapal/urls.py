@@ -129,9 +129,9 @@ def _authority(authority: str, name: str, scheme: str) -> tuple[str, int]:
             raise SourceError(f"{name}: malformed URL: {after!r} after the IPv6 address")
         port_text = after[1:]
     else:
-        raw_host, _, port_text = hostport.partition(":")
-        if "]" in raw_host:
+        if "]" in hostport:
             raise SourceError(f"{name}: malformed URL: ']' without '['")
+        raw_host, _, port_text = hostport.partition(":")
         host = _domain(raw_host, name)
     return host, _port(port_text, name, scheme)
 
