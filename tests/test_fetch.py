@@ -255,6 +255,48 @@ def test_resolving_the_host_is_under_the_deadline(monkeypatch):
 
 
 @pytest.mark.timeout(HANG_TIMEOUT)
+def test_an_address_that_drops_connections_leaves_time_for_the_next(raw_server, png, monkeypatch):
+    """A name resolving to a stalled ::1 listener and a working 127.0.0.1 server is fetched in time."""
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    server = raw_server(_answer(png))
+    try:
+        stalled = socket.create_server(("::1", server.port), family=socket.AF_INET6, backlog=0)
+    except OSError:
+        pytest.skip("cannot listen on [::1] at the test server's port")
+    held = []
+    try:
+        for _ in range(16):  # fill the accept queue until a connection stalls
+            probe = socket.socket(socket.AF_INET6)
+            probe.settimeout(0.2)
+            try:
+                probe.connect(("::1", server.port))
+                held.append(probe)
+            except TimeoutError:
+                probe.close()
+                break
+        else:
+            pytest.skip("this kernel never stalls a connection to a full accept queue")
+        real = socket.getaddrinfo
+
+        def both(host: object, port: object, *args: object, **kwargs: object) -> list:
+            return real("::1", port, *args, **kwargs) + real("127.0.0.1", port, *args, **kwargs)
+
+        monkeypatch.setattr(socket, "getaddrinfo", both)
+        start = time.monotonic()
+
+        body = fetch_url(f"http://images.example:{server.port}/a.png", timeout=2 * DEADLINE)
+        took = time.monotonic() - start
+    finally:
+        for sock in held:
+            sock.close()
+        stalled.close()
+
+    assert body == png
+    assert DEADLINE - 0.05 <= took < 2 * DEADLINE  # half the time on ::1, then 127.0.0.1 at once
+
+
+@pytest.mark.timeout(HANG_TIMEOUT)
 def test_the_deadline_covers_every_redirect_hop(raw_server):
     """Five hops of 0.25 s each: one total deadline stops them, not a deadline per hop."""
     def slow_redirect(conn: socket.socket, head: bytes) -> None:
@@ -294,10 +336,10 @@ def png(small_photo: Image.Image) -> bytes:
 @pytest.mark.parametrize(
     ("content_type", "body", "message"),
     [
-        (b"text/html; charset=utf-8", b"<p>Sign in to see this image</p>", "the server sent text/html, not an image"),
-        (b"application/xhtml+xml", b"<?xml version='1.0'?><html/>", "the server sent application/xhtml+xml, not an image"),
-        (b"image/png", b"\n  <!DOCTYPE html><html><body>404</body></html>", "the server sent text/html, not an image"),
-        (b"application/octet-stream", b"\xef\xbb\xbf<HTML>\n", "the server sent text/html, not an image"),
+        (b"text/html; charset=utf-8", b"<p>Sign in to see this image</p>", "text/html"),
+        (b"application/xhtml+xml", b"<?xml version='1.0'?><html/>", "application/xhtml+xml"),
+        (b"image/png", b"\n  <!DOCTYPE html><html><body>404</body></html>", "text/html"),  # sniffed
+        (b"application/octet-stream", b"\xef\xbb\xbf<HTML>\n", "text/html"),  # sniffed
     ],
 )
 def test_html_answers_are_named(raw_server, content_type, body, message):
@@ -306,7 +348,7 @@ def test_html_answers_are_named(raw_server, content_type, body, message):
 
     text, _ = timed_failure(f"{server.url}/a.png")
 
-    assert text == f"{server.url}/a.png: {message}"
+    assert text == f"{server.url}/a.png: the server sent {message}, not an image"
 
 
 def test_html_sniffing_leaves_images_alone(png):
@@ -363,6 +405,30 @@ def test_size_limit_holds_for_chunked_answers(raw_server):
     text, _ = timed_failure(f"{server.url}/a.png", max_bytes=100_000)
 
     assert text == f"{server.url}/a.png: more than the 100,000-byte limit"
+
+
+@pytest.mark.timeout(HANG_TIMEOUT)
+def test_a_redirect_to_a_malformed_url_is_named(raw_server):
+    """A Location that is no URL is refused with the URL that led to it."""
+    def redirect(conn: socket.socket, head: bytes) -> None:
+        conn.sendall(b"HTTP/1.1 302 Found\r\nLocation: http://[::1/x\r\nContent-Length: 0\r\n\r\n")
+
+    server = raw_server(redirect)
+
+    text, _ = timed_failure(f"{server.url}/a.png")
+
+    assert text == f"{server.url}/a.png: redirected to a malformed URL 'http://[::1/x'"
+
+
+@pytest.mark.timeout(HANG_TIMEOUT)
+def test_timeout_must_be_a_number(raw_server, png):
+    """A NaN deadline is a ValueError at once; an infinite one is accepted."""
+    server = raw_server(_answer(png))
+
+    with pytest.raises(ValueError, match="timeout must be a number of seconds"):
+        fetch_url(f"{server.url}/a.png", timeout=float("nan"))
+    assert fetch_url(f"{server.url}/a.png", timeout=float("inf")) == png
+    assert len(server.requests) == 1
 
 
 # -- URLs -----------------------------------------------------------------------------------
@@ -485,7 +551,8 @@ def test_malformed_urls_are_4xx_in_the_web_app():
         ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "Teredo-embedded documentation (TEST-NET-1)"),  # 192.0.2.45
         ("2001:db8::1", "documentation"), ("3fff::1", "documentation"), ("3fff:fff::1", "documentation"),
         ("2002:7f00:1::", "6to4-embedded loopback"), ("2002:a9fe:a9fe::", "6to4-embedded link-local"),
-        ("2002:a00:1::1", "6to4-embedded private"), ("2002:c058:6301::", "6to4-embedded 6to4 relay anycast (deprecated)"),
+        ("2002:a00:1::1", "6to4-embedded private"),
+        ("2002:c058:6301::", "6to4-embedded 6to4 relay anycast (deprecated)"),
         ("fc00::1", "unique-local"), ("fd12:3456::1", "unique-local"),
         ("fe80::1", "link-local"), ("febf::1", "link-local"),
         ("fec0::1", "site-local (deprecated)"), ("feff::1", "site-local (deprecated)"),

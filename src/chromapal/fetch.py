@@ -15,8 +15,10 @@ answer cannot change between the check and the connection. Redirects (at most
 
 from __future__ import annotations
 
+import functools
 import http.client
 import io
+import math
 import socket
 import threading
 import time
@@ -35,6 +37,7 @@ URL_MAX_BYTES: Final = 100 * 1024 * 1024
 #: Redirects followed at most; each target is checked like the first URL.
 MAX_REDIRECTS: Final = 5
 _CHUNK: Final = 64 * 1024
+_LONGEST: Final = 1e8  # seconds (three years): the longest deadline, where `inf` is asked for
 _REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
 _OK: Final = frozenset({200, 203})
 _HTML_TYPES: Final = frozenset({"text/html", "application/xhtml+xml"})
@@ -106,6 +109,9 @@ def fetch_url(
     """
     timeout = URL_TIMEOUT if timeout is None else timeout
     max_bytes = URL_MAX_BYTES if max_bytes is None else max_bytes
+    if math.isnan(timeout):
+        raise ValueError("timeout must be a number of seconds (got nan)")
+    timeout = min(timeout, _LONGEST)  # inf: no practical limit, but one sockets accept
     name = _printable(url)
     limits = _Limits(name, timeout, time.monotonic() + timeout, max_bytes, policy)
     target = parse_url(url, name)
@@ -114,7 +120,7 @@ def fetch_url(
         location, body = _get(target, where, limits)
         if location is None:
             return body
-        next_url = resolve_location(target, location)
+        next_url = resolve_location(target, location, where)
         where = f"{name} -> {_printable(next_url)}"
         target = parse_url(next_url, where)
     raise SourceError(f"{name}: more than {max_redirects} redirects")
@@ -165,19 +171,21 @@ def _connect(target: Url, where: str, limits: _Limits) -> socket.socket:
         if reason is not None:
             raise SourceError(f"{where}: {refusal(ip, reason)}")
     errors: list[OSError] = []
-    for ip in addresses:  # in the resolver's order; no second lookup (the address is the checked one)
+    # In the resolver's order, with no second lookup (the address is the checked one); each
+    # address gets an even share of the time left, so one that drops packets leaves time for
+    # the next, and the last one gets all that is left.
+    for i, ip in enumerate(addresses):
         sock = socket.socket(socket.AF_INET6 if ip.version == 6 else socket.AF_INET, socket.SOCK_STREAM)
         try:
-            sock.settimeout(limits.left())
+            sock.settimeout(limits.left() / (len(addresses) - i))
             sock.connect((str(ip), target.port))
             break
-        except TimeoutError:
-            sock.close()
-            raise
-        except OSError as exc:
+        except OSError as exc:  # TimeoutError included
             sock.close()
             errors.append(exc)
     else:
+        if isinstance(errors[-1], TimeoutError):
+            raise errors[-1]
         raise SourceError(f"{where}: cannot be reached ({_cause(errors[-1])})")
     if target.scheme == "http":
         return sock
@@ -189,7 +197,7 @@ def _start_tls(sock: socket.socket, target: Url, where: str, limits: _Limits) ->
     import ssl
 
     try:
-        tls = ssl.create_default_context().wrap_socket(
+        tls = _tls_context().wrap_socket(
             sock, server_hostname=target.host, do_handshake_on_connect=False
         )
         tls.settimeout(limits.left())
@@ -201,6 +209,14 @@ def _start_tls(sock: socket.socket, target: Url, where: str, limits: _Limits) ->
         sock.close()
         raise
     return tls
+
+
+@functools.cache
+def _tls_context() -> Any:
+    """The default TLS context (system CAs, host name checks), made once: loading CAs is slow."""
+    import ssl
+
+    return ssl.create_default_context()
 
 
 def _resolve(target: Url, where: str, limits: _Limits) -> list[IPAddress]:

@@ -103,8 +103,11 @@ def parse_url(url: str, name: str | None = None) -> Url:
     return Url(scheme, host, port, target)
 
 
-def resolve_location(base: Url, location: str) -> str:
-    """The absolute URL a redirect's ``Location`` header (as `http.client` decodes it) points to."""
+def resolve_location(base: Url, location: str, name: str) -> str:
+    """The absolute URL a redirect's ``Location`` header (as `http.client` decodes it) points to.
+
+    `name` names the fetch in the error raised for a Location that cannot be joined to `base`.
+    """
     raw = location.encode("latin-1", "replace")  # http.client decodes header bytes as latin-1
     ascii_text = "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
     path, question, query = ascii_text.partition("?")
@@ -112,7 +115,7 @@ def resolve_location(base: Url, location: str) -> str:
     try:
         return urllib.parse.urljoin(base.href, ascii_text)
     except ValueError as exc:
-        raise SourceError(f"{base.href}: redirects to a malformed URL {ascii_text!r}") from exc
+        raise SourceError(f"{name}: redirected to a malformed URL {ascii_text!r}") from exc
 
 
 def _authority(authority: str, name: str, scheme: str) -> tuple[str, int]:
@@ -165,7 +168,10 @@ def _domain(raw: str, name: str) -> str:
         mapped = idna.uts46_remap(text, std3_rules=False, transitional=False)
         # non-ASCII labels: Punycode of the mapped label (UTS #46 ToASCII, as browsers; the
         # mapping above already refused the code points UTS #46 disallows)
-        labels = [lab if lab.isascii() else "xn--" + lab.encode("punycode").decode("ascii") for lab in mapped.split(".")]
+        labels = [
+            label if label.isascii() else "xn--" + label.encode("punycode").decode("ascii")
+            for label in mapped.split(".")
+        ]
     except (idna.IDNAError, UnicodeError, ValueError) as exc:
         raise SourceError(f"{name}: invalid host name {text!r} ({exc})") from exc
     host = ".".join(labels).lower()
