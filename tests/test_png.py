@@ -352,3 +352,66 @@ def test_file_position_is_restored_for_pillow(rows, monkeypatch) -> None:
     monkeypatch.setattr(png_module, "decode_png_file", lambda fp, expect=None: fp.read() and None)
 
     np.testing.assert_array_equal(load_image(data).pixels, rows)
+
+
+# -- metadata chunks: bounded before Pillow reads them ------------------------------------
+
+
+def sparse_png_with_chunk(path, kind: bytes, size: int, *, after_data: bool, colour_type: int = 2) -> None:
+    """A 4x4 PNG with one `size`-byte chunk of zeros (a hole in the file) before or after IDAT."""
+    rows = np.zeros((4, 4, 3), np.uint8)
+    head, idats, end = png_parts(rows)
+    if colour_type == 3:  # a palette PNG: Pillow, not the fast path, decodes it
+        head = b"\x89PNG\r\n\x1a\n" + ihdr(4, 4, 3) + chunk(b"PLTE", bytes(3))
+        idats = [chunk(b"IDAT", zlib.compress(bytes(4 * 5)))]
+    with open(path, "wb") as fp:
+        fp.write(head + (b"".join(idats) if after_data else b""))
+        fp.write(struct.pack(">I", size) + kind)
+        fp.seek(size, 1)
+        fp.write(b"\0\0\0\0" + (b"" if after_data else b"".join(idats)) + end)
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="needs /proc for VmHWM")
+@pytest.mark.parametrize(("after_data", "colour_type"), [(False, 2), (True, 3)])
+def test_huge_metadata_chunk_is_refused_before_pillow_reads_it(tmp_path, after_data, colour_type) -> None:
+    """A 1 GB private chunk (sparse) before IDAT, or after it in a palette PNG: refused in small memory.
+
+    Pillow reads such chunks whole (2.1 GB peak and 8 s for the one before IDAT, measured).
+    """
+    path = tmp_path / "meta.png"
+    sparse_png_with_chunk(path, b"prVt", 1024**3, after_data=after_data, colour_type=colour_type)
+
+    result, seconds, peak_mb = run_child(path, 10**6)
+
+    assert result == (
+        f"UnreadableImageError: {path}: over {png_module.MAX_PNG_METADATA:,} bytes of PNG chunks "
+        "that are not image data (metadata; a guard on memory)"
+    )
+    assert seconds < FAST_SECONDS
+    assert peak_mb < SMALL_RSS_MB, peak_mb
+
+
+def test_metadata_limit_counts_bytes_and_spares_image_data(rows, monkeypatch) -> None:
+    """The limit counts every non-IDAT chunk's bytes (not IDAT's), for bytes and file objects alike."""
+    head, idats, end = png_parts(rows)
+    text = chunk(b"tEXt", b"k\0" + b"v" * 98)  # 100 bytes of metadata
+    data = head[:8] + head[8:] + text + b"".join(idats) + text + end
+    idat_bytes = sum(len(c) - 12 for c in idats)
+    metadata = 13 + 100 + 100  # IHDR and the two tEXt chunks
+    monkeypatch.setattr(png_module.check_png_metadata, "__defaults__", (metadata,))
+    assert idat_bytes > metadata  # IDAT alone would be over the limit
+
+    np.testing.assert_array_equal(load_image(data).pixels, rows)
+    monkeypatch.setattr(png_module.check_png_metadata, "__defaults__", (metadata - 1,))
+    for source in (data, io.BytesIO(data)):
+        with pytest.raises(UnreadableImageError, match=r"over 212 bytes of PNG chunks"):
+            load_image(source)
+
+
+def test_metadata_check_leaves_damaged_files_to_pillow(rows) -> None:
+    """A chunk whose length runs past the end counts only its bytes present: Pillow's message stands."""
+    head, idats, end = png_parts(rows)
+    data = head + struct.pack(">I", 2**31 - 1) + b"tEXt" + b"k\0v"
+
+    with pytest.raises(UnreadableImageError, match=r"^<bytes>: (?!over)"):
+        load_image(data)

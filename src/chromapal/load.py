@@ -21,7 +21,7 @@ from ._types import UInt8Array
 from .arrays import as_image_array
 from .errors import ImageTooLargeError, UnreadableImageError
 from .jpeg import MAX_SCANS, check_jpeg
-from .png import fast_png
+from .png import check_png_input, fast_png
 from .quiet import quiet_decoders  # noqa: F401 - re-exported: the CLI imports it from here
 
 #: Default pixel limit: Pillow's own decompression-bomb threshold.
@@ -106,6 +106,7 @@ def open_image(
 
         source = fetch_url(str(source))
     fp = _binary_input(source, name)
+    check_png_input(fp, name)  # before Pillow reads any chunk
     try:
         # Pillow only warns between its limit and twice it (no thread-unsafe warning filter
         # here): `load_image` applies `max_pixels` right after, before decoding.

@@ -16,16 +16,22 @@ size is the one checked against the pixel limit. Refused (``None``) are, among o
 - more compressed image data than `idat_limit` allows for the image's size.
 
 Nothing after IEND is read, so trailing data costs neither time nor memory.
+
+`check_png_metadata` runs before Pillow opens any PNG: Pillow reads every chunk that is
+not image data whole into memory (a 1 GB private chunk in a sparse file cost 2.1 GB), so
+their total is bounded by `MAX_PNG_METADATA`.
 """
 
 from __future__ import annotations
 
+import os
 import zlib
 from typing import IO, Any, Final
 
 import numpy as np
 
 from ._types import UInt8Array
+from .errors import UnreadableImageError
 
 try:  # libdeflate: inflates PNG data ~2.5x faster than zlib
     import deflate
@@ -41,10 +47,84 @@ PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
 MAX_CHUNK: Final = 2**31 - 1
 #: Chunks that change how Pillow reads an RGB(A) PNG (transparency, animation).
 _DECLINED: Final = {b"tRNS", b"acTL", b"fcTL", b"fdAT"}
+#: Most bytes a PNG may hold in chunks other than image data (IDAT, fdAT): ICC profiles,
+#: text, EXIF, editors' private chunks. Pillow holds each such chunk in memory (twice while
+#: reading one over 1 MiB).
+MAX_PNG_METADATA: Final = 64 * 1024 * 1024
 #: Bytes read at a time when checking the CRC of a chunk before the image data.
 _BLOCK: Final = 1 << 20
 #: (bit depth, colour type) -> Pillow's mode and the channels per pixel.
 _TYPES: Final = {(8, 2): ("RGB", 3), (8, 6): ("RGBA", 4)}
+
+
+def check_png_metadata(fp: IO[bytes], name: str, limit: int = MAX_PNG_METADATA) -> None:
+    """Refuse a PNG whose chunks other than image data hold over `limit` bytes.
+
+    Reads only the 8-byte chunk headers of the seekable binary file `fp` (from offset
+    8 to IEND), counting the bytes each chunk really has in the file, so a damaged
+    file whose lengths run past its end still reaches Pillow for its own message.
+    The file position is restored.
+
+    Raises
+    ------
+    UnreadableImageError
+        Naming `name`, when the total is over `limit`.
+    """
+    start = fp.tell()
+    try:
+        size = fp.seek(0, 2)
+        pos, total = 8, 0
+        while pos + 8 <= size:
+            fp.seek(pos)
+            header = fp.read(8)
+            kind = header[4:]
+            if len(header) < 8 or kind == b"IEND":
+                break
+            length = int.from_bytes(header[:4], "big")
+            if kind not in (b"IDAT", b"fdAT"):
+                total += min(length, size - pos - 8)
+                if total > limit:
+                    raise UnreadableImageError(
+                        f"{name}: over {limit:,} bytes of PNG chunks that are not image data "
+                        "(metadata; a guard on memory)"
+                    )
+            pos += 12 + length
+    finally:
+        fp.seek(start)
+
+
+def check_png_input(source: Any, name: str) -> None:
+    """`check_png_metadata` for a path or a seekable binary file, if it holds a PNG.
+
+    Files are read from offset 0, as ``Image.open`` reads them, and left where they
+    were; unreadable and unseekable inputs are left to Pillow (it reads an unseekable
+    file into memory whole, so its size is already what it is).
+    """
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as fp:
+                _check_if_png(fp, name)
+        except OSError:
+            pass  # Image.open names the problem
+        return
+    try:
+        if not source.seekable():
+            return
+        start = source.tell()
+    except (OSError, ValueError, AttributeError):
+        return
+    try:
+        _check_if_png(source, name)
+    except OSError:
+        pass  # Pillow reports an unreadable file
+    finally:
+        source.seek(start)
+
+
+def _check_if_png(fp: IO[bytes], name: str) -> None:
+    fp.seek(0)
+    if fp.read(8) == PNG_SIGNATURE:
+        check_png_metadata(fp, name)
 
 
 def idat_limit(raw_bytes: int) -> int:
