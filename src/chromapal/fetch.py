@@ -27,7 +27,7 @@ from typing import Any, Final
 
 from .addresses import AddressPolicy, IPAddress, allow_any, refusal
 from .errors import SourceError
-from .load import _cause, _one_line, _printable
+from .messages import cause, one_line, printable
 from .urls import Url, parse_url, resolve_location
 
 #: URL fetches: seconds the whole download may take, bytes accepted at most
@@ -112,7 +112,7 @@ def fetch_url(
     if math.isnan(timeout):
         raise ValueError("timeout must be a number of seconds (got nan)")
     timeout = min(timeout, _LONGEST)  # inf: no practical limit, but one sockets accept
-    name = _printable(url)
+    name = printable(url)
     limits = _Limits(name, timeout, time.monotonic() + timeout, max_bytes, policy)
     target = parse_url(url, name)
     where = name
@@ -121,7 +121,7 @@ def fetch_url(
         if location is None:
             return body
         next_url = resolve_location(target, location, where)
-        where = f"{name} -> {_printable(next_url)}"
+        where = f"{name} -> {printable(next_url)}"
         target = parse_url(next_url, where)
     raise SourceError(f"{name}: more than {max_redirects} redirects")
 
@@ -147,11 +147,11 @@ def _get(target: Url, where: str, limits: _Limits) -> tuple[str | None, bytes]:
     except http.client.HTTPException as exc:  # not an OSError: bad status line, cut-off body
         if time.monotonic() >= limits.deadline:
             raise _late(where, phase, limits) from exc
-        raise SourceError(f"{where}: broken HTTP answer ({_cause(exc)})") from exc
+        raise SourceError(f"{where}: broken HTTP answer ({cause(exc)})") from exc
     except (OSError, ValueError) as exc:
         if isinstance(exc, TimeoutError) or time.monotonic() >= limits.deadline:
             raise _late(where, phase, limits) from exc
-        raise SourceError(f"{where}: cannot be fetched ({_cause(exc)})") from exc
+        raise SourceError(f"{where}: cannot be fetched ({cause(exc)})") from exc
     finally:
         if sock is not None:
             sock.close()
@@ -186,7 +186,7 @@ def _connect(target: Url, where: str, limits: _Limits) -> socket.socket:
     else:
         if isinstance(errors[-1], TimeoutError):
             raise errors[-1]
-        raise SourceError(f"{where}: cannot be reached ({_cause(errors[-1])})")
+        raise SourceError(f"{where}: cannot be reached ({cause(errors[-1])})")
     if target.scheme == "http":
         return sock
     return _start_tls(sock, target, where, limits)
@@ -204,7 +204,7 @@ def _start_tls(sock: socket.socket, target: Url, where: str, limits: _Limits) ->
         tls.do_handshake()
     except ssl.SSLError as exc:
         sock.close()
-        raise SourceError(f"{where}: secure connection failed ({_cause(exc)})") from exc
+        raise SourceError(f"{where}: secure connection failed ({cause(exc)})") from exc
     except BaseException:
         sock.close()
         raise
@@ -241,7 +241,7 @@ def _resolve(target: Url, where: str, limits: _Limits) -> list[IPAddress]:
         raise TimeoutError(f"resolving {target.host!r}")
     if "error" in answer:
         raise SourceError(
-            f"{where}: cannot be reached (cannot resolve host {target.host!r}: {_one_line(answer['error'])})"
+            f"{where}: cannot be reached (cannot resolve host {target.host!r}: {one_line(answer['error'])})"
         )
     addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in answer["infos"]]
     return list(dict.fromkeys(addresses))
@@ -250,7 +250,7 @@ def _resolve(target: Url, where: str, limits: _Limits) -> list[IPAddress]:
 def _check_answer(response: http.client.HTTPResponse, where: str, limits: _Limits) -> None:
     """Refuse an error status, an HTML answer or a declared body over the size limit."""
     if response.status not in _OK:
-        reason = _one_line(response.reason)[:80]
+        reason = one_line(response.reason)[:80]
         raise SourceError(f"{where}: the server answered {response.status} {reason}".rstrip())
     media = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
     if media in _HTML_TYPES:

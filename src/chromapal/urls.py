@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from .errors import SourceError
-from .load import _printable
+from .messages import printable
 
 _DEFAULT_PORTS: Final = {"http": 80, "https": 443}
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
@@ -86,7 +86,7 @@ def parse_url(url: str, name: str | None = None) -> Url:
         For another scheme, user name or password, an empty or invalid host, an invalid
         port or unbalanced IPv6 brackets: ``"<name>: <cause>"``.
     """
-    name = _printable(url) if name is None else name
+    name = printable(url) if name is None else name
     text = re.sub(r"[\t\n\r]", "", url.strip("".join(map(chr, range(0x21)))))
     match = _SCHEME.match(text)
     scheme = match[0][:-1].lower() if match else ""
