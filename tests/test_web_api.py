@@ -26,6 +26,7 @@ from chromapal import cli  # noqa: E402
 from chromapal.export import FORMATS, load_palette  # noqa: E402
 from chromapal.web import Settings, create_app  # noqa: E402
 from chromapal.web import app as web_app  # noqa: E402
+from chromapal.web.server import BACKLOG, BoundedH11Protocol  # noqa: E402
 
 BASE = "http://127.0.0.1"
 STATIC = Path(web_app.__file__).parent
@@ -264,14 +265,34 @@ def test_serve_command_maps_options_to_settings(monkeypatch):
         calls.update(kwargs, settings=app.state.settings)  # type: ignore[attr-defined]
 
     monkeypatch.setattr("uvicorn.run", fake_run)
-    result = CliRunner().invoke(cli.main, ["serve", "--no-sessions", "--max-upload-mb", "2", "--port", "8123"])
+    result = CliRunner().invoke(cli.main, ["serve", "--no-sessions", "--max-upload-mb", "2", "--port", "8123",
+                                           "--timeout", "12.5", "--max-connections", "40", "--workers", "3"])
 
     assert result.exit_code == 0, result.output
     settings = calls["settings"]
     assert (calls["host"], calls["port"]) == ("127.0.0.1", 8123)
     assert settings.sessions is False and settings.allow_urls is False  # type: ignore[attr-defined]
     assert settings.max_upload_bytes == 2 * 1024 * 1024  # type: ignore[attr-defined]
+    assert (settings.timeout, settings.workers, settings.max_connections) == (12.5, 3, 40)  # type: ignore[attr-defined]
+    # the server limits come from the same function serve_in_thread uses
+    assert calls["limit_concurrency"] == 40 and calls["backlog"] == BACKLOG
+    assert calls["http"].func is BoundedH11Protocol  # type: ignore[attr-defined]
+    assert calls["http"].keywords["header_timeout"] == settings.header_timeout  # type: ignore[attr-defined]
     assert result.output == "chromapal: serving on http://127.0.0.1:8123/ (Ctrl+C to stop)\n"
+
+
+@pytest.mark.parametrize(
+    "option", [["--timeout", "nan"], ["--timeout", "inf"], ["--timeout", "0"], ["--max-upload-mb", "nan"],
+               ["--session-minutes", "inf"], ["--max-connections", "2"]],
+)
+def test_serve_refuses_unbounded_limits(monkeypatch, option):
+    """NaN, infinite or zero limits are usage errors (exit 2) naming the option; nothing is started."""
+    monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: pytest.fail("the server was started"))
+
+    result = CliRunner().invoke(cli.main, ["serve", *option])
+
+    assert result.exit_code == 2
+    assert option[0] in result.output
 
 
 @pytest.mark.parametrize("flag", [[], ["--open"]])
