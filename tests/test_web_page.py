@@ -154,15 +154,19 @@ def export_status(base_url: str, token: str) -> int:
     return httpx.get(f"{base_url}/api/export/json", params={"token": token}, timeout=10).status_code
 
 
-def overflow(page) -> dict[str, object]:
-    """Measure horizontal overflow: the document's width and the elements reaching past the viewport."""
-    return page.evaluate("""() => ({
+def overflow(page, scrolled: str = "") -> dict[str, object]:
+    """Measure horizontal overflow: the document's width and the elements reaching past the viewport.
+
+    Elements inside a `scrolled` container (a CSS selector) are left out: they scroll there.
+    """
+    return page.evaluate("""(scrolled) => ({
         scrollWidth: document.documentElement.scrollWidth,
         innerWidth: innerWidth,
         outside: [...document.querySelectorAll('body *')]
             .filter(e => e.getClientRects().length && e.getBoundingClientRect().right > innerWidth + 0.5)
+            .filter(e => !(scrolled && e.parentElement.closest(scrolled)))
             .map(e => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`),
-    })""")
+    })""", scrolled)
 
 
 def file_handle(page, path: Path, mime: str = "image/png"):
@@ -344,3 +348,38 @@ def test_no_horizontal_overflow(open_page, files, width, tmp_path):
     if width < 1280:  # 14 buttons cannot fit one row on a phone: they wrap to several
         assert len({round(top) for _, _, top in buttons}) > 1
     assert Image.open(io.BytesIO(shot)).width == width
+
+
+@pytest.mark.parametrize("width", [320, 390])
+def test_api_reference_does_not_overflow_on_a_phone(open_page, base_url, width):
+    """The /docs page keeps its wide parameter tables inside their cards, scrolling there."""
+    page = open_page({"width": width, "height": 800})
+    page.goto(base_url + "/docs")
+    page.wait_for_selector(".op table")
+    state = overflow(page, scrolled=".table-scroll")
+    scrollers = page.eval_on_selector_all(".table-scroll", "els => els.map(e => e.getBoundingClientRect().right)")
+
+    assert state["scrollWidth"] <= state["innerWidth"] == width, state
+    assert state["outside"] == [], state
+    assert scrollers and all(right <= width for right in scrollers)
+
+
+def relative_luminance(css: str) -> float:
+    """Return the WCAG relative luminance of a computed `rgb(r, g, b)` colour."""
+    channels = [int(v) / 255 for v in css[css.index("(") + 1:css.index(")")].split(",")[:3]]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_upload_error_is_readable_in_both_themes(open_page, files, scheme):
+    """The error line has at least 4.5:1 contrast with the page in the light and the dark theme."""
+    page = open_page(PHONE, color_scheme=scheme)
+    page.set_input_files("#file", str(files["text"]))
+    page.wait_for_function("() => document.getElementById('status').classList.contains('error')")
+    ink = page.eval_on_selector("#status", "e => getComputedStyle(e).color")
+    paper = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    lighter, darker = sorted((relative_luminance(ink), relative_luminance(paper)), reverse=True)
+
+    assert (lighter + 0.05) / (darker + 0.05) >= 4.5, (ink, paper)
+    assert paper == ("rgb(246, 246, 244)" if scheme == "light" else "rgb(20, 20, 23)")

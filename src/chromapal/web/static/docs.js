@@ -54,7 +54,12 @@ async function main() {
           tr.append(code, el("td", where), el("td", type), el("td", required ? "yes" : ""), el("td", about));
           table.append(tr);
         }
-        box.append(table);
+        const scroll = el("div", undefined, "table-scroll");  // narrow screens scroll the table, not the page
+        scroll.tabIndex = 0;  // a keyboard can scroll it too
+        scroll.setAttribute("role", "region");
+        scroll.setAttribute("aria-label", `Parameters of ${method.toUpperCase()} ${path}`);
+        scroll.append(table);
+        box.append(scroll);
       }
       root.append(box);
     }
