@@ -26,7 +26,7 @@ from chromapal.urls import parse_url
 #: The deadline given to the trickle tests, the slack allowed past it, and the gap
 #: between two trickled bytes (much shorter than the deadline).
 DEADLINE = 0.6
-SLACK = 0.5
+SLACK = 0.75
 TRICKLE_GAP = 0.05
 #: Seconds after which a test that could hang is failed.
 HANG_TIMEOUT = 20
@@ -43,14 +43,15 @@ class RawServer:
     With ``read_head=False`` the socket is handed over at once (for a TLS handshake).
     """
 
-    def __init__(self, handler: Handler, *, read_head: bool = True) -> None:
+    def __init__(self, handler: Handler, *, read_head: bool = True, host: str = "127.0.0.1") -> None:
         self.handler = handler
         self.read_head = read_head
         self.stop = threading.Event()
         self.requests: list[bytes] = []
-        self.listener = socket.create_server(("127.0.0.1", 0))
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.listener = socket.create_server((host, 0), family=family)
         self.port = self.listener.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"http://{host if family == socket.AF_INET else f'[{host}]'}:{self.port}"
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -95,8 +96,8 @@ def raw_server() -> Iterator[Callable[..., RawServer]]:
     """Start `RawServer`s for a test; stop them after it."""
     servers: list[RawServer] = []
 
-    def start(handler: Handler, read_head: bool = True) -> RawServer:
-        servers.append(RawServer(handler, read_head=read_head))
+    def start(handler: Handler, read_head: bool = True, host: str = "127.0.0.1") -> RawServer:
+        servers.append(RawServer(handler, read_head=read_head, host=host))
         return servers[-1]
 
     yield start
@@ -390,6 +391,39 @@ def test_idna_host_names_are_resolved_and_sent_in_ascii(raw_server, png, monkeyp
     assert fetch_url(f"http://Bücher.Example:{server.port}/a.png") == png
     assert asked == ["xn--bcher-kva.example"]
     assert f"\r\nHost: xn--bcher-kva.example:{server.port}\r\n".encode() in server.requests[0]
+
+
+@pytest.mark.timeout(HANG_TIMEOUT)
+def test_ipv6_literal_urls_are_fetched(raw_server, png):
+    """``http://[::1]:port/`` connects over IPv6 and sends ``Host: [::1]:port``."""
+    try:
+        server = raw_server(_answer(png), host="::1")
+    except OSError:
+        pytest.skip("cannot listen on [::1]")
+
+    assert fetch_url(f"{server.url}/a.png") == png
+    assert f"\r\nHost: [::1]:{server.port}\r\n".encode() in server.requests[0]
+
+
+@pytest.mark.timeout(HANG_TIMEOUT)
+def test_redirect_locations_are_percent_encoded_too(raw_server, png):
+    """A Location with spaces and raw UTF-8 bytes is followed with those bytes percent-encoded."""
+    def handler(conn: socket.socket, head: bytes) -> None:
+        if head.startswith(b"GET /first "):
+            conn.sendall(
+                b"HTTP/1.1 302 Found\r\nLocation: /new place/\xc3\xa9t\xc3\xa9.png?a b\r\n"
+                b"Content-Length: 0\r\n\r\n"
+            )
+        else:
+            _answer(png)(conn, head)
+
+    server = raw_server(handler)
+
+    assert fetch_url(f"{server.url}/first") == png
+    assert [r.split(b"\r\n")[0] for r in server.requests] == [
+        b"GET /first HTTP/1.1",
+        b"GET /new%20place/%C3%A9t%C3%A9.png?a%20b HTTP/1.1",
+    ]
 
 
 @pytest.mark.timeout(HANG_TIMEOUT)
