@@ -18,6 +18,8 @@ import zlib
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from chromapal import ImageTooLargeError, UnreadableImageError
@@ -415,3 +417,50 @@ def test_metadata_check_leaves_damaged_files_to_pillow(rows) -> None:
 
     with pytest.raises(UnreadableImageError, match=r"^<bytes>: (?!over)"):
         load_image(data)
+
+
+# -- property: whenever the fast path decodes, Pillow decodes the same ---------------------
+
+
+@given(data=st.data())
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_fast_path_never_disagrees_with_pillow(rows, data) -> None:
+    """Chunks shuffled, repeated, dropped or bit-flipped: a decoded result always equals Pillow's.
+
+    The fast path may decline anything (None); what it must never do is return pixels, or a
+    size, that Pillow would not.
+    """
+    head, idats, end = png_parts(rows, split=4)
+    pieces = {
+        "ihdr": head[8:],
+        "ihdr-small": ihdr(1, 1),
+        "ihdr-rgba": ihdr(17, 20, 6),
+        "text": chunk(b"tEXt", b"k\0v"),
+        "plte": chunk(b"PLTE", bytes(3)),
+        "trns": chunk(b"tRNS", bytes(6)),
+        "iend": end,
+        **{f"idat{i}": c for i, c in enumerate(idats)},
+    }
+    order = ["ihdr", *[f"idat{i}" for i in range(len(idats))], "iend"]
+    for _ in range(data.draw(st.integers(0, 3))):
+        action = data.draw(st.sampled_from(["insert", "delete", "swap"]))
+        at = data.draw(st.integers(0, len(order) - 1))
+        if action == "insert":
+            order.insert(at, data.draw(st.sampled_from(sorted(pieces))))
+        elif action == "delete" and len(order) > 1:
+            del order[at]
+        else:
+            other = data.draw(st.integers(0, len(order) - 1))
+            order[at], order[other] = order[other], order[at]
+    blob = bytearray(b"\x89PNG\r\n\x1a\n" + b"".join(pieces[p] for p in order))
+    for _ in range(data.draw(st.integers(0, 2))):
+        at = data.draw(st.integers(0, len(blob) - 1))
+        blob[at] ^= 1 << data.draw(st.integers(0, 7))
+    blob = bytes(blob)
+
+    fast = decode_png(blob)
+
+    if fast is not None:
+        with Image.open(io.BytesIO(blob)) as im:
+            assert (im.width, im.height) == (fast.shape[1], fast.shape[0])
+            np.testing.assert_array_equal(np.asarray(im), fast)
