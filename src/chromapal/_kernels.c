@@ -594,7 +594,7 @@ static PyObject *lloyd(PyObject *self, PyObject *args)
         PyMem_Free(acc); PyMem_Free(err); PyMem_Free(bl); problem_close(&pb, 0);
         return PyErr_NoMemory();
     }
-    int it = 0;
+    Py_ssize_t it = 0;  /* wider than max_iter: the final it++ cannot overflow */
     Py_BEGIN_ALLOW_THREADS
     for (it = 1; it <= max_iter; it++) {
         memset(acc, 0, 4 * k * sizeof(double));
@@ -633,7 +633,7 @@ static PyObject *lloyd(PyObject *self, PyObject *args)
     Py_END_ALLOW_THREADS
     if (it > max_iter) it = max_iter;
     PyMem_Free(acc); PyMem_Free(err); PyMem_Free(bl); problem_close(&pb, 1);
-    return PyLong_FromLong(it);
+    return PyLong_FromSsize_t(it);
 }
 
 /* assign(points, centers, labels, d2): nearest centre (int64) and squared distance of each point. */
