@@ -660,3 +660,17 @@ def test_default_policy_allows_loopback_and_public_only_refuses_it(raw_server, p
 
     assert text == f"{server.url}/a.png: refusing to fetch from a loopback address (127.0.0.1)"
     assert len(server.requests) == 1
+
+
+@pytest.mark.timeout(HANG_TIMEOUT)
+def test_url_policy_default_reaches_extract(raw_server, png, monkeypatch):
+    """`chromapal.fetch.URL_POLICY` is the default of every fetch, `chromapal.extract`'s included."""
+    import chromapal
+    from chromapal import fetch as fetch_module
+
+    server = raw_server(_answer(png))
+    monkeypatch.setattr(fetch_module, "URL_POLICY", blocked_reason)
+
+    with pytest.raises(SourceError, match=r"refusing to fetch from a loopback address \(127\.0\.0\.1\)$"):
+        chromapal.extract(f"{server.url}/a.png", k=2)
+    assert server.requests == []

@@ -30,10 +30,13 @@ from .errors import SourceError
 from .messages import cause, one_line, printable
 from .urls import Url, parse_url, resolve_location
 
-#: URL fetches: seconds the whole download may take, bytes accepted at most
-#: (read when `fetch_url` is called, so they can be changed at run time).
+#: URL fetches: seconds the whole download may take, bytes accepted at most, and the
+#: address policy (read when `fetch_url` is called, so they can be changed at run time:
+#: a program that fetches URLs given by others through `chromapal.extract` sets
+#: ``chromapal.fetch.URL_POLICY = chromapal.addresses.blocked_reason``).
 URL_TIMEOUT: Final = 15.0
 URL_MAX_BYTES: Final = 100 * 1024 * 1024
+URL_POLICY: AddressPolicy = allow_any
 #: Redirects followed at most; each target is checked like the first URL.
 MAX_REDIRECTS: Final = 5
 _CHUNK: Final = 64 * 1024
@@ -72,7 +75,7 @@ def fetch_url(
     *,
     timeout: float | None = None,
     max_bytes: int | None = None,
-    policy: AddressPolicy = allow_any,
+    policy: AddressPolicy | None = None,
     max_redirects: int = MAX_REDIRECTS,
 ) -> bytes:
     """Download `url` (http or https only) within a total time limit and a size limit.
@@ -89,9 +92,10 @@ def fetch_url(
         Largest body accepted (`URL_MAX_BYTES` by default, read at call time).
     policy : callable, optional
         ``policy(ip) -> reason or None``, asked about every address of every hop.
-        `chromapal.addresses.allow_any` by default (a user's own request on their own
-        machine); a server fetching URLs for others must pass
-        `chromapal.addresses.blocked_reason` (global unicast only), as the web app does.
+        `URL_POLICY` by default (read at call time), which is
+        `chromapal.addresses.allow_any`: a user's own request on their own machine. A
+        server fetching URLs for others must use `chromapal.addresses.blocked_reason`
+        (global unicast only), as the web app does.
     max_redirects : int, optional
         Redirects followed at most.
 
@@ -109,6 +113,7 @@ def fetch_url(
     """
     timeout = URL_TIMEOUT if timeout is None else timeout
     max_bytes = URL_MAX_BYTES if max_bytes is None else max_bytes
+    policy = URL_POLICY if policy is None else policy
     if math.isnan(timeout):
         raise ValueError("timeout must be a number of seconds (got nan)")
     timeout = min(timeout, _LONGEST)  # inf: no practical limit, but one sockets accept
