@@ -183,6 +183,7 @@ function showImage(file) {  // the original beside the (coming) flattened previe
   if (file) $("original").src = state.originalUrl;
   else $("original").removeAttribute("src");
   $("original-caption").textContent = file ? file.name || "Pasted image" : "Original";
+  $("original-caption").title = $("original-caption").textContent;  // shown in full on hover
   $("pair").hidden = !file;
   $("again").hidden = !file;
   $("drop").dataset.empty = file ? "false" : "true";
