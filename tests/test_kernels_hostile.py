@@ -349,3 +349,90 @@ def test_random_arguments_never_crash() -> None:
                 pass
         """
     )
+
+
+# -- assignment-rule kernels (assign.py) -----------------------------------------------------------
+
+RULE_KERNELS = ("nearest_de2000", "flatten", "flat_error", "dither")
+
+
+@pytest.mark.skipif(not all(hasattr(K, name) for name in RULE_KERNELS), reason="no assignment-rule kernels")
+def test_dither_with_non_finite_colours_stays_in_bounds() -> None:
+    """NaN or infinite palette colours make NaN errors; the rounded colour must still index inside the tables."""
+    run_child(
+        """
+        px = np.full((6, 5, 3), 100, np.uint8)
+        cells = np.zeros(32768, np.int32)
+        for bad in (np.nan, np.inf, -np.inf):
+            labels = np.ones(30, np.uint8)
+            K.dither(px, 5, 3, 0, cells, np.zeros(0, np.uint8), np.array([[bad, 0.0, bad]]), labels)
+            assert (labels == 0).all()
+        """
+    )
+
+
+@pytest.mark.skipif(not all(hasattr(K, name) for name in RULE_KERNELS), reason="no assignment-rule kernels")
+def test_rule_kernels_reject_tables_that_point_outside() -> None:
+    """Labels >= k, split rows past `sub`, a ragged `sub` or a short cells table raise before a pixel is read."""
+    run_child(
+        """
+        px = np.zeros((4, 3), np.uint8)
+        ok_cells, sub = np.zeros(32768, np.int32), np.zeros(512, np.uint8)
+        counts, labels = np.zeros(256, np.int64), np.zeros(4, np.uint8)
+        colors = np.zeros((2, 3))
+        for cells, sb in [
+            (np.full(32768, 2, np.int32), sub),        # label 2 with k = 2 colours
+            (np.full(32768, -2, np.int32), sub),       # split row 1 of a one-row sub
+            (np.full(32768, -(2**31), np.int32), sub), # split row 2**31 - 1
+            (ok_cells[:-1], sub),                      # short table
+            (ok_cells, np.zeros(511, np.uint8)),       # ragged sub
+            (ok_cells, np.full(512, 9, np.uint8)),     # split label past k
+        ]:
+            rejects(K.dither, px, 2, 3, 0, cells, sb, colors, labels)
+            rejects(K.flat_error, px, 3, 0, cells, sb, colors, np.zeros(256), np.zeros(9), np.ones(3), counts)
+        rejects(K.dither, px, 3, 3, 0, ok_cells, sub, colors, labels)   # width does not divide the pixels
+        rejects(K.dither, px, 0, 3, 0, ok_cells, sub, colors, labels)
+        rejects(K.dither, px, -2, 3, 0, ok_cells, sub, colors, labels)
+        rejects(K.flatten, px, 3, 0, ok_cells, sub, np.zeros(3, np.uint8), counts)
+        rejects(K.nearest_de2000, np.zeros((4, 3)), b'', np.zeros(4, np.int64), np.zeros(4))
+        """
+    )
+
+
+@pytest.mark.skipif(not all(hasattr(K, name) for name in RULE_KERNELS), reason="no assignment-rule kernels")
+def test_rule_kernels_random_arguments_never_crash() -> None:
+    """1,000 seeded calls of the assignment-rule kernels with random buffers and integers: return or raise."""
+    run_child(
+        """
+        import random
+        rnd = random.Random(12)
+        INTS = [-(2**31), -1, 0, 1, 2, 3, 4, 5, 255, 2**31 - 1]
+
+        def buf(sizes=(0, 1, 3, 8, 12, 24, 48, 512, 2048, 131072)):
+            n = rnd.choice(sizes)
+            kind = rnd.randrange(4)
+            if kind == 0:  # a valid-looking cells table: labels 0..3 and a few split rows
+                return np.array(rnd.choices([0, 1, 2, 3, -1, -2], k=n // 4), np.int32)
+            data = bytearray(rnd.getrandbits(8) for _ in range(min(n, 64))) + bytearray(max(n - 64, 0))
+            if kind == 1:
+                return data
+            if kind == 2:
+                return memoryview(bytearray(b'x') + data)[1:]
+            return np.frombuffer(data, np.float64, count=len(data) // 8).copy()
+
+        calls = [
+            (K.nearest_de2000, lambda: (buf(), buf(), buf(), buf())),
+            (K.flatten, lambda: (buf(), rnd.choice(INTS), rnd.choice(INTS), buf(), buf(), buf(), buf())),
+            (K.flat_error, lambda: (buf(), rnd.choice(INTS), rnd.choice(INTS), buf(), buf(), buf(), buf(), buf(),
+                                    buf(), buf())),
+            (K.dither, lambda: (buf(), rnd.choice(INTS), rnd.choice(INTS), rnd.choice(INTS), buf(), buf(), buf(),
+                                buf())),
+        ]
+        for i in range(1000):
+            fn, make = calls[i % len(calls)]
+            try:
+                fn(*make())
+            except ARGUMENT_ERRORS:
+                pass
+        """
+    )
