@@ -22,6 +22,7 @@ httpx = pytest.importorskip("httpx")
 from conftest import encode  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
+from chromapal.addresses import allow_any  # noqa: E402
 from chromapal.web import Settings, create_app, jobs  # noqa: E402
 from chromapal.web.server import serve_in_thread  # noqa: E402
 
@@ -344,6 +345,23 @@ def test_client_that_hangs_up_frees_its_worker_by_the_deadline(photo_png, slow):
     assert waited < 1.0 + SLACK
 
 
+def test_the_deadline_covers_a_slow_url(http_server):
+    """A server trickling its image for 3 s is cut off by the 1-s image deadline (fetch limit 10 s)."""
+    settings = Settings(allow_urls=True, url_policy=allow_any, timeout=1.0, fetch_timeout=10.0)
+    client = TestClient(create_app(settings), base_url="http://127.0.0.1")
+    url = f"{http_server}/trickle"
+
+    started = time.monotonic()
+    response = client.post("/api/palette", data={"url": url})
+    waited = time.monotonic() - started
+
+    assert response.status_code == 422
+    assert response.json() == {
+        "error": f"{url}: took longer than 1 s to fetch, decode and cluster (the server's time limit per image)"
+    }
+    assert waited < 1.0 + SLACK
+
+
 # -- malformed URLs ----------------------------------------------------------------------------
 
 
@@ -382,7 +400,7 @@ def test_upload_preview_and_histogram_are_all_that_comes_back(photo_png):
     big = encode(Image.new("RGB", (3000, 1000), (200, 10, 10)), "PNG")
 
     decoded, raw = jobs.image_job(big, None, "big.png", max_pixels=50_000_000, preview_side=800,
-                                  fetch=jobs.Fetch(1.0, 1000, lambda ip: "refused"),
+                                  fetch=None,
                                   how=jobs.Clustering(3, "oklab", 0))
 
     assert decoded.preview.shape[:2] == (267, 800)

@@ -42,6 +42,7 @@ from ..export.data import palette_dict
 from ..palette import Palette, dumps_palettes
 from ..pipeline import MAX_K
 from ..render.recolor import recolor_pixels
+from ..workers import WorkerCrashedError
 from . import jobs
 from .downloads import SWATCHES, attachment, export_bytes, png_bytes
 from .limits import Guard, error_response
@@ -82,7 +83,7 @@ def error_status(exc: PaletteError) -> int:
         return 422
     if isinstance(exc, UnreadableImageError) and not isinstance(exc, SourceError):
         return 415
-    if type(exc).__name__ == "WorkerCrashedError":  # a decoder crash or an out-of-memory kill
+    if isinstance(exc, WorkerCrashedError):  # a decoder crash or an out-of-memory kill
         return 500
     return 400
 
@@ -126,9 +127,9 @@ class Options:
 def new_entry(work: Work, settings: Settings, data: bytes | None, url: str | None, name: str,
               how: jobs.Clustering) -> Entry:
     """Fetch (or take) and decode an image and cluster it with `how`, in a worker (blocking)."""
-    fetch = jobs.Fetch(settings.fetch_timeout, settings.fetch_max_bytes, settings.url_policy)
+    fetch = None if url is None else jobs.Fetch(settings.fetch_timeout, settings.fetch_max_bytes, settings.url_policy)
     doing = "decode and cluster" if url is None else "fetch, decode and cluster"
-    decoded, raw = work.call(name, doing, jobs.image_job, data, url, name, max_pixels=settings.max_pixels,
+    decoded, raw = work.call(url or name, doing, jobs.image_job, data, url, name, max_pixels=settings.max_pixels,
                              preview_side=settings.preview_side, fetch=fetch, how=how)
     entry = Entry(name=decoded.name, counts=decoded.counts, preview=decoded.preview)
     if raw is not None:

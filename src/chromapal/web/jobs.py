@@ -87,15 +87,15 @@ def image_job(
     *,
     max_pixels: int,
     preview_side: int,
-    fetch: Fetch,
+    fetch: Fetch | None,
     how: Clustering | None,
 ) -> tuple[Decoded, Palette | None]:
-    """One worker call for a new image: fetch `url` (or take `data`), decode, cluster with `how`.
+    """One worker call for a new image: fetch `url` with `fetch` (or take `data`), decode, cluster with `how`.
 
     Returns the decoded image and its raw palette (None when `how` is None).
     """
     if data is None:
-        assert url is not None
+        assert url is not None and fetch is not None
         try:
             data = fetch_image_bytes(url, timeout=fetch.timeout, max_bytes=fetch.max_bytes, policy=fetch.policy)
         except PaletteError:

@@ -57,7 +57,8 @@ class Settings:
     preview_side : int
         Longest side of the recoloured preview.
     fetch_timeout, fetch_max_bytes, url_policy
-        Time and size limits of a URL fetch and the address policy it obeys.
+        Time and size limits of a URL fetch and the address policy it obeys (a
+        module-level function: it is sent to the worker process that fetches).
     allowed_hosts : tuple of str
         Host header values accepted (guards against DNS rebinding); empty accepts any.
     workers : int
