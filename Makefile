@@ -84,7 +84,7 @@ fuzz-build: install-test sanitizer-tools
 	  print('sanitized kernels:', f)"
 
 fuzz: fuzz-build
-	$(FUZZ_ENV) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_kernels.py tests/test_kernels_hostile.py
+	$(FUZZ_ENV) $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_kernels.py tests/test_kernels_hostile.py tests/test_kernels_hostile_loops.py
 	@$(FUZZ_ENV) $(BIN)/python tests/fuzzing.py --count $(FUZZ_COUNT) --seconds $(FUZZ_SECONDS) --seed $(FUZZ_SEED) \
 	  --progress $(FUZZ_DIR)/current-sample.txt \
 	  || { echo "make fuzz: failed on: $$(cat $(FUZZ_DIR)/current-sample.txt 2>/dev/null)"; exit 1; }
