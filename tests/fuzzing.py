@@ -24,6 +24,7 @@ import io
 import random
 import struct
 import sys
+import tempfile
 import time
 import warnings
 import zlib
@@ -298,22 +299,33 @@ def _one_line_error(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def check(data: bytes, *, k: int = 4, max_pixels: int = FUZZ_MAX_PIXELS) -> str:
-    """Run `data` through extract and load_image(frames="all"); return the outcomes or raise FuzzFailure."""
+def check(data: bytes, *, k: int = 4, max_pixels: int = FUZZ_MAX_PIXELS, path: Path | None = None) -> str:
+    """Run `data` through extract and load_image(frames="all"); return the outcomes or raise FuzzFailure.
+
+    The source is the bytes themselves, or with `path` a file holding them (the path
+    for extract, an open binary file for load_image): each kind of source has its
+    own reading code.
+    """
     import chromapal  # here, so that the sanitized build on PYTHONPATH is what `make fuzz` imports
     from chromapal import PaletteError
 
+    if path is not None:
+        path.write_bytes(data)
     outcomes = []
     for what in ("extract", "load-all"):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 if what == "extract":
-                    palette = chromapal.extract(data, k=k, max_pixels=max_pixels)
+                    palette = chromapal.extract(data if path is None else path, k=k, max_pixels=max_pixels)
                     if not 1 <= len(palette.hex) <= k:
                         raise FuzzFailure(f"extract gave {len(palette.hex)} colours for k={k}")
                 else:
-                    loaded = chromapal.load_image(data, frames="all", max_pixels=max_pixels)
+                    if path is None:
+                        loaded = chromapal.load_image(data, frames="all", max_pixels=max_pixels)
+                    else:
+                        with path.open("rb") as fp:
+                            loaded = chromapal.load_image(fp, frames="all", max_pixels=max_pixels)
                     pixels = getattr(loaded, "pixels", loaded)
                     if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
                         raise FuzzFailure(f"load_image gave {pixels.dtype} {pixels.shape}")
@@ -343,23 +355,33 @@ def run(
     """
     tally: Counter[str] = Counter()
     deadline = time.monotonic() + seconds if seconds > 0 else None
-    for seed in range(first_seed, first_seed + count):
-        for fmt in formats:
+    with tempfile.TemporaryDirectory(prefix="chromapal-fuzz-") as tmp:
+        for seed in range(first_seed, first_seed + count):
+            _run_seed(formats, seed, tally, deadline, progress, Path(tmp) / "sample.bin")
             if deadline is not None and time.monotonic() > deadline:
-                return tally
-            data, how = sample(fmt, seed)
-            if progress is not None:
-                progress.write_text(f"{fmt} seed {seed}: {how}\n")
-            try:
-                outcome = check(data)
-            except FuzzFailure as exc:
-                raise FuzzFailure(
-                    f"{fmt} seed {seed} ({how}): {exc}\n"
-                    f"  reproduce: python tests/fuzzing.py --formats {fmt} --seed {seed} --write sample.bin"
-                ) from exc
-            tally[f"{fmt} {outcome}"] += 1
-            tally["total"] += 1
+                break
     return tally
+
+
+def _run_seed(
+    formats: list[str], seed: int, tally: Counter[str], deadline: float | None, progress: Path | None, path: Path
+) -> None:
+    """One seed of each format; odd seeds are read from a file (path and file object), even ones from bytes."""
+    for fmt in formats:
+        if deadline is not None and time.monotonic() > deadline:
+            return
+        data, how = sample(fmt, seed)
+        if progress is not None:
+            progress.write_text(f"{fmt} seed {seed}: {how}\n")
+        try:
+            outcome = check(data, path=path if seed % 2 else None)
+        except FuzzFailure as exc:
+            raise FuzzFailure(
+                f"{fmt} seed {seed} ({how}; read from {'a file' if seed % 2 else 'bytes'}): {exc}\n"
+                f"  reproduce: python tests/fuzzing.py --formats {fmt} --seed {seed} --write sample.bin"
+            ) from exc
+        tally[f"{fmt} {outcome}"] += 1
+        tally["total"] += 1
 
 
 def main(argv: list[str] | None = None) -> int:
