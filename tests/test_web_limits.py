@@ -149,6 +149,19 @@ def test_keep_alive_connection_gets_a_new_head_deadline():
 PART = b'--xyz\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\n\r\n'
 
 
+def test_oversized_request_head_is_refused():
+    """A head that grows past 16 KiB without ending is refused with a 400 at once, not buffered."""
+    with server() as (_, port), connect(port) as sock:
+        try:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: " + b"a" * 40_000)
+        except OSError:
+            pass  # closed while we were sending
+        reply, waited = read_until_closed(sock, SLACK + 5)
+
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    assert waited < SLACK
+
+
 def _slow_body_request(length: int) -> bytes:
     return (
         b"POST /api/palette HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -343,6 +356,27 @@ def test_client_that_hangs_up_frees_its_worker_by_the_deadline(photo_png, slow):
 
     assert response.status_code == 200
     assert waited < 1.0 + SLACK
+
+
+def test_work_of_a_client_that_hung_up_while_queued_is_never_started(photo_png, slow):
+    """A slow image queued behind another, whose client hangs up, does not take the worker after it."""
+    body = (b"--xyz\r\nContent-Disposition: form-data; name=\"image\"; filename=\"slow.jpg\"\r\n\r\n"
+            + slow + b"\r\n--xyz--\r\n")
+    with server(workers=1, timeout=1.5, worker_wait=10.0) as (base, port), connect(port) as first:
+        first.sendall(_slow_body_request(len(body)) + body)  # takes the only worker for 1.5 s
+        time.sleep(0.2)
+        with connect(port) as second:  # queued behind it, then gone
+            second.sendall(_slow_body_request(len(body)) + body)
+            time.sleep(0.2)
+        started = time.monotonic()
+        response = httpx.post(f"{base}/api/palette", files={"image": ("photo.png", photo_png)}, timeout=20)
+        waited = time.monotonic() - started
+        reply, _ = read_until_closed(first, 10)
+
+    assert b" 422 " in reply.split(b"\r\n", 1)[0]  # the first one was answered at its deadline
+    assert response.status_code == 200
+    # after the first image's deadline (about 1.1 s from here), not after a second one's (2.6 s)
+    assert waited < 2.2
 
 
 def test_the_deadline_covers_a_slow_url(http_server):

@@ -49,7 +49,7 @@ from .limits import Guard, error_response
 from .pages import add_pages
 from .sessions import Entry, SessionStore
 from .settings import Settings
-from .work import ServerBusyError, Work
+from .work import ClientGoneError, ServerBusyError, Work
 
 __all__ = ["Settings", "create_app"]
 
@@ -219,6 +219,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.post("/api/palette", summary="Palette of an image, as `chromapal --json` prints it")
     async def api_palette(
+        request: Request,
         image: Annotated[UploadFile | None, File(description="The image file")] = None,
         token: Annotated[str | None, Form(description="Session token from an earlier upload")] = None,
         url: Annotated[str | None, Form(description="http(s) URL (only with --allow-urls)")] = None,
@@ -239,7 +240,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             entry = image_source.get(options.how)
             return entry, dumps_palettes(palette_dict(palette_for(entry, options, work))) + "\n"
 
-        entry, body = await work.run(build)
+        entry, body = await work.run(build, gone=request.is_disconnected)
         response = Response(body, media_type="application/json", headers={"Cache-Control": "no-store"})
         keep(entry, keep_image and not token, response)
         return response
@@ -247,6 +248,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/api/recolor", summary="The image redrawn with its palette colours (PNG)",
               response_class=Response, responses={200: {"content": {"image/png": {}}}})
     async def api_recolor(
+        request: Request,
         image: Annotated[UploadFile | None, File()] = None,
         token: Annotated[str | None, Form()] = None,
         url: Annotated[str | None, Form()] = None,
@@ -266,20 +268,22 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             palette = palette_for(entry, options, work)
             return png_bytes(recolor_pixels(entry.preview, palette, dither=dither))
 
-        return Response(await work.run(draw), media_type="image/png", headers={"Cache-Control": "no-store"})
+        png = await work.run(draw, gone=request.is_disconnected)
+        return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
 
-    async def export(image_source: Source, fmt: str, options: Options, names: str) -> Response:
+    async def export(request: Request, image_source: Source, fmt: str, options: Options, names: str) -> Response:
         def build() -> tuple[str, bytes, str, str]:
             entry = image_source.get(options.how)
             return entry.name, *export_bytes(palette_for(entry, options, work), fmt, names)
 
-        name, body, media, ext = await work.run(build)
+        name, body, media, ext = await work.run(build, gone=request.is_disconnected)
         headers = {"Content-Disposition": attachment(name, ext), "Cache-Control": "no-store"}
         return Response(body, media_type=media, headers=headers)
 
     @app.get("/api/export/{fmt}", summary="Palette file or swatch image of a kept image",
              response_class=Response)
     async def api_export(
+        request: Request,
         fmt: ExportFormat,
         token: Annotated[str, Query(description="Session token from POST /api/palette with keep=true")],
         k: Annotated[int, Query(ge=1, le=MAX_K)] = 8,
@@ -292,11 +296,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> Response:
         """Download the palette in a `chromapal` export format, or as ``swatch.png``/``swatch.svg``."""
         image_source = await source(None, token, None)
-        return await export(image_source, fmt, Options(k, space, seed, sort, merge, min_share), names)
+        return await export(request, image_source, fmt, Options(k, space, seed, sort, merge, min_share), names)
 
     @app.post("/api/export/{fmt}", summary="Palette file or swatch image of an uploaded image",
               response_class=Response)
     async def api_export_upload(
+        request: Request,
         fmt: ExportFormat,
         image: Annotated[UploadFile | None, File()] = None,
         token: Annotated[str | None, Form()] = None,
@@ -311,7 +316,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ) -> Response:
         """As ``GET /api/export/{fmt}``, for an image sent with the request."""
         image_source = await source(image, token, url)
-        return await export(image_source, fmt, Options(k, space, seed, sort, merge, min_share), names)
+        return await export(request, image_source, fmt, Options(k, space, seed, sort, merge, min_share), names)
 
     @app.delete("/api/session/{token}", summary="Forget a kept image now")
     async def api_forget(token: str) -> JSONResponse:
@@ -348,6 +353,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServerBusyError)
     async def busy(request: Request, exc: ServerBusyError) -> JSONResponse:
         return error_response(503, str(exc), {"Retry-After": str(RETRY_AFTER)})
+
+    @app.exception_handler(ClientGoneError)
+    async def gone(request: Request, exc: ClientGoneError) -> JSONResponse:
+        log.info("%s %s: %s", request.method, request.url.path, exc)
+        return error_response(400, str(exc), {"Connection": "close"})  # nobody reads it
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -7,8 +7,8 @@
   as long as the client likes (its keep-alive timer only runs between requests).
   `BoundedH11Protocol` gives every connection `Settings.header_timeout` seconds to send
   a complete head, on a new connection and between requests; past it the connection is
-  closed (with a 408 when part of a head arrived). The head's size is bounded by h11
-  (16 KiB).
+  closed (with a 408 when part of a head arrived). An unfinished head over 16 KiB
+  (`MAX_HEAD`) is refused at once with a 400.
 - **Open connections.** A request that arrives while `Settings.max_connections`
   connections are open gets 503 (uvicorn's ``limit_concurrency``). Connections still
   waiting for their first request are at most half as many: a new connection closes the
@@ -36,6 +36,8 @@ from .settings import Settings
 
 #: Pending connections the kernel queues before the server accepts them.
 BACKLOG = 256
+#: Bytes of an unfinished request head the server buffers (h11's default, made explicit).
+MAX_HEAD = 16 * 1024
 
 
 class _Waiting:
@@ -128,6 +130,7 @@ def server_options(settings: Settings) -> dict[str, Any]:
     return {
         "http": functools.partial(BoundedH11Protocol, header_timeout=settings.header_timeout, waiting=waiting),
         "limit_concurrency": settings.max_connections,
+        "h11_max_incomplete_event_size": MAX_HEAD,
         "timeout_keep_alive": settings.keep_alive,
         "backlog": BACKLOG,
         "ws": "none",

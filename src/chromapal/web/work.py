@@ -7,6 +7,10 @@ waits at most `Settings.worker_wait` seconds for its turn and is answered 503 pa
 and a worker call takes at most `Settings.timeout` seconds: past it the worker is killed
 and replaced and the client gets a 422 naming the image.
 
+A request whose client hung up while it waited for its turn is dropped without
+starting its work; one that hangs up during the work holds its worker until the work
+ends or the deadline kills it (`WorkerPool.run` cannot be interrupted).
+
 One pool per process and worker count, shared by the apps of the process (tests build
 many apps) and closed at exit; its workers also die with the process.
 """
@@ -15,7 +19,7 @@ from __future__ import annotations
 
 import atexit
 import threading
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import anyio
@@ -58,6 +62,10 @@ class ServerBusyError(Exception):
     """No worker or thread became free in time: the client should try again shortly (503)."""
 
 
+class ClientGoneError(Exception):
+    """The client hung up before the work started; nothing is done and nobody is answered."""
+
+
 class Work:
     """Runs an app's work with its limits: a bounded wait for a turn, a deadline per worker call.
 
@@ -77,19 +85,33 @@ class Work:
         """The worker pool (shared by the apps of this process with the same worker count)."""
         return shared_pool(self.settings.workers)
 
-    async def run(self, func: Callable[..., T], *args: Any) -> T:
+    async def run(self, func: Callable[..., T], *args: Any, gone: Callable[[], Awaitable[bool]] | None = None) -> T:
         """Run the blocking ``func(*args)`` in a thread once it is this request's turn.
+
+        Parameters
+        ----------
+        gone : async callable, optional
+            Tells whether the client has hung up (``Request.is_disconnected``); asked when
+            the turn comes, so that work nobody waits for any more is never started.
 
         Raises
         ------
         ServerBusyError
             No turn came within `Settings.worker_wait` seconds.
+        ClientGoneError
+            The client hung up while the request waited for its turn.
         """
+        # asking also makes uvicorn read the socket again (it pauses reading during a large
+        # body), so that a hang-up while this request waits is seen when its turn comes
+        if gone is not None and await gone():
+            raise ClientGoneError("the client hung up before its turn came")
         with anyio.move_on_after(self.settings.worker_wait) as waited:
             await self.turns.acquire()
         if waited.cancelled_caught:
             raise ServerBusyError(self._busy())
         try:
+            if gone is not None and await gone():
+                raise ClientGoneError("the client hung up before its turn came")
             return await anyio.to_thread.run_sync(func, *args)
         finally:
             self.turns.release()
