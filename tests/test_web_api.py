@@ -189,6 +189,9 @@ def test_unknown_export_format_is_a_422():
         ({"k": 257}, "k: Input should be less than or equal to 256"),
         ({"space": "hsv"}, "space: Input should be 'oklab', 'cielab' or 'srgb'"),
         ({"min_share": 2}, "min_share: Input should be less than or equal to 1"),
+        ({"merge": "inf"}, "merge: Input should be a finite number"),
+        ({"merge": "nan"}, "merge: Input should be a finite number"),
+        ({"min_share": "nan"}, "min_share: Input should be a finite number"),
     ],
 )
 def test_bad_options_are_422_with_the_field_named(photo_png, data, message):

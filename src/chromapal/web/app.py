@@ -227,8 +227,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         space: Annotated[Space, Form()] = "oklab",
         seed: Annotated[int, Form()] = 0,
         sort: Annotated[Sort, Form()] = "share",
-        merge: Annotated[float | None, Form(ge=0)] = None,
-        min_share: Annotated[float, Form(ge=0, le=1)] = 0.0,
+        merge: Annotated[float | None, Form(ge=0, allow_inf_nan=False)] = None,
+        min_share: Annotated[float, Form(ge=0, le=1, allow_inf_nan=False)] = 0.0,
         keep_image: Annotated[bool, Form(alias="keep", description="Keep the decoded image in memory "
                                           "for later requests; the token is in X-Chromapal-Token")] = False,
     ) -> Response:
@@ -255,8 +255,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         k: Annotated[int, Form(ge=1, le=MAX_K)] = 8,
         space: Annotated[Space, Form()] = "oklab",
         seed: Annotated[int, Form()] = 0,
-        merge: Annotated[float | None, Form(ge=0)] = None,
-        min_share: Annotated[float, Form(ge=0, le=1)] = 0.0,
+        merge: Annotated[float | None, Form(ge=0, allow_inf_nan=False)] = None,
+        min_share: Annotated[float, Form(ge=0, le=1, allow_inf_nan=False)] = 0.0,
         dither: Annotated[bool, Form()] = False,
     ) -> Response:
         """Return a PNG preview (longer side at most the preview size) in the palette's colours."""
@@ -290,8 +290,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         space: Space = "oklab",
         seed: int = 0,
         sort: Sort = "share",
-        merge: Annotated[float | None, Query(ge=0)] = None,
-        min_share: Annotated[float, Query(ge=0, le=1)] = 0.0,
+        merge: Annotated[float | None, Query(ge=0, allow_inf_nan=False)] = None,
+        min_share: Annotated[float, Query(ge=0, le=1, allow_inf_nan=False)] = 0.0,
         names: Names = "css",
     ) -> Response:
         """Download the palette in a `chromapal` export format, or as ``swatch.png``/``swatch.svg``."""
@@ -310,8 +310,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         space: Annotated[Space, Form()] = "oklab",
         seed: Annotated[int, Form()] = 0,
         sort: Annotated[Sort, Form()] = "share",
-        merge: Annotated[float | None, Form(ge=0)] = None,
-        min_share: Annotated[float, Form(ge=0, le=1)] = 0.0,
+        merge: Annotated[float | None, Form(ge=0, allow_inf_nan=False)] = None,
+        min_share: Annotated[float, Form(ge=0, le=1, allow_inf_nan=False)] = 0.0,
         names: Annotated[Names, Form()] = "css",
     ) -> Response:
         """As ``GET /api/export/{fmt}``, for an image sent with the request."""
