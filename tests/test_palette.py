@@ -78,19 +78,22 @@ def test_palette_copies_its_inputs():
 
 
 def test_to_dict_has_the_documented_keys(palette):
-    """to_dict gives source, k, space, colours (hex, rgb, proportion), note and meta."""
+    """to_dict gives source, k, space, colours (hex, rgb, proportion, names), note and meta."""
     assert palette.to_dict() == {
         "source": "bands.png",
         "k": 3,
         "space": "oklab",
         "colors": [
-            {"hex": "#ff0000", "rgb": [255, 0, 0], "proportion": 0.5},
-            {"hex": "#008000", "rgb": [0, 128, 0], "proportion": 0.3},
-            {"hex": "#123456", "rgb": [18, 52, 86], "proportion": 0.2},
+            {"hex": "#ff0000", "rgb": [255, 0, 0], "proportion": 0.5, "name": "red", "xkcd_name": "fire engine red"},
+            {"hex": "#008000", "rgb": [0, 128, 0], "proportion": 0.3, "name": "green", "xkcd_name": "tree green"},
+            {"hex": "#123456", "rgb": [18, 52, 86], "proportion": 0.2, "name": "midnightblue",
+             "xkcd_name": "marine blue"},
         ],
         "note": "a note",
         "seconds": 0.25,
     }
+    assert "name" not in palette.to_dict(names=False)["colors"][0]
+    assert "delta_e" not in palette.to_dict()  # unknown for a palette made by hand
 
 
 def test_dict_and_json_round_trip(palette):

@@ -936,6 +936,389 @@ static PyObject *ciede2000_pairs(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* ---------------------------------------------------------------- one assignment rule
+ *
+ * The kernels of assign.py: which palette colour each pixel belongs to. A pixel's
+ * label comes from a table of the 2**15 histogram cells (5 bits a channel):
+ * cells[cell] >= 0 is the label itself; cells[cell] = -1 - s sends the pixel to
+ * row s of `sub`, 512 labels indexed by the low 3 bits of r, g, b (cells that hold
+ * a palette colour, so that colour keeps its own pixels). Tables are checked
+ * once, before any pixel is read. */
+
+#define RULE_CELLS 32768
+#define RULE_SUB 512
+
+/* 0 if every label reachable through (cells, sub) is below `k` and every split row
+ * is inside `sub`; else -1 with ValueError. */
+static int rule_check(const int32_t *cells, Py_ssize_t sub_len, const uint8_t *sub, Py_ssize_t k)
+{
+    if (sub_len % RULE_SUB) {
+        PyErr_SetString(PyExc_ValueError, "rule: sub must hold whole rows of 512 labels");
+        return -1;
+    }
+    Py_ssize_t rows = sub_len / RULE_SUB;
+    for (Py_ssize_t c = 0; c < RULE_CELLS; c++) {
+        int32_t v = cells[c];
+        if ((v >= 0 && v >= k) || (v < 0 && (Py_ssize_t)(-(int64_t)v - 1) >= rows)) {
+            PyErr_SetString(PyExc_ValueError, "rule: a cell's label or split row is out of range");
+            return -1;
+        }
+    }
+    for (Py_ssize_t i = 0; i < sub_len; i++)
+        if (sub[i] >= k) { PyErr_SetString(PyExc_ValueError, "rule: a split label is out of range"); return -1; }
+    return 0;
+}
+
+INLINE int rule_label(const int32_t *cells, const uint8_t *sub, int r, int g, int b)
+{
+    int32_t v = cells[((r >> 3) << 10) | ((g >> 3) << 5) | (b >> 3)];
+    if (v >= 0) return v;
+    return sub[(Py_ssize_t)(-(int64_t)v - 1) * RULE_SUB + (((r & 7) << 6) | ((g & 7) << 3) | (b & 7))];
+}
+
+/* nearest_de2000(points, centers, labels, de): the centre of least CIEDE2000 of each
+ * CIELAB point (the first on ties), as int64, and that difference. */
+static PyObject *nearest_de2000(PyObject *self, PyObject *args)
+{
+    Arr pts = {0}, ctr = {0}, lab = {0}, de = {0};
+    Arr *arrs[] = {&pts, &ctr, &lab, &de};
+    if (!PyArg_ParseTuple(args, "y*y*w*w*", &pts.v, &ctr.v, &lab.v, &de.v)) return NULL;
+    Py_ssize_t n = pts.v.len / 24, k = ctr.v.len / 24, out_len;
+    int shapes = pts.v.len % 24 == 0 && ctr.v.len % 24 == 0 && k >= 1 && mul_size(n, 8, &out_len) == 0
+                 && lab.v.len == out_len && de.v.len == out_len;
+    Block *bl = shapes ? PyMem_Malloc(sizeof(Block)) : NULL;
+    if (arrs_open(arrs, 4) < 0 || !bl) {
+        if (!shapes) PyErr_SetString(PyExc_ValueError, "nearest_de2000: shapes do not match");
+        else if (!PyErr_Occurred()) PyErr_NoMemory();
+        PyMem_Free(bl);
+        for (int i = 0; i < 4; i++) arr_release(arrs[i], 0);
+        return NULL;
+    }
+    const double *p = pts.p, *c = ctr.p;
+    int64_t *l = lab.p;
+    double *d = de.p;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t s0 = 0; s0 < n; s0 += BLOCK) {
+        block_load(bl, p, s0, n);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            for (Py_ssize_t i = 0; i < bl->m; i++) { bl->cx[i] = c[3 * j]; bl->cy[i] = c[3 * j + 1]; bl->cz[i] = c[3 * j + 2]; }
+            block_de2000(bl);
+            for (Py_ssize_t i = 0; i < bl->m; i++) {
+                if (j == 0 || bl->de[i] < d[s0 + i]) { d[s0 + i] = bl->de[i]; l[s0 + i] = j; }
+            }
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(bl);
+    arr_release(&pts, 0); arr_release(&ctr, 0); arr_release(&lab, 1); arr_release(&de, 1);
+    Py_RETURN_NONE;
+}
+
+/* Parses the arguments every rule kernel shares: pixels, channels, alpha threshold,
+ * cells (int32[32768]) and sub (uint8[rows * 512]). */
+typedef struct {
+    Py_buffer px, cells, sub;
+    int channels, thr;
+    Py_ssize_t n;
+} Rule;
+
+static void rule_close(Rule *r)
+{
+    PyBuffer_Release(&r->px); PyBuffer_Release(&r->cells); PyBuffer_Release(&r->sub);
+}
+
+/* -1 with an exception if the buffers do not fit (the Rule is released then). */
+static int rule_open(Rule *r, Py_ssize_t k)
+{
+    if ((r->channels != 3 && r->channels != 4) || r->px.len % r->channels) {
+        PyErr_SetString(PyExc_ValueError, "rule: pixels must be whole pixels of 3 or 4 channels");
+    } else if (((uintptr_t)r->cells.buf & 3) != 0) {
+        PyErr_SetString(PyExc_ValueError, "rule: cells must be an aligned int32 array");
+    } else if (check_len(&r->cells, RULE_CELLS, 4, "cells") == 0
+               && rule_check(r->cells.buf, r->sub.len, r->sub.buf, k) == 0) {
+        r->n = r->px.len / r->channels;
+        return 0;
+    }
+    rule_close(r);
+    return -1;
+}
+
+/* flatten(pixels, channels, alpha_threshold, cells, sub, labels, counts) -> opaque pixels
+ * labels: uint8[n pixels] (every pixel, transparent ones too) or empty (not written);
+ * counts: int64[256], zeroed by the caller: opaque pixels per label. */
+static PyObject *flatten(PyObject *self, PyObject *args)
+{
+    Rule r;
+    Arr cnt = {0};
+    Py_buffer out;
+    if (!PyArg_ParseTuple(args, "y*iiy*y*w*w*", &r.px, &r.channels, &r.thr, &r.cells, &r.sub, &out, &cnt.v))
+        return NULL;
+    if (rule_open(&r, 256) < 0) { PyBuffer_Release(&out); PyBuffer_Release(&cnt.v); return NULL; }
+    if ((out.len != 0 && out.len != r.n) || check_len(&cnt.v, 256, 8, "counts") || arr_open(&cnt) < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "flatten: labels must be empty or one byte a pixel");
+        rule_close(&r); PyBuffer_Release(&out); arr_release(&cnt, 0);
+        return NULL;
+    }
+    const uint8_t *p = r.px.buf, *sub = r.sub.buf;
+    const int32_t *cells = r.cells.buf;
+    uint8_t *lab = out.len ? out.buf : NULL;
+    uint64_t *c = cnt.p;
+    Py_ssize_t n = r.n, counted = 0;
+    int ch = r.channels, thr = r.thr;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++, p += ch) {
+        int l = rule_label(cells, sub, p[0], p[1], p[2]);
+        if (lab) lab[i] = (uint8_t)l;
+        if (ch == 4 && p[3] < thr) continue;
+        c[l]++;
+        counted++;
+    }
+    Py_END_ALLOW_THREADS
+    rule_close(&r); PyBuffer_Release(&out); arr_release(&cnt, 1);
+    return PyLong_FromSsize_t(counted);
+}
+
+/* Cube root for t in [(6/29)^3, 2]: Halley's iteration from a straight-line start
+ * (four steps: relative error below 1e-15), so a block can run it in SIMD lanes. */
+INLINE double cbrt_halley(double t)
+{
+    double y = 0.42 + 0.58 * t;
+    for (int i = 0; i < 4; i++) {
+        double y3 = y * y * y;
+        y = y * (y3 + 2.0 * t) / (2.0 * y3 + t);
+    }
+    return y;
+}
+
+/* (x, y, z) hold X/Xn, Y/Yn, Z/Zn; replaced by CIELAB L, a, b (colorspace.lab_from_linear). */
+SIMD_CLONES static void block_lab(Block *b)
+{
+    const double eps = (6.0 / 29) * (6.0 / 29) * (6.0 / 29), slope = 1.0 / (3 * (6.0 / 29) * (6.0 / 29));
+    double *restrict x = b->x, *restrict y = b->y, *restrict z = b->z;
+    Py_ssize_t m = b->m;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        double fx = x[i] > eps ? cbrt_halley(x[i]) : x[i] * slope + 4.0 / 29;
+        double fy = y[i] > eps ? cbrt_halley(y[i]) : y[i] * slope + 4.0 / 29;
+        double fz = z[i] > eps ? cbrt_halley(z[i]) : z[i] * slope + 4.0 / 29;
+        x[i] = 116 * fy - 16; y[i] = 500 * (fx - fy); z[i] = 200 * (fy - fz);
+    }
+}
+
+/* flat_error(pixels, channels, alpha_threshold, cells, sub, centers, lin, m, white, counts) -> sum
+ * The total CIEDE2000 between each opaque pixel and the palette colour (`centers`,
+ * CIELAB (k, 3)) its label names, and in counts (int64[256], zeroed) the opaque
+ * pixels per label. Pixels are sorted by cell (a counting sort), each cell's distinct
+ * colours counted, and each distinct colour's difference computed once, in blocks. */
+static PyObject *flat_error(PyObject *self, PyObject *args)
+{
+    Rule r;
+    Arr ctr = {0}, lin = {0}, m = {0}, white = {0}, cnt = {0};
+    Arr *arrs[] = {&ctr, &lin, &m, &white, &cnt};
+    if (!PyArg_ParseTuple(args, "y*iiy*y*y*y*y*y*w*", &r.px, &r.channels, &r.thr, &r.cells, &r.sub, &ctr.v,
+                          &lin.v, &m.v, &white.v, &cnt.v))
+        return NULL;
+    Py_ssize_t k = ctr.v.len / 24;
+    int shapes = ctr.v.len % 24 == 0 && k >= 1 && k <= 256 && lin.v.len == 256 * 8 && m.v.len == 9 * 8
+                 && white.v.len == 3 * 8 && cnt.v.len == 256 * 8;
+    if (!shapes) {
+        PyErr_SetString(PyExc_ValueError, "flat_error: centers (k <= 256, 3), lin (256,), m (9,), white (3,), counts (256,)");
+        PyBuffer_Release(&r.px); PyBuffer_Release(&r.cells); PyBuffer_Release(&r.sub);
+        for (int i = 0; i < 5; i++) PyBuffer_Release(&arrs[i]->v);
+        return NULL;
+    }
+    if (rule_open(&r, k) < 0) { for (int i = 0; i < 5; i++) PyBuffer_Release(&arrs[i]->v); return NULL; }
+    Py_ssize_t *start = PyMem_Calloc(RULE_CELLS + 1, sizeof(Py_ssize_t));
+    uint16_t *subs = alloc_n(r.n, sizeof(uint16_t));
+    uint32_t *local = PyMem_Calloc(RULE_SUB, sizeof(uint32_t));
+    Block *bl = PyMem_Malloc(sizeof(Block));
+    double *w = PyMem_Malloc(BLOCK * sizeof(double));
+    if (arrs_open(arrs, 5) < 0 || !start || !subs || !local || !bl || !w) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        PyMem_Free(start); PyMem_Free(subs); PyMem_Free(local); PyMem_Free(bl); PyMem_Free(w); rule_close(&r);
+        for (int i = 0; i < 5; i++) arr_release(arrs[i], 0);
+        return NULL;
+    }
+    const uint8_t *px = r.px.buf, *sub = r.sub.buf;
+    const int32_t *cells = r.cells.buf;
+    const double *c = ctr.p, *ln = lin.p, *mm = m.p, *wh = white.p;
+    uint64_t *counts = cnt.p;
+    double total = 0.0;
+    Py_ssize_t n = r.n;
+    int ch = r.channels, thr = r.thr;
+    Py_BEGIN_ALLOW_THREADS
+    const uint8_t *p = px;
+    for (Py_ssize_t i = 0; i < n; i++, p += ch) {
+        if (ch == 4 && p[3] < thr) continue;
+        start[(((p[0] >> 3) << 10) | ((p[1] >> 3) << 5) | (p[2] >> 3)) + 1]++;
+    }
+    for (Py_ssize_t cl = 0; cl < RULE_CELLS; cl++) start[cl + 1] += start[cl];
+    p = px;
+    for (Py_ssize_t i = 0; i < n; i++, p += ch) {  /* `start` runs ahead by one cell while filling */
+        if (ch == 4 && p[3] < thr) continue;
+        int cell = ((p[0] >> 3) << 10) | ((p[1] >> 3) << 5) | (p[2] >> 3);
+        subs[start[cell]++] = (uint16_t)(((p[0] & 7) << 6) | ((p[1] & 7) << 3) | (p[2] & 7));
+    }
+    /* now start[cell] is the end of the cell's run, and the run begins at start[cell - 1] */
+    bl->m = 0;
+    Py_ssize_t lo = 0;
+    for (int cell = 0; cell < RULE_CELLS; cell++) {
+        Py_ssize_t hi = start[cell];
+        if (hi == lo) continue;
+        for (Py_ssize_t i = lo; i < hi; i++) local[subs[i]]++;
+        int r8 = (cell >> 10) << 3, g8 = ((cell >> 5) & 31) << 3, b8 = (cell & 31) << 3;
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            int s = subs[i];
+            uint32_t count = local[s];
+            if (!count) continue;
+            local[s] = 0;
+            int rr = r8 | (s >> 6), gg = g8 | ((s >> 3) & 7), bb = b8 | (s & 7);
+            int l = rule_label(cells, sub, rr, gg, bb);
+            counts[l] += count;
+            double x = ln[rr], y = ln[gg], z = ln[bb];
+            Py_ssize_t j = bl->m++;
+            bl->x[j] = (x * mm[0] + y * mm[1] + z * mm[2]) / wh[0];
+            bl->y[j] = (x * mm[3] + y * mm[4] + z * mm[5]) / wh[1];
+            bl->z[j] = (x * mm[6] + y * mm[7] + z * mm[8]) / wh[2];
+            bl->cx[j] = c[3 * l]; bl->cy[j] = c[3 * l + 1]; bl->cz[j] = c[3 * l + 2];
+            w[j] = (double)count;
+            if (bl->m == BLOCK) {
+                block_lab(bl); block_de2000(bl);
+                for (Py_ssize_t q = 0; q < BLOCK; q++) total += w[q] * bl->de[q];
+                bl->m = 0;
+            }
+        }
+        lo = hi;
+    }
+    if (bl->m) {
+        block_lab(bl); block_de2000(bl);
+        for (Py_ssize_t q = 0; q < bl->m; q++) total += w[q] * bl->de[q];
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(start); PyMem_Free(subs); PyMem_Free(local); PyMem_Free(bl); PyMem_Free(w); rule_close(&r);
+    for (int i = 0; i < 5; i++) arr_release(arrs[i], arrs[i] == &cnt);
+    return PyFloat_FromDouble(total);
+}
+
+/* dither(pixels, width, channels, alpha_threshold, cells, sub, pal_lab, lin, m, white, minv, edges, labels)
+ * Floyd-Steinberg error diffusion in CIELAB: each pixel's CIELAB (as block_lab computes it)
+ * plus the error it received is decided by the same rule as the flat picture when it
+ * lies inside the sRGB gamut (its 8-bit colour, `edges` being the 255 linear values half
+ * way between codes, then `cells`/`sub`), else by least CIEDE2000 to the palette (pal_lab,
+ * (k, 3)); its difference from that palette colour goes 7/16 right, 3/16 down-left, 5/16
+ * down, 1/16 down-right. Transparent pixels (alpha below the threshold) pass nothing on.
+ * m is sRGB -> XYZ (row-major), minv XYZ -> sRGB, white the XYZ of white. labels: uint8[n].
+ * The additions happen in the order of a scan-line pass, which the NumPy twin follows. */
+static PyObject *dither(PyObject *self, PyObject *args)
+{
+    Rule r;
+    Py_ssize_t width;
+    Arr col = {0}, lin = {0}, m = {0}, white = {0}, minv = {0}, edges = {0};
+    Arr *arrs[] = {&col, &lin, &m, &white, &minv, &edges};
+    Py_buffer out;
+    if (!PyArg_ParseTuple(args, "y*niiy*y*y*y*y*y*y*y*w*", &r.px, &width, &r.channels, &r.thr, &r.cells, &r.sub,
+                          &col.v, &lin.v, &m.v, &white.v, &minv.v, &edges.v, &out))
+        return NULL;
+    Py_ssize_t k = col.v.len / 24;
+    int shapes = col.v.len % 24 == 0 && k >= 1 && k <= 256 && lin.v.len == 256 * 8 && m.v.len == 9 * 8
+                 && white.v.len == 3 * 8 && minv.v.len == 9 * 8 && edges.v.len == 255 * 8;
+    if (!shapes) {
+        PyErr_SetString(PyExc_ValueError, "dither: pal_lab (k <= 256, 3), lin (256,), m (9,), white (3,), minv (9,), edges (255,)");
+        PyBuffer_Release(&r.px); PyBuffer_Release(&r.cells); PyBuffer_Release(&r.sub); PyBuffer_Release(&out);
+        for (int i = 0; i < 6; i++) PyBuffer_Release(&arrs[i]->v);
+        return NULL;
+    }
+    if (rule_open(&r, k) < 0) {
+        PyBuffer_Release(&out);
+        for (int i = 0; i < 6; i++) PyBuffer_Release(&arrs[i]->v);
+        return NULL;
+    }
+    Py_ssize_t n = r.n, row_len;
+    double *err = NULL, *row = NULL;
+    Block *bl = NULL;
+    if (width < 1 || n % width || out.len != n || mul_size(width + 2, 6, &row_len) < 0 || arrs_open(arrs, 6) < 0
+        || !(err = PyMem_Calloc((size_t)row_len, sizeof(double))) || !(row = alloc_n(width, 3 * sizeof(double)))
+        || !(bl = PyMem_Malloc(sizeof(Block)))) {
+        if (!PyErr_Occurred()) {
+            if (width < 1 || n % width || out.len != n) PyErr_SetString(PyExc_ValueError, "dither: width must divide the pixels; labels one byte a pixel");
+            else PyErr_NoMemory();
+        }
+        rule_close(&r); PyBuffer_Release(&out); PyMem_Free(err); PyMem_Free(row); PyMem_Free(bl);
+        for (int i = 0; i < 6; i++) arr_release(arrs[i], 0);
+        return NULL;
+    }
+    const uint8_t *p = r.px.buf, *sub = r.sub.buf;
+    const int32_t *cells = r.cells.buf;
+    const double *pal = col.p, *ln = lin.p, *mm = m.p, *wh = white.p, *mi = minv.p, *edge = edges.p;
+    uint8_t *lab = out.buf;
+    int ch = r.channels, thr = r.thr;
+    const double right = 7.0 / 16, down_left = 3.0 / 16, down = 5.0 / 16, down_right = 1.0 / 16;
+    const double d6 = 6.0 / 29, slope = 3 * (6.0 / 29) * (6.0 / 29);
+    Py_ssize_t h = n / width;
+    double *cur = err, *next = err + 3 * (width + 2);
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t y = 0; y < h; y++) {
+        const uint8_t *q = p;
+        for (Py_ssize_t s0 = 0; s0 < width; s0 += BLOCK) {  /* the row's CIELAB, a block at a time */
+            bl->m = width - s0 < BLOCK ? width - s0 : BLOCK;
+            for (Py_ssize_t i = 0; i < bl->m; i++, q += ch) {
+                double x = ln[q[0]], yy = ln[q[1]], z = ln[q[2]];
+                bl->x[i] = (x * mm[0] + yy * mm[1] + z * mm[2]) / wh[0];
+                bl->y[i] = (x * mm[3] + yy * mm[4] + z * mm[5]) / wh[1];
+                bl->z[i] = (x * mm[6] + yy * mm[7] + z * mm[8]) / wh[2];
+            }
+            block_lab(bl);
+            for (Py_ssize_t i = 0; i < bl->m; i++) {
+                row[3 * (s0 + i)] = bl->x[i]; row[3 * (s0 + i) + 1] = bl->y[i]; row[3 * (s0 + i) + 2] = bl->z[i];
+            }
+        }
+        memset(next, 0, 3 * (width + 2) * sizeof(double));
+        for (Py_ssize_t x = 0; x < width; x++, p += ch) {
+            double *e0 = cur + 3 * (x + 1);
+            double v[3], e[3];
+            for (int j = 0; j < 3; j++) v[j] = row[3 * x + j] + e0[j];
+            double fy = (v[0] + 16) / 116, fx = fy + v[1] / 500, fz = fy - v[2] / 200;
+            double X = (fx > d6 ? fx * fx * fx : slope * (fx - 4.0 / 29)) * wh[0];
+            double Y = (fy > d6 ? fy * fy * fy : slope * (fy - 4.0 / 29)) * wh[1];
+            double Z = (fz > d6 ? fz * fz * fz : slope * (fz - 4.0 / 29)) * wh[2];
+            double rgb[3];
+            int inside = 1, code[3];
+            for (int j = 0; j < 3; j++) {
+                rgb[j] = X * mi[3 * j] + Y * mi[3 * j + 1] + Z * mi[3 * j + 2];
+                inside &= rgb[j] >= 0.0 && rgb[j] <= 1.0;
+            }
+            int l = 0;
+            if (inside) {
+                for (int j = 0; j < 3; j++) {  /* the code: how many half-way values lie below */
+                    int lo = 0, hi = 255;
+                    while (lo < hi) { int mid = (lo + hi) >> 1; if (edge[mid] < rgb[j]) lo = mid + 1; else hi = mid; }
+                    code[j] = lo;
+                }
+                l = rule_label(cells, sub, code[0], code[1], code[2]);
+            } else {
+                double best = INFINITY;
+                for (Py_ssize_t c = 0; c < k; c++) {
+                    double d = de2000_pair(v[0], v[1], v[2], pal[3 * c], pal[3 * c + 1], pal[3 * c + 2]);
+                    if (d < best) { best = d; l = (int)c; }
+                }
+            }
+            lab[y * width + x] = (uint8_t)l;
+            int opaque = !(ch == 4 && p[3] < thr);
+            for (int j = 0; j < 3; j++) e[j] = opaque ? v[j] - pal[3 * l + j] : 0.0;
+            for (int j = 0; j < 3; j++) {
+                if (x >= 1) next[3 * x + j] += down_left * e[j];
+                next[3 * (x + 1) + j] += down * e[j];
+                next[3 * (x + 2) + j] += down_right * e[j];
+                e0[3 + j] += right * e[j];
+            }
+        }
+        double *t = cur; cur = next; next = t;
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(err); PyMem_Free(row); PyMem_Free(bl); rule_close(&r); PyBuffer_Release(&out);
+    for (int i = 0; i < 6; i++) arr_release(arrs[i], 0);
+    Py_RETURN_NONE;
+}
+
 static PyMethodDef methods[] = {
     {"histogram", histogram, METH_VARARGS, "Cell counts and channel sums of uint8 pixels."},
     {"exact_histogram", exact_histogram, METH_VARARGS, "Counts of exact colours inside occupied cells."},
@@ -947,6 +1330,10 @@ static PyMethodDef methods[] = {
     {"mean_de2000", mean_de2000, METH_VARARGS, "Weighted mean dE2000 to the nearest centre."},
     {"swap_stats", swap_stats, METH_VARARGS, "Removal losses per centre and the worst point."},
     {"ciede2000_pairs", ciede2000_pairs, METH_VARARGS, "dE2000 of row pairs."},
+    {"nearest_de2000", nearest_de2000, METH_VARARGS, "Centre of least dE2000 of each point."},
+    {"flatten", flatten, METH_VARARGS, "Palette label of each pixel by the assignment rule, and counts."},
+    {"flat_error", flat_error, METH_VARARGS, "Total dE2000 of opaque pixels to their palette colour, and counts."},
+    {"dither", dither, METH_VARARGS, "Floyd-Steinberg labels by the assignment rule."},
     {NULL, NULL, 0, NULL},
 };
 

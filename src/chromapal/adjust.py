@@ -30,7 +30,13 @@ GREY_CHROMA: Final = 0.02
 IGNORE_TOLERANCE: Final = 10.0
 
 
-def _rebuilt(palette: Palette, colors: ArrayLike, proportions: ArrayLike) -> Palette:
+def _rebuilt(palette: Palette, colors: ArrayLike, proportions: ArrayLike, *, same_colors: bool = False) -> Palette:
+    """A palette like `palette` with new colours and shares.
+
+    ``delta_e`` is kept only when the colours are the same (reordered): merged or dropped
+    colours change which colour each pixel belongs to, so the error is no longer known
+    (`chromapal.assign.measure_palette` measures it again on the image).
+    """
     props = np.asarray(proportions, dtype=np.float64)
     return Palette(
         np.asarray(colors, dtype=np.uint8),
@@ -40,6 +46,7 @@ def _rebuilt(palette: Palette, colors: ArrayLike, proportions: ArrayLike) -> Pal
         space=palette.space,
         note=palette.note,
         meta=palette.meta,
+        delta_e=palette.delta_e if same_colors else None,
     )
 
 
@@ -76,7 +83,7 @@ def sort_palette(palette: Palette, by: str = "share") -> Palette:
         # Start the circle at pink-red (Oklab hue ~0) so reds come first; greys last.
         key = np.where(chroma < GREY_CHROMA, 1000 + lab[:, 0], hue)
     order = np.argsort(key, kind="stable")
-    return _rebuilt(palette, palette.colors[order], palette.proportions[order])
+    return _rebuilt(palette, palette.colors[order], palette.proportions[order], same_colors=True)
 
 
 def merge_similar(palette: Palette, delta_e: float) -> Palette:
@@ -129,7 +136,7 @@ def drop_small(palette: Palette, min_share: float) -> Palette:
         raise ValueError(f"min_share must be between 0 and 1 (got {min_share})")
     keep = palette.proportions >= min_share
     keep[int(np.argmax(palette.proportions))] = True
-    return _rebuilt(palette, palette.colors[keep], palette.proportions[keep])
+    return _rebuilt(palette, palette.colors[keep], palette.proportions[keep], same_colors=bool(keep.all()))
 
 
 def clean_palette(

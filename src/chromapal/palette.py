@@ -126,6 +126,12 @@ class Palette:
         Colour space the clustering ran in.
     note : str or None
         Anything the user should know about the result.
+    meta : mapping
+        Further JSON-ready entries (e.g. ``max_error`` of ``k="auto"``).
+    delta_e : float or None
+        Mean CIEDE2000 from each opaque pixel of the image to the palette colour it
+        belongs to (`chromapal.assign`): the error of the flattened image. ``None`` when
+        unknown (a palette read from a file, or changed after it was measured).
     """
 
     colors: UInt8Array
@@ -135,6 +141,7 @@ class Palette:
     space: str = "oklab"
     note: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    delta_e: float | None = None
 
     def __post_init__(self) -> None:
         colors = _checked_colors(self.colors)
@@ -143,6 +150,11 @@ class Palette:
             raise ValueError(f"{len(colors)} colours but {len(props)} proportions")
         if not np.all(np.isfinite(props)) or np.any(props < 0):
             raise ValueError(f"proportions must be finite and non-negative (got {props.tolist()})")
+        if self.delta_e is not None:
+            delta_e = float(self.delta_e)
+            if not (np.isfinite(delta_e) and delta_e >= 0):
+                raise ValueError(f"delta_e must be a finite number >= 0 (got {self.delta_e!r})")
+            object.__setattr__(self, "delta_e", delta_e)
         colors.setflags(write=False)
         props.setflags(write=False)
         object.__setattr__(self, "colors", colors)
@@ -155,7 +167,7 @@ class Palette:
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickle by the constructor's arguments (worker processes send palettes back)."""
         fields = (self.colors, self.proportions, self.source, self.k, self.space, self.note)
-        return (type(self), (*fields, dict(self.meta)))
+        return (type(self), (*fields, dict(self.meta), self.delta_e))
 
     def __iter__(self) -> Iterator[Swatch]:
         return (
@@ -193,16 +205,27 @@ class Palette:
         """The colours with their proportions, most dominant first."""
         return list(self)
 
-    def to_dict(self) -> dict[str, Any]:
-        """Return a JSON-ready dict.
+    def to_dict(self, *, names: bool = True) -> dict[str, Any]:
+        """Return a JSON-ready dict: what ``chromapal --json`` prints for this palette.
 
-        Keys: ``source``, ``k``, ``space``, ``colors`` (each ``hex``, ``rgb``, ``proportion``),
-        ``note`` when there is one, and the `meta` entries.
+        Keys: ``source``, ``k``, ``space``, ``delta_e`` (when known), ``colors`` (each
+        ``hex``, ``rgb``, ``proportion`` and, with `names`, the nearest CSS ``name`` and
+        ``xkcd_name``), ``note`` when there is one, and the `meta` entries.
         """
         out: dict[str, Any] = {"source": self.source, "k": self.k, "space": self.space}
+        if self.delta_e is not None:
+            out["delta_e"] = round(self.delta_e, 4)
         out["colors"] = [
             {"hex": s.hex, "rgb": list(s.rgb), "proportion": s.proportion} for s in self
         ]
+        if names and len(self):
+            from .names import nearest_names  # the name lists are read on first use
+
+            for entry, css, xkcd in zip(
+                out["colors"], nearest_names(self.colors, "css"), nearest_names(self.colors, "xkcd"), strict=True
+            ):
+                entry["name"] = css
+                entry["xkcd_name"] = xkcd
         if self.note:
             out["note"] = self.note
         out.update(self.meta)
@@ -220,7 +243,8 @@ class Palette:
             raise ValueError("a palette dict needs a 'colors' list (as written by to_dict)")
         colors = [tuple(e["rgb"]) if "rgb" in e else parse_hex(e["hex"]) for e in entries]
         props = [float(e.get("proportion", 1 / len(entries))) for e in entries]
-        known = {"source", "k", "space", "colors", "note"}
+        known = {"source", "k", "space", "colors", "note", "delta_e"}
+        delta_e = data.get("delta_e")
         return cls(
             _checked_colors(colors),
             np.array(props),
@@ -229,6 +253,7 @@ class Palette:
             space=data.get("space", "oklab"),
             note=data.get("note"),
             meta={k: v for k, v in data.items() if k not in known},
+            delta_e=float(delta_e) if isinstance(delta_e, (int, float)) and not isinstance(delta_e, bool) else None,
         )
 
     def _repr_html_(self) -> str:

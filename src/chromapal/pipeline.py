@@ -6,13 +6,15 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 import numpy as np
+import numpy.typing as npt
 
 from ._types import FloatArray, UInt8Array
 from .adjust import IGNORE_TOLERANCE, hide_colors
 from .arrays import as_image_array
-from .cluster import kmeans, kmeans_plus_plus, mean_de2000, median_cut, nearest, polish_de2000
+from .cluster import kmeans, kmeans_plus_plus, median_cut, nearest, polish_de2000
 from .colorspace import SPACE_TO_LINEAR, SPACES, canonical_space, lab_from_linear, lab_from_srgb, lab_to_srgb
 from .errors import EmptyImageError
+from .finish import finish
 from .load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
 from .palette import Palette
 from .sample import ColorCounts, coarsen, color_counts
@@ -161,7 +163,7 @@ def extract_palette(
     counts = color_counts(image, alpha_threshold=alpha_threshold)
     return palette_from_counts(
         counts, k=k, space=space, seed=seed, init=init, max_error=max_error, source=source,
-        alpha_threshold=alpha_threshold,
+        alpha_threshold=alpha_threshold, pixels=image,
     )
 
 
@@ -175,12 +177,16 @@ def palette_from_counts(
     max_error: float = MAX_ERROR,
     source: str | None = None,
     alpha_threshold: int = 128,
+    pixels: UInt8Array | None = None,
 ) -> Palette:
     """The palette of an already counted histogram (`chromapal.sample.color_counts`).
 
     What `extract_palette` returns for the image the counts came from; lets a caller
     count an image once and try several k or spaces (the web app's slider does).
-    `alpha_threshold` only names the threshold in the error for a fully transparent image.
+    `alpha_threshold` is the threshold the counts were made with. Shares and ``delta_e``
+    follow the one assignment rule (`chromapal.assign`); with `pixels` (the image the
+    counts came from) they are exact for any image, without it exact when the histogram
+    holds exact colours and otherwise taken from the cell means (see `chromapal.finish`).
     """
     if len(counts.counts) == 0:
         raise EmptyImageError(
@@ -188,34 +194,38 @@ def palette_from_counts(
             "nothing to take colours from"
         )
     if k == "auto":
-        return auto_palette(counts, max_error=max_error, space=space, seed=seed, init=init, source=source)
+        return auto_palette(
+            counts, max_error=max_error, space=space, seed=seed, init=init, source=source,
+            pixels=pixels, alpha_threshold=alpha_threshold,
+        )
     n = int(k)
     if counts.exact and len(counts.counts) <= n:
         return _all_colors(counts, k=n, space=space, source=source)
-    rgb, weights = cluster_colors(counts, n, space=space, seed=seed, init=init)
-    return rank(rgb, weights, k=n, space=space, source=source)
+    rgb, _ = cluster_colors(counts, n, space=space, seed=seed, init=init)
+    rgb, owned, error = finish(rgb, counts, pixels=pixels, alpha_threshold=alpha_threshold)
+    return rank(rgb, owned.astype(np.float64), k=n, space=space, source=source, delta_e=error)
 
 
 def auto_palette(
-    counts: ColorCounts, *, max_error: float, space: str, seed: int, init: str, source: str | None
+    counts: ColorCounts, *, max_error: float, space: str, seed: int, init: str, source: str | None,
+    pixels: UInt8Array | None = None, alpha_threshold: int = 128,
 ) -> Palette:
     """The palette of the smallest k whose mean ΔE2000 is at most `max_error`.
 
     Like libimagequant's quality setting: k doubles until the error is small
     enough, then a bisection finds the smallest such k (the error falls as k
-    grows). The error is measured on the colour histogram, so it matches the
-    full-resolution score closely but not exactly; it is kept in ``meta``.
+    grows). The error is the palette's ``delta_e``: the mean ΔE2000 of the image
+    flattened by the one assignment rule (exact when `pixels` is given).
     """
-    lab, weights = lab_from_srgb(counts.colors), counts.counts.astype(np.float64)
-    tried: dict[int, tuple[UInt8Array, FloatArray, float]] = {}
+    tried: dict[int, tuple[UInt8Array, npt.NDArray[np.int64], float]] = {}
 
     def attempt(k: int) -> float:
         if k not in tried:
             if counts.exact and len(counts.counts) <= k:
-                rgb, w = counts.colors.astype(np.uint8), weights
+                tried[k] = (counts.colors.astype(np.uint8), counts.counts, 0.0)
             else:
-                rgb, w = cluster_colors(counts, k, space=space, seed=seed, init=init)
-            tried[k] = (rgb, w, mean_de2000(lab, weights, lab_from_srgb(rgb)))
+                rgb, _ = cluster_colors(counts, k, space=space, seed=seed, init=init)
+                tried[k] = finish(rgb, counts, pixels=pixels, alpha_threshold=alpha_threshold)
         return tried[k][2]
 
     hi = 1
@@ -225,10 +235,10 @@ def auto_palette(
     while hi - lo > 1:
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if attempt(mid) > max_error else (lo, mid)
-    rgb, w, error = tried[hi]
+    rgb, owned, error = tried[hi]
     note = None if error <= max_error else f"even {hi} colours leave a mean ΔE2000 of {error:.2f} (> {max_error:g})"
-    return rank(rgb, w, k=hi, space=space, source=source, note=note,
-                meta={"max_error": max_error, "delta_e": round(error, 4)})
+    return rank(rgb, owned.astype(np.float64), k=hi, space=space, source=source, note=note,
+                meta={"max_error": max_error}, delta_e=error)
 
 
 #: Weight of lightness in each clustering space. Halving Oklab's L (as Okolors
@@ -324,7 +334,7 @@ def _all_colors(counts: ColorCounts, *, k: int, space: str, source: str | None) 
     rgb = counts.colors.astype(np.uint8)
     n = len(rgb)
     note = None if n == k else f"the image has only {n} distinct colour{'s' if n != 1 else ''}, fewer than k={k}"
-    return rank(rgb, counts.counts.astype(np.float64), k=k, space=space, source=source, note=note)
+    return rank(rgb, counts.counts.astype(np.float64), k=k, space=space, source=source, note=note, delta_e=0.0)
 
 
 def rank(
@@ -336,12 +346,17 @@ def rank(
     source: str | None,
     note: str | None = None,
     meta: dict[str, Any] | None = None,
+    delta_e: float | None = None,
 ) -> Palette:
-    """Build the `Palette`: most dominant first, ties broken by colour for determinism."""
+    """Build the `Palette`: most dominant first, ties broken by colour for determinism.
+
+    `weights` are the pixels each colour owns; colours owning none are left out.
+    """
     keep = weights > 0
     rgb, weights = rgb[keep], weights[keep]
     packed = rgb.astype(np.int64) @ np.array([1 << 16, 1 << 8, 1])
     order = np.lexsort((packed, -weights))
     return Palette(
-        rgb[order], weights[order] / weights.sum(), source=source, k=k, space=space, note=note, meta=meta or {}
+        rgb[order], weights[order] / weights.sum(), source=source, k=k, space=space, note=note, meta=meta or {},
+        delta_e=None if delta_e is None else float(delta_e),
     )

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from ..names import nearest_names
 from ..palette import Palette, dumps_palettes, parse_hex
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
@@ -26,14 +25,8 @@ def equal_shares(colors: Sequence[tuple[int, int, int]], **fields: Any) -> Palet
 
 
 def palette_dict(palette: Palette) -> dict[str, Any]:
-    """`Palette.to_dict` with each colour's nearest CSS ``name`` and ``xkcd_name``."""
-    out = palette.to_dict()
-    css_names = nearest_names(palette.colors, "css")
-    xkcd_names = nearest_names(palette.colors, "xkcd")
-    for entry, css, xkcd in zip(out["colors"], css_names, xkcd_names, strict=True):
-        entry["name"] = css
-        entry["xkcd_name"] = xkcd
-    return out
+    """`Palette.to_dict`: with ``delta_e`` and each colour's nearest CSS ``name`` and ``xkcd_name``."""
+    return palette.to_dict()
 
 
 def write_json(palette: Palette, labels: Sequence[str]) -> bytes:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
+import numpy as np
 from PIL import Image
 
 from ..load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
@@ -132,8 +133,16 @@ def save_image(image: Image.Image, path: str | os.PathLike[str]) -> None:
     image.save(path, format=fmt, **options)
 
 
-def for_format(image: Image.Image, fmt: str) -> Image.Image:
-    """Convert `image` to a mode Pillow can write as `fmt` without losing what it can keep."""
+def for_format(image: Image.Image, fmt: str, *, alpha_threshold: int = 1) -> Image.Image:
+    """Convert `image` to a mode Pillow can write as `fmt` without losing what it can keep.
+
+    For GIF (no partial alpha) pixels with alpha below `alpha_threshold` become one
+    transparent palette entry and the rest opaque: an image of at most 255 colours keeps
+    them exactly (a recoloured image keeps its palette), others are reduced to 255 by
+    median cut with Floyd-Steinberg dithering. The default threshold of 1 keeps every
+    pixel that is visible at all (`recolor` has already made the pixels below its
+    threshold fully transparent).
+    """
     has_alpha = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
     if fmt in INDEXED_FORMATS and image.mode == "P" and not (fmt == "BMP" and has_alpha):
         return image
@@ -143,9 +152,43 @@ def for_format(image: Image.Image, fmt: str) -> Image.Image:
         flat = Image.new("RGB", image.size, BACKGROUND)
         flat.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
         return flat
-    if fmt == "GIF":  # GIF has no partial alpha: quantize keeping a transparent index
-        return image.convert("RGBA").quantize(255, method=Image.Quantize.FASTOCTREE)
+    if fmt == "GIF":
+        return indexed_with_alpha(image, alpha_threshold=alpha_threshold)
     return image.convert("RGBA")
+
+
+def indexed_with_alpha(image: Image.Image, *, alpha_threshold: int = 1, colors: int = 255) -> Image.Image:
+    """A "P" image of `image` with pixels of alpha below `alpha_threshold` on one transparent entry.
+
+    The opaque pixels keep their colours exactly when there are at most `colors` of them,
+    else a median-cut palette of `colors` entries with Floyd-Steinberg dithering is used.
+    The transparent entry is the last one; `colors` is at most 255.
+    """
+    rgba = np.asarray(image.convert("RGBA"))
+    clear = rgba[..., 3] < alpha_threshold
+    rgb = np.ascontiguousarray(rgba[..., :3])
+    shown = rgb[~clear]
+    key = (shown[:, 0].astype(np.int32) << 16) | (shown[:, 1].astype(np.int32) << 8) | shown[:, 2]
+    uniq = np.unique(key)
+    if len(uniq) <= colors:
+        lut = np.stack([(uniq >> 16) & 255, (uniq >> 8) & 255, uniq & 255], axis=1).astype(np.uint8)
+        all_keys = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
+        labels = np.searchsorted(uniq, all_keys).clip(0, max(len(uniq) - 1, 0)).astype(np.uint8)
+    else:
+        fill = rgb.copy()
+        fill[clear] = shown[0]  # hidden pixels take an opaque colour, so they cost no entry
+        table = Image.fromarray(fill).quantize(colors, method=Image.Quantize.MEDIANCUT)
+        quantized = Image.fromarray(fill).quantize(palette=table, dither=Image.Dither.FLOYDSTEINBERG)
+        labels = np.asarray(quantized).copy()
+        lut = np.array(table.getpalette(), dtype=np.uint8).reshape(-1, 3)[: int(labels.max()) + 1]
+    index = len(lut)
+    if clear.any():
+        labels[clear] = index
+    out = Image.fromarray(np.ascontiguousarray(labels, dtype=np.uint8))  # mode "L", made "P" below
+    out.putpalette(np.vstack([lut, [[255, 255, 255]]]).astype(np.uint8).tobytes(), rawmode="RGB")
+    if clear.any():
+        out.info["transparency"] = index
+    return out
 
 
 def fit_side(image: Image.Image, max_side: int | None) -> Image.Image:

@@ -15,6 +15,7 @@ from typing import Final
 import numpy as np
 from PIL import Image
 
+from ..assign import measure_palette
 from ..load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
 from ..palette import Palette
 from ..pipeline import MAX_ERROR, extract_palette
@@ -55,7 +56,7 @@ _PAGE: Final = """<!DOCTYPE html>
 <figure><img class="checker" src="{image}" alt="the image">
 <figcaption>The image</figcaption></figure>
 <figure><img class="checker" src="{flat}" alt="the image in its {n} palette colours">
-<figcaption>Recoloured with its {n} colours{dithered}</figcaption></figure>
+<figcaption>Flattened to its {n} colours{dithered}: the shares below are its pixel counts</figcaption></figure>
 </div>
 <h2>Palette</h2>
 <figure>{strip}</figure>
@@ -116,12 +117,14 @@ def report_html(
     palette = extract_palette(loaded.pixels, k=k, **options)  # type: ignore[arg-type]
     pies = [extract_palette(loaded.pixels, k=j, **options) for j in check_ks(pie_ks)]  # type: ignore[arg-type]
     shown = fit_side(Image.fromarray(loaded.pixels), max_side)
-    flat = recolor_pixels(
-        np.asarray(shown), palette, dither=dither, alpha_threshold=alpha_threshold
-    )
+    shown_pixels = np.asarray(shown)
+    flat = recolor_pixels(shown_pixels, palette, dither=dither, alpha_threshold=alpha_threshold)
+    # the table's shares and error are those of the flattened picture beside it, exactly
+    palette = measure_palette(shown_pixels, palette, alpha_threshold=alpha_threshold)
     h, w = loaded.pixels.shape[:2]
     meta = f"{w}&times;{h} pixels &middot; k = {k} &middot; {len(palette)} colours &middot; "
     meta += f"k-means in {html.escape(palette.space)}"
+    meta += f" &middot; mean &Delta;E2000 {palette.delta_e:.2f} (of the flattened picture)"
     meta += f" &middot; {html.escape(palette.note)}" if palette.note else ""
     return _PAGE.format(
         name=html.escape(title or loaded.name),

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
 from ..pipeline import extract_palette
-from .common import check_ks, fit_side, for_format
+from .common import check_ks, fit_side, for_format, indexed_with_alpha
 from .recolor import recolor_pixels
 
 #: Longest side of sweep frames unless asked otherwise.
@@ -63,12 +63,9 @@ def sweep_frames(
             recolor_pixels(pixels, palette, dither=dither, alpha_threshold=alpha_threshold), "GIF"
         )
         out.append(_labelled(frame, f"k = {k}") if labels else frame)
-    original = for_format(small, "GIF")
-    if (
-        original.mode != "P"
-    ):  # 254 colours (2 left for the label), dithered: Pillow dithers only onto a given palette
-        table = original.quantize(254, method=Image.Quantize.MEDIANCUT)
-        original = original.quantize(palette=table, dither=Image.Dither.FLOYDSTEINBERG)
+    # the original, as every frame: alpha below the threshold transparent, 253 colours at
+    # most (with the transparent entry and the label's two, 256)
+    original = indexed_with_alpha(small, alpha_threshold=max(alpha_threshold, 1), colors=253)
     out.append(_labelled(original, "original") if labels else original)
     return out
 
@@ -123,13 +120,16 @@ def save_animation(
     durations = [duration] * len(frames)
     durations[-1] = duration if hold is None else hold
     options = {"loop": 0} if loop else {}
+    # frames with transparent pixels are cleared before the next one (disposal 2), so a
+    # transparent pixel shows the page, not the frame before it
+    transparent = any("transparency" in f.info or f.mode in ("RGBA", "LA", "PA") for f in frames)
     frames[0].save(
         path,
         format="GIF",
         save_all=True,
         append_images=list(frames[1:]),
         duration=durations,
-        disposal=1,
+        disposal=2 if transparent else 1,
         optimize=False,
         **options,
     )
