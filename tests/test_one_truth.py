@@ -20,7 +20,6 @@ import chromapal.assign as assign
 from chromapal import Palette
 from chromapal.assign import (
     cell_centres_lab,
-    dither_labels,
     flat_error,
     flatten_labels,
     measure_palette,
@@ -28,6 +27,7 @@ from chromapal.assign import (
     rule_for,
 )
 from chromapal.colorspace import ciede2000, lab_from_srgb
+from chromapal.dither import dither_labels
 from chromapal.render import save_animation, sweep_frames
 from chromapal.render.common import save_image
 from chromapal.render.recolor import recolor_pixels
@@ -214,7 +214,10 @@ def test_compiled_kernels_agree_with_their_numpy_twins(monkeypatch):
         dither_labels(pixels, rule, alpha_threshold=90),
         nearest_de2000(cell_centres_lab()[::97], rule.lab),
     )
+    import chromapal.dither as dither
+
     monkeypatch.setattr(assign, "KERNELS", None)
+    monkeypatch.setattr(dither, "KERNELS", None)
     monkeypatch.setattr(assign, "CHUNK", 100)  # the fallback in small steps gives the same too
     numpy_ = (
         flatten_labels(pixels, rule, alpha_threshold=90),

@@ -1319,6 +1319,143 @@ static PyObject *dither(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* distinct_colors(pixels, channels, alpha_threshold, lin, m, white) -> (keys, counts, lab)
+ * The distinct colours of the opaque pixels as bytes objects: keys uint32 (r << 16 | g << 8 | b,
+ * in cell order), counts int64 (pixels of each) and lab float64 (n, 3), CIELAB as block_lab
+ * computes it. Palette-independent, so extract runs it while the palette is being found. */
+static PyObject *distinct_colors(PyObject *self, PyObject *args)
+{
+    Py_buffer px;
+    int channels, thr;
+    Arr lin = {0}, m = {0}, white = {0};
+    Arr *arrs[] = {&lin, &m, &white};
+    if (!PyArg_ParseTuple(args, "y*iiy*y*y*", &px, &channels, &thr, &lin.v, &m.v, &white.v)) return NULL;
+    if ((channels != 3 && channels != 4) || px.len % channels || lin.v.len != 256 * 8 || m.v.len != 9 * 8
+        || white.v.len != 3 * 8) {
+        PyErr_SetString(PyExc_ValueError, "distinct_colors: whole pixels of 3 or 4 channels; lin (256,), m (9,), white (3,)");
+        PyBuffer_Release(&px); for (int i = 0; i < 3; i++) PyBuffer_Release(&arrs[i]->v);
+        return NULL;
+    }
+    Py_ssize_t n = px.len / channels;
+    Py_ssize_t *start = PyMem_Calloc(RULE_CELLS + 1, sizeof(Py_ssize_t));
+    uint16_t *subs = alloc_n(n, sizeof(uint16_t));
+    uint32_t *local = PyMem_Calloc(RULE_SUB, sizeof(uint32_t));
+    Block *bl = PyMem_Malloc(sizeof(Block));
+    uint32_t *keys = NULL;
+    int64_t *cnt = NULL;
+    double *lab = NULL;
+    if (arrs_open(arrs, 3) < 0 || !start || !subs || !local || !bl) {
+        if (!PyErr_Occurred()) PyErr_NoMemory();
+        goto fail;
+    }
+    const uint8_t *p = px.buf;
+    int ch = channels;
+    Py_ssize_t bound = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++, p += ch) {
+        if (ch == 4 && p[3] < thr) continue;
+        start[(((p[0] >> 3) << 10) | ((p[1] >> 3) << 5) | (p[2] >> 3)) + 1]++;
+    }
+    /* an upper bound on the distinct colours: no cell holds more than 512 */
+    for (Py_ssize_t c = 1; c <= RULE_CELLS; c++) bound += start[c] < RULE_SUB ? start[c] : RULE_SUB;
+    Py_END_ALLOW_THREADS
+    keys = alloc_n(bound, sizeof(uint32_t));
+    cnt = alloc_n(bound, sizeof(int64_t));
+    lab = alloc_n(bound, 3 * sizeof(double));
+    if (!keys || !cnt || !lab) { PyErr_NoMemory(); goto fail; }
+    const double *ln = lin.p, *mm = m.p, *wh = white.p;
+    Py_ssize_t d = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t c = 0; c < RULE_CELLS; c++) start[c + 1] += start[c];
+    p = px.buf;
+    for (Py_ssize_t i = 0; i < n; i++, p += ch) {
+        if (ch == 4 && p[3] < thr) continue;
+        int cell = ((p[0] >> 3) << 10) | ((p[1] >> 3) << 5) | (p[2] >> 3);
+        subs[start[cell]++] = (uint16_t)(((p[0] & 7) << 6) | ((p[1] & 7) << 3) | (p[2] & 7));
+    }
+    Py_ssize_t lo = 0, done = 0;
+    for (int cell = 0; cell < RULE_CELLS; cell++) {
+        Py_ssize_t hi = start[cell];
+        if (hi == lo) continue;
+        for (Py_ssize_t i = lo; i < hi; i++) local[subs[i]]++;
+        int r8 = (cell >> 10) << 3, g8 = ((cell >> 5) & 31) << 3, b8 = (cell & 31) << 3;
+        for (Py_ssize_t i = lo; i < hi; i++) {
+            int s = subs[i];
+            if (!local[s]) continue;
+            int rr = r8 | (s >> 6), gg = g8 | ((s >> 3) & 7), bb = b8 | (s & 7);
+            keys[d] = (uint32_t)rr << 16 | (uint32_t)gg << 8 | (uint32_t)bb;
+            cnt[d] = local[s];
+            local[s] = 0;
+            double x = ln[rr], y = ln[gg], z = ln[bb];
+            lab[3 * d] = (x * mm[0] + y * mm[1] + z * mm[2]) / wh[0];
+            lab[3 * d + 1] = (x * mm[3] + y * mm[4] + z * mm[5]) / wh[1];
+            lab[3 * d + 2] = (x * mm[6] + y * mm[7] + z * mm[8]) / wh[2];
+            d++;
+        }
+        lo = hi;
+    }
+    for (; done < d; done += BLOCK) {  /* XYZ ratios -> CIELAB, a block at a time */
+        block_load(bl, lab, done, d);
+        block_lab(bl);
+        for (Py_ssize_t i = 0; i < bl->m; i++) {
+            lab[3 * (done + i)] = bl->x[i]; lab[3 * (done + i) + 1] = bl->y[i]; lab[3 * (done + i) + 2] = bl->z[i];
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyObject *out = Py_BuildValue("(y#y#y#)", (const char *)keys, d * 4, (const char *)cnt, d * 8,
+                                  (const char *)lab, d * 24);
+    PyMem_Free(start); PyMem_Free(subs); PyMem_Free(local); PyMem_Free(bl);
+    PyMem_Free(keys); PyMem_Free(cnt); PyMem_Free(lab);
+    PyBuffer_Release(&px); for (int i = 0; i < 3; i++) arr_release(arrs[i], 0);
+    return out;
+fail:
+    PyMem_Free(start); PyMem_Free(subs); PyMem_Free(local); PyMem_Free(bl);
+    PyMem_Free(keys); PyMem_Free(cnt); PyMem_Free(lab);
+    PyBuffer_Release(&px); for (int i = 0; i < 3; i++) arr_release(arrs[i], 0);
+    return NULL;
+}
+
+/* pair_error(lab, centers, labels, weights) -> sum of weights[i] * dE2000(lab[i], centers[labels[i]])
+ * labels int64 in [0, k) (checked first). Releases the GIL, so halves can run on two threads. */
+static PyObject *pair_error(PyObject *self, PyObject *args)
+{
+    Arr pts = {0}, ctr = {0}, lab = {0}, w = {0};
+    Arr *arrs[] = {&pts, &ctr, &lab, &w};
+    if (!PyArg_ParseTuple(args, "y*y*y*y*", &pts.v, &ctr.v, &lab.v, &w.v)) return NULL;
+    Py_ssize_t n = lab.v.len / 8, k = ctr.v.len / 24, len3;
+    int shapes = lab.v.len % 8 == 0 && ctr.v.len % 24 == 0 && k >= 1 && mul_size(n, 24, &len3) == 0
+                 && pts.v.len == len3 && w.v.len == n * 8;
+    Block *bl = shapes ? PyMem_Malloc(sizeof(Block)) : NULL;
+    if (arrs_open(arrs, 4) < 0 || !bl) {
+        if (!shapes) PyErr_SetString(PyExc_ValueError, "pair_error: lab (n, 3), centers (k, 3), labels (n,), weights (n,)");
+        else if (!PyErr_Occurred()) PyErr_NoMemory();
+        PyMem_Free(bl); for (int i = 0; i < 4; i++) arr_release(arrs[i], 0);
+        return NULL;
+    }
+    const int64_t *l = lab.p;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (l[i] < 0 || l[i] >= k) {
+            PyErr_SetString(PyExc_ValueError, "pair_error: a label is out of range");
+            PyMem_Free(bl); for (int j = 0; j < 4; j++) arr_release(arrs[j], 0);
+            return NULL;
+        }
+    const double *p = pts.p, *c = ctr.p, *wt = w.p;
+    double total = 0.0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t s0 = 0; s0 < n; s0 += BLOCK) {
+        block_load(bl, p, s0, n);
+        for (Py_ssize_t i = 0; i < bl->m; i++) {
+            const double *cc = c + 3 * l[s0 + i];
+            bl->cx[i] = cc[0]; bl->cy[i] = cc[1]; bl->cz[i] = cc[2];
+        }
+        block_de2000(bl);
+        for (Py_ssize_t i = 0; i < bl->m; i++) total += wt[s0 + i] * bl->de[i];
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(bl); for (int i = 0; i < 4; i++) arr_release(arrs[i], 0);
+    return PyFloat_FromDouble(total);
+}
+
 static PyMethodDef methods[] = {
     {"histogram", histogram, METH_VARARGS, "Cell counts and channel sums of uint8 pixels."},
     {"exact_histogram", exact_histogram, METH_VARARGS, "Counts of exact colours inside occupied cells."},
@@ -1334,6 +1471,8 @@ static PyMethodDef methods[] = {
     {"flatten", flatten, METH_VARARGS, "Palette label of each pixel by the assignment rule, and counts."},
     {"flat_error", flat_error, METH_VARARGS, "Total dE2000 of opaque pixels to their palette colour, and counts."},
     {"dither", dither, METH_VARARGS, "Floyd-Steinberg labels by the assignment rule."},
+    {"distinct_colors", distinct_colors, METH_VARARGS, "Distinct opaque colours, their counts and CIELAB."},
+    {"pair_error", pair_error, METH_VARARGS, "Weighted total dE2000 of points to their labelled centre."},
     {NULL, NULL, 0, NULL},
 };
 

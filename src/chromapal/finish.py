@@ -14,25 +14,19 @@ After clustering, three steps make the palette tell the truth about its image:
 
 from __future__ import annotations
 
+from threading import Thread
 from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
 from ._types import FloatArray, UInt8Array
-from .assign import (
-    CELL_BITS,
-    CELLS,
-    KERNELS,
-    Rule,
-    cell_index,
-    flat_error,
-    labels_of_colors,
-    rule_for_cells,
-)
-from .colorspace import ciede2000, lab_from_srgb
+from .assign import _WHITE_C, _XYZ, CELL_BITS, KERNELS, Rule, _flat, cell_index, labels_of_colors, rule_for_cells
+from .colorspace import SRGB8_TO_LINEAR, ciede2000, lab_from_srgb
 from .sample import ColorCounts
 
+#: From this many distinct colours their error is computed on two threads.
+SPLIT_ROWS: Final = 1 << 14
 #: A colour this close (ΔE2000) to an exact image colour ...
 SNAP_DE: Final = 1.0
 #: ... that holds more than this share of the colour's pixels becomes that exact colour.
@@ -50,12 +44,95 @@ def de2000_pairs(lab1: FloatArray, lab2: FloatArray) -> FloatArray:
     return ciede2000(a, b)
 
 
+def distinct_counts(pixels: UInt8Array, *, alpha_threshold: int = 128) -> ColorCounts:
+    """The exact distinct colours of the opaque pixels, their counts and CIELAB, as `ColorCounts`."""
+    px, channels = _flat(pixels)
+    if KERNELS is not None:
+        keys_b, counts_b, lab_b = KERNELS.distinct_colors(
+            px, channels, int(alpha_threshold), SRGB8_TO_LINEAR, _XYZ, _WHITE_C
+        )
+        keys = np.frombuffer(keys_b, np.uint32).astype(np.int64)
+        counts = np.frombuffer(counts_b, np.int64)
+        lab = np.frombuffer(lab_b, np.float64).reshape(-1, 3)
+    else:
+        flat = px.reshape(-1, channels)
+        if channels == 4:
+            flat = flat[flat[:, 3] >= alpha_threshold]
+        key = (flat[:, 0].astype(np.int64) << 16) | (flat[:, 1].astype(np.int64) << 8) | flat[:, 2]
+        keys, counts = np.unique(key, return_counts=True)
+        lab = None
+    rgb = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1).astype(np.float64)
+    return ColorCounts(rgb, counts.astype(np.int64), True, lab=lab if lab is not None else lab_from_srgb(rgb))
+
+
+class Prefetch:
+    """`distinct_counts` of an image, computed on a second thread while the palette is found.
+
+    The kernel releases the GIL, so on a machine with a spare core the exact colours
+    cost (almost) no wall time; `result` waits for them. Without the compiled kernels
+    the work is done in `result`, on the caller's thread.
+    """
+
+    def __init__(self, pixels: UInt8Array, *, alpha_threshold: int = 128) -> None:
+        self._pixels, self._threshold = pixels, alpha_threshold
+        self._out: list[ColorCounts | BaseException] = []
+        self._thread: Thread | None = None
+        if KERNELS is not None:
+            self._thread = Thread(target=self._run, name="chromapal-distinct", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._out.append(distinct_counts(self._pixels, alpha_threshold=self._threshold))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller by result()
+            self._out.append(exc)
+
+    def result(self) -> ColorCounts:
+        """The exact colours (errors raised in the worker are raised here)."""
+        if self._thread is not None:
+            self._thread.join()
+        else:
+            self._run()
+        self._pixels = None  # type: ignore[assignment]  # the image is not kept
+        out = self._out[0]
+        if isinstance(out, BaseException):
+            raise out
+        return out
+
+
+def rows_error(
+    rule: Rule, rows: ColorCounts, labels: npt.NDArray[np.intp] | None = None
+) -> tuple[npt.NDArray[np.int64], float]:
+    """Pixels per palette colour and their total ΔE2000 to it, from exact colours with counts.
+
+    `labels` are the rows' labels under `rule` when already known.
+    """
+    k = len(rule.colors)
+    if labels is None:
+        labels = labels_of_colors(rows.colors, rule, exact=True)
+    owned = np.bincount(labels, rows.counts, minlength=k).astype(np.int64)
+    lab = rows.lab if rows.lab is not None else lab_from_srgb(rows.colors)
+    if KERNELS is None:
+        return owned, float(np.dot(rows.counts, ciede2000(lab, rule.lab[labels])))
+    weights = np.ascontiguousarray(rows.counts, dtype=np.float64)
+    lab, labels = np.ascontiguousarray(lab), np.ascontiguousarray(labels, dtype=np.int64)
+    centers = np.ascontiguousarray(rule.lab)
+    if len(labels) < SPLIT_ROWS:
+        return owned, float(KERNELS.pair_error(lab, centers, labels, weights))
+    half = len(labels) // 2  # two threads (the kernel releases the GIL); a fixed-order sum of two totals
+    second: list[float] = []
+    worker = Thread(target=lambda: second.append(KERNELS.pair_error(lab[half:], centers, labels[half:], weights[half:])))
+    worker.start()
+    first = KERNELS.pair_error(lab[:half], centers, labels[:half], weights[:half])
+    worker.join()
+    return owned, float(first) + float(second[0])
+
+
 def finish(
     rgb: UInt8Array,
     counts: ColorCounts,
     *,
-    pixels: UInt8Array | None = None,
-    alpha_threshold: int = 128,
+    exact: ColorCounts | Prefetch | None = None,
 ) -> tuple[UInt8Array, npt.NDArray[np.int64], float]:
     """Return the final colours, the opaque pixels each owns under the rule, and the mean ΔE2000.
 
@@ -65,30 +142,38 @@ def finish(
         Distinct cluster colours.
     counts : ColorCounts
         The histogram the colours were found from.
-    pixels : ndarray, optional
-        The image those counts came from ((H, W, 3|4) uint8). Needed for exact figures
-        when the histogram holds cell means (photos); without it they come from the cell
-        means (the shares are then exact except for pixels equal to a palette colour,
-        the error an estimate).
-    alpha_threshold : int
-        The threshold the counts were made with.
+    exact : ColorCounts or Prefetch, optional
+        The image's exact distinct colours (`chromapal.assign.distinct_counts`, or a
+        `Prefetch` computing them meanwhile), needed for exact figures when `counts`
+        holds cell means (photos). Without them the shares are exact except for pixels
+        equal to a palette colour and the error is taken from the cell means (a few per
+        cent low): what `palette_from_counts` gives a caller that kept no pixels.
     """
-    cells = np.unique(cell_index(counts.colors))
+    cells = cell_index(counts.colors)  # cell means: one row per occupied cell, in order
+    if counts.exact:
+        cells = np.unique(cells)
     rule = _owning(rule_for_cells(rgb, cells), counts, cells)
-    rule = _snap(rule, counts, cells, pixels, alpha_threshold)
-    owned, error = measure_counts(rule, counts, pixels=pixels, alpha_threshold=alpha_threshold)
-    return rule.colors, owned, error
+    rows = counts if counts.exact else exact.result() if isinstance(exact, Prefetch) else exact
+    if rows is None:
+        return rule.colors, *measure_counts(rule, counts)
+    labels = _row_labels(rule, rows)
+    snapped = _snap(rule, rows, cells, labels)
+    if snapped is not rule:
+        rule, labels = snapped, _row_labels(snapped, rows)
+    owned, total = rows_error(rule, rows, labels)
+    return rule.colors, owned, total / max(rows.total, 1)
 
 
-def measure_counts(
-    rule: Rule, counts: ColorCounts, *, pixels: UInt8Array | None = None, alpha_threshold: int = 128
-) -> tuple[npt.NDArray[np.int64], float]:
-    """Opaque pixels per palette colour under `rule`, and their mean ΔE2000 to it (see `finish`)."""
+def measure_counts(rule: Rule, counts: ColorCounts) -> tuple[npt.NDArray[np.int64], float]:
+    """Opaque pixels per palette colour under `rule`, and their mean ΔE2000 to it, from `counts` alone.
+
+    Exact when `counts` holds exact colours; from cell means the error is an estimate.
+    """
+    if counts.exact:
+        owned, total = rows_error(rule, counts)
+        return owned, total / max(counts.total, 1)
     k = len(rule.colors)
-    if pixels is not None and not counts.exact:
-        owned, total = flat_error(pixels, rule, alpha_threshold=alpha_threshold)
-        return owned, total / max(int(owned.sum()), 1)
-    labels = labels_of_colors(counts.colors, rule, exact=counts.exact)
+    labels = labels_of_colors(counts.colors, rule, exact=False)
     owned = np.bincount(labels, counts.counts, minlength=k).astype(np.int64)
     de = de2000_pairs(lab_from_srgb(counts.colors), rule.lab[labels])
     return owned, float(np.dot(counts.counts, de) / max(counts.total, 1))
@@ -132,70 +217,23 @@ def _representative(counts: ColorCounts, i: int) -> UInt8Array:
 
 
 def _snap(
-    rule: Rule, counts: ColorCounts, cells: npt.NDArray[np.intp], pixels: UInt8Array | None, thr: int
+    rule: Rule, rows: ColorCounts, cells: npt.NDArray[np.intp], labels: npt.NDArray[np.intp]
 ) -> Rule:
-    """Move each colour onto the exact image colour that dominates its cluster, when within `SNAP_DE`."""
+    """Move each colour onto the exact image colour (`rows`) that dominates its cluster, within `SNAP_DE`.
+
+    `labels` are the rows' labels under `rule`. Returns `rule` itself when nothing moves.
+    """
     rgb = rule.colors
-    k = len(rgb)
-    labels = _row_labels(rule, counts)
-    owned = np.bincount(labels, counts.counts, minlength=k)
-    # the largest row of each cluster
-    order = np.lexsort((-counts.counts, labels))
-    first = np.searchsorted(labels[order], np.arange(k))
-    top = order[np.minimum(first, len(order) - 1)]
-    big = (counts.counts[top] > SNAP_SHARE * owned) & (labels[top] == np.arange(k))
-    if not big.any():
+    owned = np.bincount(labels, rows.counts, minlength=len(rgb))
+    # a colour holding more than half of its cluster: at most one per cluster
+    top = np.flatnonzero(rows.counts > SNAP_SHARE * owned[labels])
+    if len(top) == 0:
         return rule
-    if counts.exact:
-        best = counts.colors[top].astype(np.uint8)
-        best_n = counts.counts[top]
-    else:
-        if pixels is None:
-            return rule
-        best, best_n = _top_exact(pixels, thr, cell_index(counts.colors[top]), big)
-    near = de2000_pairs(lab_from_srgb(best), rule.lab) <= SNAP_DE
+    best = rows.colors[top].astype(np.uint8)
+    near = de2000_pairs(lab_from_srgb(best), rule.lab[labels[top]]) <= SNAP_DE
     out = rgb.copy()
-    for j in np.flatnonzero(big & near & (best_n > SNAP_SHARE * owned)):
-        colour = best[j]
-        if not any(np.array_equal(colour, c) for i, c in enumerate(out) if i != j):
+    for i in top[near]:
+        j, colour = labels[i], rows.colors[i].astype(np.uint8)
+        if not any(np.array_equal(colour, c) for m, c in enumerate(out) if m != j):
             out[j] = colour
     return rule if np.array_equal(out, rgb) else rule_for_cells(out, cells)
-
-
-def _top_exact(
-    pixels: UInt8Array, thr: int, top_cells: npt.NDArray[np.intp], wanted: npt.NDArray[np.bool_]
-) -> tuple[UInt8Array, npt.NDArray[np.int64]]:
-    """The most frequent exact colour in each wanted cell of `top_cells`, and its pixel count."""
-    k = len(top_cells)
-    shift = 8 - CELL_BITS
-    sub = 1 << (3 * shift)
-    rank = np.full(CELLS, k, np.int64)  # every other cell counts into a spare block
-    for j in np.flatnonzero(wanted)[::-1]:  # a cell wanted twice keeps its first rank
-        rank[top_cells[j]] = j
-    exact = np.zeros((k + 1) * sub, np.int64)
-    image = np.ascontiguousarray(pixels, dtype=np.uint8)
-    channels = image.shape[-1]
-    if KERNELS is not None:
-        KERNELS.exact_histogram(image, channels, int(thr), CELL_BITS, rank, exact)
-    else:
-        flat = image.reshape(-1, channels)
-        if channels == 4:
-            flat = flat[flat[:, 3] >= thr]
-        rgb = flat[:, :3]
-        low = (1 << shift) - 1
-        key = rank[cell_index(rgb)] << (3 * shift)
-        key |= ((rgb[:, 0] & low).astype(np.int64) << (2 * shift)) | ((rgb[:, 1] & low).astype(np.int64) << shift)
-        key |= rgb[:, 2] & low
-        exact = np.bincount(key, minlength=(k + 1) * sub).astype(np.int64)
-    table = exact[: k * sub].reshape(k, sub)
-    pos = np.argmax(table, axis=1)
-    n = table[np.arange(k), pos]
-    cell = top_cells
-    low_bits = np.stack([(pos >> (2 * shift)) & 7, (pos >> shift) & 7, pos & 7], axis=1)
-    hi = np.stack([(cell >> (2 * CELL_BITS)) & 31, (cell >> CELL_BITS) & 31, cell & 31], axis=1)
-    colours = ((hi << shift) | low_bits).astype(np.uint8)
-    # a cell shared by two clusters was counted under its first rank only
-    for j in range(k):
-        if wanted[j] and rank[top_cells[j]] != j:
-            n[j] = 0
-    return colours, n.astype(np.int64)

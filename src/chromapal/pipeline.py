@@ -14,7 +14,7 @@ from .arrays import as_image_array
 from .cluster import kmeans, kmeans_plus_plus, median_cut, nearest, polish_de2000
 from .colorspace import SPACE_TO_LINEAR, SPACES, canonical_space, lab_from_linear, lab_from_srgb, lab_to_srgb
 from .errors import EmptyImageError
-from .finish import finish
+from .finish import Prefetch, finish
 from .load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
 from .palette import Palette
 from .sample import ColorCounts, coarsen, color_counts
@@ -161,9 +161,11 @@ def extract_palette(
         image = hide_colors(image, ignore, ignore_tolerance)
         alpha_threshold = max(alpha_threshold, 1)
     counts = color_counts(image, alpha_threshold=alpha_threshold)
+    # the exact colours (for exact shares and error) are counted while the palette is found
+    exact = Prefetch(image, alpha_threshold=alpha_threshold) if not counts.exact and len(counts.counts) else None
     return palette_from_counts(
         counts, k=k, space=space, seed=seed, init=init, max_error=max_error, source=source,
-        alpha_threshold=alpha_threshold, pixels=image,
+        alpha_threshold=alpha_threshold, exact=exact,
     )
 
 
@@ -177,16 +179,17 @@ def palette_from_counts(
     max_error: float = MAX_ERROR,
     source: str | None = None,
     alpha_threshold: int = 128,
-    pixels: UInt8Array | None = None,
+    exact: ColorCounts | Prefetch | None = None,
 ) -> Palette:
     """The palette of an already counted histogram (`chromapal.sample.color_counts`).
 
     What `extract_palette` returns for the image the counts came from; lets a caller
     count an image once and try several k or spaces (the web app's slider does).
     `alpha_threshold` is the threshold the counts were made with. Shares and ``delta_e``
-    follow the one assignment rule (`chromapal.assign`); with `pixels` (the image the
-    counts came from) they are exact for any image, without it exact when the histogram
-    holds exact colours and otherwise taken from the cell means (see `chromapal.finish`).
+    follow the one assignment rule (`chromapal.assign`); with `exact` (the image's exact
+    colours, `chromapal.assign.distinct_counts`) they are exact for any image, without it
+    exact when the histogram holds exact colours and otherwise taken from the cell means
+    (see `chromapal.finish`).
     """
     if len(counts.counts) == 0:
         raise EmptyImageError(
@@ -196,26 +199,26 @@ def palette_from_counts(
     if k == "auto":
         return auto_palette(
             counts, max_error=max_error, space=space, seed=seed, init=init, source=source,
-            pixels=pixels, alpha_threshold=alpha_threshold,
+            exact=exact,
         )
     n = int(k)
     if counts.exact and len(counts.counts) <= n:
         return _all_colors(counts, k=n, space=space, source=source)
     rgb, _ = cluster_colors(counts, n, space=space, seed=seed, init=init)
-    rgb, owned, error = finish(rgb, counts, pixels=pixels, alpha_threshold=alpha_threshold)
+    rgb, owned, error = finish(rgb, counts, exact=exact)
     return rank(rgb, owned.astype(np.float64), k=n, space=space, source=source, delta_e=error)
 
 
 def auto_palette(
     counts: ColorCounts, *, max_error: float, space: str, seed: int, init: str, source: str | None,
-    pixels: UInt8Array | None = None, alpha_threshold: int = 128,
+    exact: ColorCounts | Prefetch | None = None,
 ) -> Palette:
     """The palette of the smallest k whose mean ΔE2000 is at most `max_error`.
 
     Like libimagequant's quality setting: k doubles until the error is small
     enough, then a bisection finds the smallest such k (the error falls as k
     grows). The error is the palette's ``delta_e``: the mean ΔE2000 of the image
-    flattened by the one assignment rule (exact when `pixels` is given).
+    flattened by the one assignment rule (exact with `exact`, see `palette_from_counts`).
     """
     tried: dict[int, tuple[UInt8Array, npt.NDArray[np.int64], float]] = {}
 
@@ -225,7 +228,7 @@ def auto_palette(
                 tried[k] = (counts.colors.astype(np.uint8), counts.counts, 0.0)
             else:
                 rgb, _ = cluster_colors(counts, k, space=space, seed=seed, init=init)
-                tried[k] = finish(rgb, counts, pixels=pixels, alpha_threshold=alpha_threshold)
+                tried[k] = finish(rgb, counts, exact=exact)
         return tried[k][2]
 
     hi = 1

@@ -33,6 +33,7 @@ class ColorCounts:
     colors: FloatArray  # (n, 3) sRGB in [0, 255]; mean colour of the pixels counted in each row
     counts: npt.NDArray[np.int64]  # (n,) pixels per row, all > 0
     exact: bool  # True when every row is one exact uint8 colour
+    lab: FloatArray | None = None  # (n, 3) CIELAB of the rows when already known
 
     @property
     def total(self) -> int:

@@ -14,7 +14,8 @@ import numpy as np
 from PIL import Image
 
 from .._types import UInt8Array
-from ..assign import dither_labels, flatten_labels, rule_for
+from ..assign import flatten_labels, rule_for
+from ..dither import dither_labels
 from ..colorspace import canonical_space
 from ..load import MAX_PIXELS, Source, load_image
 from ..palette import Palette
