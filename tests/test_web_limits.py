@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -438,5 +439,19 @@ def test_upload_preview_and_histogram_are_all_that_comes_back(photo_png):
                                   how=jobs.Clustering(3, "oklab", 0))
 
     assert decoded.preview.shape[:2] == (267, 800)
-    assert len(decoded.counts.counts) == 1
+    assert len(decoded.counts.counts) == 1 and decoded.exact is None  # one exact colour: the histogram is exact
     assert raw is not None and [tuple(c) for c in raw.colors] == [(200, 10, 10)]
+
+
+def test_exact_colours_are_kept_only_when_few():
+    """The exact colours travel back and stay with a session only up to EXACT_KEEP rows."""
+    rng = np.random.default_rng(0)
+    few = encode(Image.fromarray(rng.integers(0, 256, (100, 100, 3), dtype=np.uint8)), "PNG")
+    many = encode(Image.fromarray(rng.integers(0, 256, (400, 400, 3), dtype=np.uint8)), "PNG")
+
+    kept, all_few = jobs.decode(few, "few.png", max_pixels=10**6, preview_side=800)
+    dropped, all_many = jobs.decode(many, "many.png", max_pixels=10**6, preview_side=800)
+
+    assert kept.exact is all_few and 9_900 < len(all_few.counts) <= 10_000  # random: nearly all distinct
+    assert all_many is not None and len(all_many.counts) > jobs.EXACT_KEEP
+    assert dropped.exact is None

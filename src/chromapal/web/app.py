@@ -131,7 +131,7 @@ def new_entry(work: Work, settings: Settings, data: bytes | None, url: str | Non
     doing = "decode and cluster" if url is None else "fetch, decode and cluster"
     decoded, raw = work.call(url or name, doing, jobs.image_job, data, url, name, max_pixels=settings.max_pixels,
                              preview_side=settings.preview_side, fetch=fetch, how=how)
-    entry = Entry(name=decoded.name, counts=decoded.counts, preview=decoded.preview)
+    entry = Entry(name=decoded.name, counts=decoded.counts, preview=decoded.preview, exact=decoded.exact)
     if raw is not None:
         entry.remember(how, raw)
     return entry
@@ -161,7 +161,7 @@ def palette_for(entry: Entry, options: Options, work: Work) -> Palette:
     with entry.busy:
         raw = entry.palette(options.how)
         if raw is None:
-            raw = work.call(entry.name, "cluster", jobs.cluster, entry.counts, options.how, entry.name)
+            raw = work.call(entry.name, "cluster", jobs.cluster, entry.counts, options.how, entry.name, entry.exact)
             entry.remember(options.how, raw)
     return clean_palette(raw, merge=options.merge, min_share=options.min_share, sort=options.sort)
 

@@ -36,6 +36,8 @@ class Entry:
     name: str
     counts: ColorCounts
     preview: UInt8Array  # (h, w, 3|4) uint8, longest side at most the preview size
+    #: The image's exact colours, when kept (exact shares and error for later palettes).
+    exact: ColorCounts | None = None
     palettes: OrderedDict[Hashable, Palette] = field(default_factory=OrderedDict)
     used: float = field(default_factory=time.monotonic)
     #: Held while a palette of this image is computed (and while `palette` and `remember`
@@ -46,7 +48,10 @@ class Entry:
     @property
     def nbytes(self) -> int:
         """Approximate memory held, in bytes."""
-        return int(self.counts.colors.nbytes + self.counts.counts.nbytes + self.preview.nbytes)
+        held = [self.counts.colors, self.counts.counts, self.counts.lab, self.preview]
+        if self.exact is not None:
+            held += [self.exact.colors, self.exact.counts, self.exact.lab]
+        return int(sum(a.nbytes for a in held if a is not None))
 
     def palette(self, key: Hashable) -> Palette | None:
         """Return the palette computed earlier with the clustering options `key`, if any."""
