@@ -29,7 +29,6 @@ from ..pipeline import palette_from_counts
 from ..sample import ColorCounts, color_counts
 from .fetch import AddressPolicy, fetch_image_bytes
 
-
 #: Exact colours of an image kept with it (for exact shares and error when re-clustering
 #: by session token) up to this many distinct colours (56 bytes each: 7 MB at most).
 EXACT_KEEP: Final = 1 << 17

@@ -125,7 +125,7 @@ class BoundedH11Protocol(H11Protocol):
 
 
 def server_options(settings: Settings) -> dict[str, Any]:
-    """uvicorn ``Config`` keyword arguments that enforce `settings`' connection limits."""
+    """The keyword arguments of ``uvicorn.Config`` that enforce `settings`' connection limits."""
     waiting = _Waiting(max(1, settings.max_connections // 2))
     return {
         "http": functools.partial(BoundedH11Protocol, header_timeout=settings.header_timeout, waiting=waiting),
