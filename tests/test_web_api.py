@@ -278,7 +278,8 @@ def test_serve_command_maps_options_to_settings(monkeypatch):
     assert settings.max_upload_bytes == 2 * 1024 * 1024  # type: ignore[attr-defined]
     assert (settings.timeout, settings.workers, settings.max_connections) == (12.5, 3, 40)  # type: ignore[attr-defined]
     # the server limits come from the same function serve_in_thread uses
-    assert calls["limit_concurrency"] == 40 and calls["backlog"] == BACKLOG
+    assert calls["backlog"] == BACKLOG
+    assert calls["http"].keywords["max_connections"] == 40  # type: ignore[attr-defined]
     assert calls["http"].func is BoundedH11Protocol  # type: ignore[attr-defined]
     assert calls["http"].keywords["header_timeout"] == settings.header_timeout  # type: ignore[attr-defined]
     assert result.output == "chromapal: serving on http://127.0.0.1:8123/ (Ctrl+C to stop)\n"

@@ -183,6 +183,9 @@ def test_requests_beyond_max_connections_get_503():
         answered = time.monotonic() - started
 
     assert response.status_code == 503
+    assert response.headers["retry-after"] == "5" and response.headers["connection"] == "close"
+    assert re.fullmatch(r"the server has [67] connections open, its limit is 6; try again in a few seconds",
+                        response.json()["error"])
     assert answered < SLACK
 
 

@@ -10,7 +10,8 @@
   closed (with a 408 when part of a head arrived). An unfinished head over 16 KiB
   (`MAX_HEAD`) is refused at once with a 400.
 - **Open connections.** A request that arrives while `Settings.max_connections`
-  connections are open gets 503 (uvicorn's ``limit_concurrency``). Connections still
+  connections are open (its own included) gets a JSON 503 and its connection is closed
+  (uvicorn's ``limit_concurrency``, one above, is the backstop). Connections still
   waiting for their first request are at most half as many: a new connection closes the
   one that has waited longest, so idle sockets cannot crowd out a real client.
 - **Bodies and answers** are bounded by `chromapal.web.limits.Guard`, in the app.
@@ -32,6 +33,7 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from .limits import error_response
 from .settings import Settings
 
 #: Pending connections the kernel queues before the server accepts them.
@@ -61,12 +63,27 @@ class BoundedH11Protocol(H11Protocol):
         As for `uvicorn.protocols.http.h11_impl.H11Protocol`.
     """
 
-    def __init__(self, *args: Any, header_timeout: float, waiting: _Waiting, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, header_timeout: float, waiting: _Waiting, max_connections: int,
+                 **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_timeout = header_timeout
         self._waiting = waiting
+        self._max_connections = max_connections
         self._head_timer: Any = None
         self._head_bytes = 0
+        self._app = self.app
+        self.app = self._within_limit  # what uvicorn runs for each request of this connection
+
+    async def _within_limit(self, scope: Any, receive: Any, send: Any) -> None:
+        """Run the app, or answer 503 while `max_connections` connections are open (this one included)."""
+        if scope["type"] == "http" and (
+            len(self.connections) >= self._max_connections or len(self.tasks) > self._max_connections
+        ):
+            message = (f"the server has {len(self.connections)} connections open, its limit is "
+                       f"{self._max_connections}; try again in a few seconds")
+            await error_response(503, message, {"Connection": "close", "Retry-After": "5"})(scope, receive, send)
+            return
+        await self._app(scope, receive, send)
 
     def connection_made(self, transport: Any) -> None:  # noqa: D102 - asyncio's protocol interface
         super().connection_made(transport)
@@ -128,8 +145,11 @@ def server_options(settings: Settings) -> dict[str, Any]:
     """The keyword arguments of ``uvicorn.Config`` that enforce `settings`' connection limits."""
     waiting = _Waiting(max(1, settings.max_connections // 2))
     return {
-        "http": functools.partial(BoundedH11Protocol, header_timeout=settings.header_timeout, waiting=waiting),
-        "limit_concurrency": settings.max_connections,
+        "http": functools.partial(BoundedH11Protocol, header_timeout=settings.header_timeout, waiting=waiting,
+                                  max_connections=settings.max_connections),
+        # uvicorn's own check answers in plain text: BoundedH11Protocol answers first, in JSON;
+        # this one stays as a backstop for anything the protocol does not see
+        "limit_concurrency": settings.max_connections + 1,
         "h11_max_incomplete_event_size": MAX_HEAD,
         "timeout_keep_alive": settings.keep_alive,
         "backlog": BACKLOG,
