@@ -211,7 +211,7 @@ def test_compiled_kernels_agree_with_their_numpy_twins(monkeypatch):
     compiled = (
         flatten_labels(pixels, rule, alpha_threshold=90),
         flat_error(pixels, rule, alpha_threshold=90),
-        dither_labels(pixels, rule, alpha_threshold=90),
+        dither_labels(pixels, palette.colors, alpha_threshold=90),
         nearest_de2000(cell_centres_lab()[::97], rule.lab),
     )
     import chromapal.dither as dither
@@ -222,7 +222,7 @@ def test_compiled_kernels_agree_with_their_numpy_twins(monkeypatch):
     numpy_ = (
         flatten_labels(pixels, rule, alpha_threshold=90),
         flat_error(pixels, rule, alpha_threshold=90),
-        dither_labels(pixels, rule, alpha_threshold=90),
+        dither_labels(pixels, palette.colors, alpha_threshold=90),
         nearest_de2000(cell_centres_lab()[::97], rule.lab),
     )
     assert np.array_equal(compiled[0][0], numpy_[0][0]) and np.array_equal(compiled[0][1], numpy_[0][1])
@@ -250,8 +250,7 @@ def test_kernels_refuse_tables_that_point_outside_the_palette():
         assign.KERNELS.flatten(pixels, 3, 0, bad_cells, rule.sub, np.zeros(16, np.uint8), counts)
     with pytest.raises(ValueError):
         assign.KERNELS.dither(
-            pixels, 5, 3, 0, rule.cells, rule.sub, rule.lab, lin, np.zeros(9), np.ones(3), np.zeros(9),
-            np.zeros(255), np.zeros(16, np.uint8),
+            pixels, 5, 3, 0, rule.lab, lin, np.zeros(9), np.zeros(9), np.zeros(16, np.uint8)
         )  # a width of 5 does not divide 16 pixels
 
 
@@ -398,3 +397,14 @@ def test_delta_e_survives_a_json_round_trip():
     assert Palette.from_dict({"colors": [{"hex": "#123456"}]}).delta_e is None
     with pytest.raises(ValueError, match="delta_e"):
         Palette([[1, 2, 3]], [1.0], delta_e=float("nan"))
+
+
+def test_the_dithering_kernels_oklab_is_oklab():
+    """The kernel's Oklab (Halley cube roots) equals colorspace's on every colour of a 6-bit grid and the darkest codes."""
+    from chromapal.colorspace import oklab_from_srgb
+    from chromapal.dither import oklab_like_kernel
+
+    grid = np.stack(np.meshgrid(*[np.arange(0, 256, 4)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    dark = np.stack(np.meshgrid(*[np.arange(0, 6)] * 3, indexing="ij"), -1).reshape(-1, 3)
+    rgb = np.vstack([grid, dark, [[255, 255, 255]]]).astype(np.uint8)
+    np.testing.assert_allclose(oklab_like_kernel(rgb), oklab_from_srgb(rgb), rtol=0, atol=1e-12)

@@ -1199,74 +1199,83 @@ static PyObject *flat_error(PyObject *self, PyObject *args)
     return PyFloat_FromDouble(total);
 }
 
-/* dither(pixels, width, channels, alpha_threshold, cells, sub, pal_lab, lin, m, white, minv, edges, labels)
- * Floyd-Steinberg error diffusion in CIELAB: each pixel's CIELAB (as block_lab computes it)
- * plus the error it received is decided by the same rule as the flat picture when it
- * lies inside the sRGB gamut (its 8-bit colour, `edges` being the 255 linear values half
- * way between codes, then `cells`/`sub`), else by least CIEDE2000 to the palette (pal_lab,
- * (k, 3)); its difference from that palette colour goes 7/16 right, 3/16 down-left, 5/16
- * down, 1/16 down-right. Transparent pixels (alpha below the threshold) pass nothing on.
- * m is sRGB -> XYZ (row-major), minv XYZ -> sRGB, white the XYZ of white. labels: uint8[n].
- * The additions happen in the order of a scan-line pass, which the NumPy twin follows. */
+/* Cube root for t in (0, 1] as small as an 8-bit colour's LMS (about 1e-5): Halley's
+ * iteration from a straight line halves a start that is far too large, then converges
+ * cubically; twelve steps reach full precision from 1e-6 up (tests/test_one_truth.py). */
+INLINE double cbrt_wide(double t)
+{
+    double y = 0.42 + 0.58 * t;
+    for (int i = 0; i < 12; i++) {
+        double y3 = y * y * y;
+        y = y * (y3 + 2.0 * t) / (2.0 * y3 + t);
+    }
+    return y;
+}
+
+/* (x, y, z) hold linear r, g, b; replaced by Oklab (Ottosson): m1 linear -> LMS, m2 LMS' -> Oklab. */
+SIMD_CLONES static void block_oklab(Block *b, const double *m1, const double *m2)
+{
+    double *restrict x = b->x, *restrict y = b->y, *restrict z = b->z;
+    Py_ssize_t m = b->m;
+    for (Py_ssize_t i = 0; i < m; i++) {
+        double l = x[i] * m1[0] + y[i] * m1[1] + z[i] * m1[2];
+        double mm = x[i] * m1[3] + y[i] * m1[4] + z[i] * m1[5];
+        double s = x[i] * m1[6] + y[i] * m1[7] + z[i] * m1[8];
+        l = l > 0.0 ? cbrt_wide(l) : 0.0; mm = mm > 0.0 ? cbrt_wide(mm) : 0.0; s = s > 0.0 ? cbrt_wide(s) : 0.0;
+        x[i] = l * m2[0] + mm * m2[1] + s * m2[2];
+        y[i] = l * m2[3] + mm * m2[4] + s * m2[5];
+        z[i] = l * m2[6] + mm * m2[7] + s * m2[8];
+    }
+}
+
+/* dither(pixels, width, channels, alpha_threshold, pal_ok, lin, m1, m2, labels)
+ * Floyd-Steinberg error diffusion in Oklab: each pixel's Oklab (as block_oklab computes
+ * it) plus the error it received takes the nearest palette colour (pal_ok, Oklab (k, 3),
+ * Euclidean, the first on ties) and passes its difference from it on: 7/16 right, 3/16
+ * down-left, 5/16 down, 1/16 down-right. Transparent pixels (alpha below the threshold)
+ * pass nothing on. labels: uint8[n]. The additions happen in the order of a scan-line
+ * pass, which the NumPy twin (dither.py) follows. */
 static PyObject *dither(PyObject *self, PyObject *args)
 {
-    Rule r;
+    Py_buffer px, out;
     Py_ssize_t width;
-    Arr col = {0}, lin = {0}, m = {0}, white = {0}, minv = {0}, edges = {0};
-    Arr *arrs[] = {&col, &lin, &m, &white, &minv, &edges};
-    Py_buffer out;
-    if (!PyArg_ParseTuple(args, "y*niiy*y*y*y*y*y*y*y*w*", &r.px, &width, &r.channels, &r.thr, &r.cells, &r.sub,
-                          &col.v, &lin.v, &m.v, &white.v, &minv.v, &edges.v, &out))
+    int channels, thr;
+    Arr col = {0}, lin = {0}, m1 = {0}, m2 = {0};
+    Arr *arrs[] = {&col, &lin, &m1, &m2};
+    if (!PyArg_ParseTuple(args, "y*niiy*y*y*y*w*", &px, &width, &channels, &thr, &col.v, &lin.v, &m1.v, &m2.v,
+                          &out))
         return NULL;
-    Py_ssize_t k = col.v.len / 24;
-    int shapes = col.v.len % 24 == 0 && k >= 1 && k <= 256 && lin.v.len == 256 * 8 && m.v.len == 9 * 8
-                 && white.v.len == 3 * 8 && minv.v.len == 9 * 8 && edges.v.len == 255 * 8;
-    if (!shapes) {
-        PyErr_SetString(PyExc_ValueError, "dither: pal_lab (k <= 256, 3), lin (256,), m (9,), white (3,), minv (9,), edges (255,)");
-        PyBuffer_Release(&r.px); PyBuffer_Release(&r.cells); PyBuffer_Release(&r.sub); PyBuffer_Release(&out);
-        for (int i = 0; i < 6; i++) PyBuffer_Release(&arrs[i]->v);
-        return NULL;
-    }
-    if (rule_open(&r, k) < 0) {
-        PyBuffer_Release(&out);
-        for (int i = 0; i < 6; i++) PyBuffer_Release(&arrs[i]->v);
-        return NULL;
-    }
-    Py_ssize_t n = r.n, row_len;
+    Py_ssize_t k = col.v.len / 24, n = 0, row_len = 0;
+    int shapes = col.v.len % 24 == 0 && k >= 1 && k <= 256 && lin.v.len == 256 * 8 && m1.v.len == 9 * 8
+                 && m2.v.len == 9 * 8 && (channels == 3 || channels == 4) && px.len % channels == 0;
+    if (shapes) n = px.len / channels;
+    shapes = shapes && width >= 1 && n % width == 0 && out.len == n && mul_size(width + 2, 6, &row_len) == 0;
     double *err = NULL, *row = NULL;
     Block *bl = NULL;
-    if (width < 1 || n % width || out.len != n || mul_size(width + 2, 6, &row_len) < 0 || arrs_open(arrs, 6) < 0
-        || !(err = PyMem_Calloc((size_t)row_len, sizeof(double))) || !(row = alloc_n(width, 3 * sizeof(double)))
-        || !(bl = PyMem_Malloc(sizeof(Block)))) {
-        if (!PyErr_Occurred()) {
-            if (width < 1 || n % width || out.len != n) PyErr_SetString(PyExc_ValueError, "dither: width must divide the pixels; labels one byte a pixel");
-            else PyErr_NoMemory();
-        }
-        rule_close(&r); PyBuffer_Release(&out); PyMem_Free(err); PyMem_Free(row); PyMem_Free(bl);
-        for (int i = 0; i < 6; i++) arr_release(arrs[i], 0);
+    if (!shapes || arrs_open(arrs, 4) < 0 || !(err = PyMem_Calloc((size_t)row_len, sizeof(double)))
+        || !(row = alloc_n(width, 3 * sizeof(double))) || !(bl = PyMem_Malloc(sizeof(Block)))) {
+        if (!shapes) PyErr_SetString(PyExc_ValueError, "dither: pal_ok (k <= 256, 3), lin (256,), m1 (9,), m2 (9,); "
+                                     "whole pixels of 3 or 4 channels, rows of `width`, one label byte a pixel");
+        else if (!PyErr_Occurred()) PyErr_NoMemory();
+        PyMem_Free(err); PyMem_Free(row); PyMem_Free(bl);
+        PyBuffer_Release(&px); PyBuffer_Release(&out);
+        for (int i = 0; i < 4; i++) arr_release(arrs[i], 0);
         return NULL;
     }
-    const uint8_t *p = r.px.buf, *sub = r.sub.buf;
-    const int32_t *cells = r.cells.buf;
-    const double *pal = col.p, *ln = lin.p, *mm = m.p, *wh = white.p, *mi = minv.p, *edge = edges.p;
+    const uint8_t *p = px.buf;
+    const double *pal = col.p, *ln = lin.p, *a1 = m1.p, *a2 = m2.p;
     uint8_t *lab = out.buf;
-    int ch = r.channels, thr = r.thr;
+    int ch = channels;
     const double right = 7.0 / 16, down_left = 3.0 / 16, down = 5.0 / 16, down_right = 1.0 / 16;
-    const double d6 = 6.0 / 29, slope = 3 * (6.0 / 29) * (6.0 / 29);
     Py_ssize_t h = n / width;
     double *cur = err, *next = err + 3 * (width + 2);
     Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t y = 0; y < h; y++) {
         const uint8_t *q = p;
-        for (Py_ssize_t s0 = 0; s0 < width; s0 += BLOCK) {  /* the row's CIELAB, a block at a time */
+        for (Py_ssize_t s0 = 0; s0 < width; s0 += BLOCK) {  /* the row's Oklab, a block at a time */
             bl->m = width - s0 < BLOCK ? width - s0 : BLOCK;
-            for (Py_ssize_t i = 0; i < bl->m; i++, q += ch) {
-                double x = ln[q[0]], yy = ln[q[1]], z = ln[q[2]];
-                bl->x[i] = (x * mm[0] + yy * mm[1] + z * mm[2]) / wh[0];
-                bl->y[i] = (x * mm[3] + yy * mm[4] + z * mm[5]) / wh[1];
-                bl->z[i] = (x * mm[6] + yy * mm[7] + z * mm[8]) / wh[2];
-            }
-            block_lab(bl);
+            for (Py_ssize_t i = 0; i < bl->m; i++, q += ch) { bl->x[i] = ln[q[0]]; bl->y[i] = ln[q[1]]; bl->z[i] = ln[q[2]]; }
+            block_oklab(bl, a1, a2);
             for (Py_ssize_t i = 0; i < bl->m; i++) {
                 row[3 * (s0 + i)] = bl->x[i]; row[3 * (s0 + i) + 1] = bl->y[i]; row[3 * (s0 + i) + 2] = bl->z[i];
             }
@@ -1276,30 +1285,12 @@ static PyObject *dither(PyObject *self, PyObject *args)
             double *e0 = cur + 3 * (x + 1);
             double v[3], e[3];
             for (int j = 0; j < 3; j++) v[j] = row[3 * x + j] + e0[j];
-            double fy = (v[0] + 16) / 116, fx = fy + v[1] / 500, fz = fy - v[2] / 200;
-            double X = (fx > d6 ? fx * fx * fx : slope * (fx - 4.0 / 29)) * wh[0];
-            double Y = (fy > d6 ? fy * fy * fy : slope * (fy - 4.0 / 29)) * wh[1];
-            double Z = (fz > d6 ? fz * fz * fz : slope * (fz - 4.0 / 29)) * wh[2];
-            double rgb[3];
-            int inside = 1, code[3];
-            for (int j = 0; j < 3; j++) {
-                rgb[j] = X * mi[3 * j] + Y * mi[3 * j + 1] + Z * mi[3 * j + 2];
-                inside &= rgb[j] >= 0.0 && rgb[j] <= 1.0;
-            }
+            double best = INFINITY;
             int l = 0;
-            if (inside) {
-                for (int j = 0; j < 3; j++) {  /* the code: how many half-way values lie below */
-                    int lo = 0, hi = 255;
-                    while (lo < hi) { int mid = (lo + hi) >> 1; if (edge[mid] < rgb[j]) lo = mid + 1; else hi = mid; }
-                    code[j] = lo;
-                }
-                l = rule_label(cells, sub, code[0], code[1], code[2]);
-            } else {
-                double best = INFINITY;
-                for (Py_ssize_t c = 0; c < k; c++) {
-                    double d = de2000_pair(v[0], v[1], v[2], pal[3 * c], pal[3 * c + 1], pal[3 * c + 2]);
-                    if (d < best) { best = d; l = (int)c; }
-                }
+            for (Py_ssize_t c = 0; c < k; c++) {
+                double d0 = v[0] - pal[3 * c], d1 = v[1] - pal[3 * c + 1], d2 = v[2] - pal[3 * c + 2];
+                double d = d0 * d0 + d1 * d1 + d2 * d2;
+                if (d < best) { best = d; l = (int)c; }
             }
             lab[y * width + x] = (uint8_t)l;
             int opaque = !(ch == 4 && p[3] < thr);
@@ -1314,8 +1305,9 @@ static PyObject *dither(PyObject *self, PyObject *args)
         double *t = cur; cur = next; next = t;
     }
     Py_END_ALLOW_THREADS
-    PyMem_Free(err); PyMem_Free(row); PyMem_Free(bl); rule_close(&r); PyBuffer_Release(&out);
-    for (int i = 0; i < 6; i++) arr_release(arrs[i], 0);
+    PyMem_Free(err); PyMem_Free(row); PyMem_Free(bl);
+    PyBuffer_Release(&px); PyBuffer_Release(&out);
+    for (int i = 0; i < 4; i++) arr_release(arrs[i], 0);
     Py_RETURN_NONE;
 }
 
@@ -1470,7 +1462,7 @@ static PyMethodDef methods[] = {
     {"nearest_de2000", nearest_de2000, METH_VARARGS, "Centre of least dE2000 of each point."},
     {"flatten", flatten, METH_VARARGS, "Palette label of each pixel by the assignment rule, and counts."},
     {"flat_error", flat_error, METH_VARARGS, "Total dE2000 of opaque pixels to their palette colour, and counts."},
-    {"dither", dither, METH_VARARGS, "Floyd-Steinberg labels by the assignment rule."},
+    {"dither", dither, METH_VARARGS, "Floyd-Steinberg labels in Oklab (nearest colour)."},
     {"distinct_colors", distinct_colors, METH_VARARGS, "Distinct opaque colours, their counts and CIELAB."},
     {"pair_error", pair_error, METH_VARARGS, "Weighted total dE2000 of points to their labelled centre."},
     {NULL, NULL, 0, NULL},

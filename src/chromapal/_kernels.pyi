@@ -21,8 +21,8 @@ def flat_error(
     white: Any, counts: Any, /
 ) -> float: ...
 def dither(
-    pixels: Any, width: int, channels: int, alpha_threshold: int, cells: Any, sub: Any, pal_lab: Any, lin: Any,
-    m: Any, white: Any, minv: Any, edges: Any, labels: Any, /
+    pixels: Any, width: int, channels: int, alpha_threshold: int, pal_ok: Any, lin: Any, m1: Any, m2: Any,
+    labels: Any, /
 ) -> None: ...
 def distinct_colors(
     pixels: Any, channels: int, alpha_threshold: int, lin: Any, m: Any, white: Any, /

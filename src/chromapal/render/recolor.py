@@ -57,12 +57,14 @@ def nearest_indices(
 def dithered_indices(
     pixels: UInt8Array, palette: Palette, *, space: str | None = None, alpha_threshold: int = 128
 ) -> UInt8Array:
-    """Like `nearest_indices`, with Floyd-Steinberg error diffusion (`chromapal.assign.dither_labels`).
+    """Indices with Floyd-Steinberg error diffusion in Oklab (`chromapal.dither.dither_labels`).
 
-    Each pixel plus the error diffused to it is decided by the same rule; transparent
+    Each pixel plus the error diffused to it takes the nearest colour in Oklab (measured
+    closer to the image than CIEDE2000 decisions, see `chromapal.dither`); transparent
     pixels (alpha below `alpha_threshold`) pass no error on.
     """
-    return dither_labels(pixels, _rule(palette, space), alpha_threshold=alpha_threshold)
+    _rule(palette, space)  # the same checks of the palette and the space
+    return dither_labels(pixels, palette.colors, alpha_threshold=alpha_threshold)
 
 
 def indexed_image(
