@@ -12,9 +12,12 @@ Either way:
   ("took longer than N s") is raised;
 - the child's exception is raised again in the parent, with its type and message;
 - a child that dies (segfault, out-of-memory kill) gives `WorkerCrashedError`;
-- children die with their parent (``PR_SET_PDEATHSIG`` on Linux, and a watchdog thread
-  that notices being re-parented), ignore SIGINT (the parent handles Ctrl-C) and run
-  with decoder warnings, logging and file descriptor 2 silenced.
+- children die with their parent, even after ``kill -9`` of it: ``PR_SET_PDEATHSIG`` on
+  Linux, plus a watchdog thread (pool workers: end of file on a "lifeline" pipe whose
+  only writer is the pool's process; forked children: being re-parented). Pool workers
+  also drop the fork server's liveness pipe, so the fork server exits with the pool's
+  process and takes its workers along. Children ignore SIGINT (the parent handles
+  Ctrl-C) and run with decoder warnings, logging and file descriptor 2 silenced.
 
 Functions and arguments sent to a `WorkerPool` must be picklable (module-level functions);
 `run_with_deadline` forks, so only its result (or exception) is pickled.
@@ -58,10 +61,11 @@ class RemoteError(RuntimeError):
 # -- in the child ----------------------------------------------------------------------------
 
 
-def _become_worker() -> None:
+def _become_worker(lifeline: Any = None) -> None:
     """Set up a child: die with the parent, ignore Ctrl-C, silence decoders.
 
-    Called first thing in every worker and deadline child.
+    Called first thing in every worker and deadline child. `lifeline` is the read end of
+    a pipe only the pool's process writes to: its end of file means that process is gone.
     """
     parent = os.getppid()
     _die_with_parent()
@@ -69,7 +73,39 @@ def _become_worker() -> None:
         os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _silence_decoders()
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    if lifeline is not None:
+        _drop_forkserver_liveness()
+        threading.Thread(target=_watch_lifeline, args=(lifeline,), daemon=True).start()
+    else:
+        threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+
+
+def _drop_forkserver_liveness() -> None:
+    """Close this worker's copy of the fork server's liveness pipe.
+
+    Every process a fork server starts inherits the write end of the pipe whose end of
+    file tells the fork server its owner is gone; while a worker holds it, a killed
+    owner leaves the fork server, and so the workers it parents, alive for good.
+    """
+    try:
+        from multiprocessing import forkserver
+
+        server = forkserver._forkserver  # type: ignore[attr-defined]
+        fd = server._forkserver_alive_fd
+        if fd is not None:
+            os.close(fd)
+            server._forkserver_alive_fd = None
+    except (ImportError, AttributeError, OSError):  # pragma: no cover - other Pythons
+        pass
+
+
+def _watch_lifeline(lifeline: Any) -> None:
+    """Exit when the pool's process is gone (end of file on the lifeline); a daemon thread."""
+    try:
+        while True:
+            lifeline.recv_bytes()
+    except (EOFError, OSError):
+        os._exit(1)
 
 
 def _die_with_parent() -> None:
@@ -94,10 +130,13 @@ def _watch_parent(parent: int) -> None:
 
 
 def _silence_decoders() -> None:
-    """No decoder warning, log record or libtiff message reaches the user from a child."""
+    """No decoder warning, log record, libtiff message or crash dump reaches the user from a child."""
+    import faulthandler
     import logging
     import warnings
 
+    if faulthandler.is_enabled():  # a crash is reported by the parent, in one line
+        faulthandler.disable()
     warnings.simplefilter("ignore")
     logging.disable(logging.CRITICAL)
     try:
@@ -115,15 +154,18 @@ def _outcome(func: Callable[..., Any], args: tuple[Any, ...], kwargs: Mapping[st
     except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent
         outcome = ("err", exc)
     try:
-        return pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        payload = pickle.dumps(outcome, protocol=pickle.HIGHEST_PROTOCOL)
+        if outcome[0] == "err":
+            pickle.loads(payload)  # noqa: S301 - some exception classes pickle but cannot be rebuilt
+        return payload
     except Exception as exc:  # noqa: BLE001 - an unpicklable result or exception
         what = outcome[1] if outcome[0] == "err" else exc
         return pickle.dumps(("err", RemoteError(f"{type(what).__name__}: {what}")))
 
 
-def _worker_main(conn: Any, initializer: Callable[[], Any] | None) -> None:
+def _worker_main(conn: Any, lifeline: Any, initializer: Callable[[], Any] | None) -> None:
     """A pool worker's loop: receive ``(func, args, kwargs)``, send back the pickled outcome."""
-    _become_worker()
+    _become_worker(lifeline)
     if initializer is not None:
         initializer()
     while True:
@@ -167,11 +209,14 @@ def _death(status: int | None) -> str:
 class _Worker:
     """One pool process and the parent's end of its pipe."""
 
-    def __init__(self, context: Any, initializer: Callable[[], Any] | None) -> None:
+    def __init__(self, context: Any, lifeline: Any, initializer: Callable[[], Any] | None) -> None:
         parent_end, child_end = context.Pipe()
         self.conn = parent_end
         self.process = context.Process(
-            target=_worker_main, args=(child_end, initializer), daemon=True, name="chromapal-worker"
+            target=_worker_main,
+            args=(child_end, lifeline, initializer),
+            daemon=True,
+            name="chromapal-worker",
         )
         self.process.start()
         child_end.close()
@@ -221,6 +266,8 @@ class WorkerPool:
         self._initializer = initializer
         self._context = multiprocessing.get_context("forkserver")
         self._context.set_forkserver_preload(list(PRELOAD))
+        # Workers read the one end; only this process holds the other (see `_watch_lifeline`).
+        self._lifeline, self._lifeline_writer = self._context.Pipe(duplex=False)
         self._free = threading.Condition()
         self._idle: list[_Worker] = []
         self._all: set[_Worker] = set()
@@ -253,7 +300,7 @@ class WorkerPool:
                     )
                 self._free.wait(left)
         try:
-            worker = _Worker(self._context, self._initializer)
+            worker = _Worker(self._context, self._lifeline, self._initializer)
         except BaseException:
             with self._free:
                 self._started -= 1
@@ -339,6 +386,8 @@ class WorkerPool:
             self._executor.shutdown(wait=False, cancel_futures=True)
         for worker in workers:
             worker.kill()
+        self._lifeline.close()
+        self._lifeline_writer.close()
 
 
 # -- one call in a forked child ----------------------------------------------------------------
