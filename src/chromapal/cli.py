@@ -65,6 +65,18 @@ def timeout_option(func: F) -> F:
         help="Seconds each image may take (download, decoding, clustering); 0: no limit.",
     )(func)
 
+class PipeConsole(Console):
+    """A Rich console whose closed pipe ends the run like any other (`DefaultGroup.invoke`).
+
+    Rich's own handling exits with status 1; ``head`` and the shell expect the quiet
+    SIGPIPE-style status that every other write path gives.
+    """
+
+    def on_broken_pipe(self) -> None:
+        """Hand the closed pipe to the command group."""
+        raise BrokenPipeError
+
+
 class KType(click.ParamType):
     """-k: an integer from 1 to 256, or 'auto'."""
 
@@ -299,7 +311,7 @@ def extract_command(
     as_json = as_json or export == "json" and output is None
     cleanup: dict[str, Any] = {"ignore": parse_ignore(None, None, ignore), "ignore_tolerance": ignore_tolerance,
                "merge": merge, "min_share": min_share, "sort": sort}
-    console = Console(highlight=False, soft_wrap=True)
+    console = PipeConsole(highlight=False, soft_wrap=True)
     color = use_color()
     results: list[dict[str, Any]] = []
     failed = 0

@@ -30,6 +30,7 @@ from .batch import BatchOptions, BatchSummary, Progress, expand_inputs, run_batc
 from .cli import (
     FiniteFloatRange,
     OneLineCommand,
+    PipeConsole,
     extract_options,
     handle_errors,
     quiet_exit_after_broken_pipe,
@@ -357,7 +358,7 @@ def search_command(
         click.echo(f"No stored image has a colour within ΔE {max_delta_e:g} of {color}.")
         return
     if use_color():
-        Console(highlight=False).print(match_table(matches))
+        PipeConsole(highlight=False).print(match_table(matches))
         return
     click.echo(f"{'ΔE':>6}  {'share':>6}  {'colour':<7}  {'rank':>4}  source")
     for m in matches:

@@ -13,11 +13,17 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.text import Text
 
 from .adjust import clean_palette
-from .cli import OneLineCommand, extract_options, handle_errors, output_path, palette_for
+from .cli import (
+    OneLineCommand,
+    PipeConsole,
+    extract_options,
+    handle_errors,
+    output_path,
+    palette_for,
+)
 from .errors import PaletteError
 from .export import FORMATS, PaletteFileError, dump_palette, extensions, format_for_path
 from .export.atomic import write_bytes_atomic
@@ -200,7 +206,7 @@ def theme_command(
                 ) from exc
             click.echo(f"wrote {output} ({target} scheme)", err=True)
     if preview:
-        console = Console(
+        console = PipeConsole(
             highlight=False,
             soft_wrap=True,
             force_terminal="NO_COLOR" not in os.environ,
