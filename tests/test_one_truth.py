@@ -408,3 +408,30 @@ def test_the_dithering_kernels_oklab_is_oklab():
     dark = np.stack(np.meshgrid(*[np.arange(0, 6)] * 3, indexing="ij"), -1).reshape(-1, 3)
     rgb = np.vstack([grid, dark, [[255, 255, 255]]]).astype(np.uint8)
     np.testing.assert_allclose(oklab_like_kernel(rgb), oklab_from_srgb(rgb), rtol=0, atol=1e-12)
+
+
+def test_exact_colour_kernels_agree_with_their_numpy_twins(monkeypatch):
+    """distinct_counts and row_stats (on one and on two threads) give the NumPy results."""
+    import chromapal.finish as finish
+
+    if assign.KERNELS is None:
+        pytest.skip("the compiled kernels are not built")
+    rng = np.random.default_rng(11)
+    pixels = rng.integers(0, 64, (120, 90, 4), dtype=np.uint8) * 4  # many repeated colours
+    pixels[..., 3] = rng.integers(0, 256, (120, 90))
+    palette = Palette(rng.integers(0, 256, (6, 3)), np.full(6, 1 / 6))
+    palette = Palette(np.vstack([palette.colors, pixels[0, 0, :3]]), np.full(7, 1 / 7))  # a split cell
+    rule = rule_for(palette.colors)
+    compiled_rows = finish.distinct_counts(pixels, alpha_threshold=77)
+    compiled = finish.row_stats(rule, compiled_rows)
+    monkeypatch.setattr(finish, "SPLIT_ROWS", 10)  # the two-thread merge
+    split = finish.row_stats(rule, compiled_rows)
+    monkeypatch.setattr(finish, "KERNELS", None)
+    numpy_rows = finish.distinct_counts(pixels, alpha_threshold=77)
+    numpy_ = finish.row_stats(rule, numpy_rows)
+    assert np.array_equal(compiled_rows.colors, numpy_rows.colors)
+    assert np.array_equal(compiled_rows.counts, numpy_rows.counts)
+    np.testing.assert_allclose(compiled_rows.lab, numpy_rows.lab, rtol=0, atol=1e-12)
+    for result in (compiled, split):
+        assert np.array_equal(result[0], numpy_[0]) and np.array_equal(result[1], numpy_[1])
+        assert result[2] == pytest.approx(numpy_[2], rel=1e-10)

@@ -1313,7 +1313,8 @@ static PyObject *dither(PyObject *self, PyObject *args)
 
 /* distinct_colors(pixels, channels, alpha_threshold, lin, m, white) -> (keys, counts, lab)
  * The distinct colours of the opaque pixels as bytes objects: keys uint32 (r << 16 | g << 8 | b,
- * in cell order), counts int64 (pixels of each) and lab float64 (n, 3), CIELAB as block_lab
+ * ordered by cell, then by the low bits within the cell), counts int64 (pixels of each) and
+ * lab float64 (n, 3), CIELAB as block_lab
  * computes it. Palette-independent, so extract runs it while the palette is being found. */
 static PyObject *distinct_colors(PyObject *self, PyObject *args)
 {
@@ -1366,14 +1367,21 @@ static PyObject *distinct_colors(PyObject *self, PyObject *args)
         subs[start[cell]++] = (uint16_t)(((p[0] & 7) << 6) | ((p[1] & 7) << 3) | (p[2] & 7));
     }
     Py_ssize_t lo = 0, done = 0;
+    uint16_t seen[RULE_SUB];
     for (int cell = 0; cell < RULE_CELLS; cell++) {
         Py_ssize_t hi = start[cell];
         if (hi == lo) continue;
-        for (Py_ssize_t i = lo; i < hi; i++) local[subs[i]]++;
+        int ns = 0;
+        for (Py_ssize_t i = lo; i < hi; i++) if (!local[subs[i]]++) seen[ns++] = subs[i];
+        for (int a = 1; a < ns; a++) {  /* the cell's colours in order (few: insertion sort) */
+            uint16_t v = seen[a];
+            int b = a - 1;
+            while (b >= 0 && seen[b] > v) { seen[b + 1] = seen[b]; b--; }
+            seen[b + 1] = v;
+        }
         int r8 = (cell >> 10) << 3, g8 = ((cell >> 5) & 31) << 3, b8 = (cell & 31) << 3;
-        for (Py_ssize_t i = lo; i < hi; i++) {
-            int s = subs[i];
-            if (!local[s]) continue;
+        for (int a = 0; a < ns; a++) {
+            int s = seen[a];
             int rr = r8 | (s >> 6), gg = g8 | ((s >> 3) & 7), bb = b8 | (s & 7);
             keys[d] = (uint32_t)rr << 16 | (uint32_t)gg << 8 | (uint32_t)bb;
             cnt[d] = local[s];
@@ -1407,44 +1415,68 @@ fail:
     return NULL;
 }
 
-/* pair_error(lab, centers, labels, weights) -> sum of weights[i] * dE2000(lab[i], centers[labels[i]])
- * labels int64 in [0, k) (checked first). Releases the GIL, so halves can run on two threads. */
-static PyObject *pair_error(PyObject *self, PyObject *args)
+/* rows_stats(colors, lab, counts, cells, sub, centers, owned, top) -> total
+ * For exact colours (colors: float64 (n, 3) of whole codes 0-255, their CIELAB lab (n, 3)
+ * and pixel counts (int64)): each row's label by the rule (cells, sub), the pixels each
+ * label owns (owned: int64[k], zeroed), the row of largest count of each label (top:
+ * int64[k], -1 first; the first such row on ties), and the returned total of
+ * count * dE2000(lab, centers[label]). Releases the GIL, so halves can run on two threads. */
+static PyObject *rows_stats(PyObject *self, PyObject *args)
 {
-    Arr pts = {0}, ctr = {0}, lab = {0}, w = {0};
-    Arr *arrs[] = {&pts, &ctr, &lab, &w};
-    if (!PyArg_ParseTuple(args, "y*y*y*y*", &pts.v, &ctr.v, &lab.v, &w.v)) return NULL;
-    Py_ssize_t n = lab.v.len / 8, k = ctr.v.len / 24, len3;
-    int shapes = lab.v.len % 8 == 0 && ctr.v.len % 24 == 0 && k >= 1 && mul_size(n, 24, &len3) == 0
-                 && pts.v.len == len3 && w.v.len == n * 8;
-    Block *bl = shapes ? PyMem_Malloc(sizeof(Block)) : NULL;
-    if (arrs_open(arrs, 4) < 0 || !bl) {
-        if (!shapes) PyErr_SetString(PyExc_ValueError, "pair_error: lab (n, 3), centers (k, 3), labels (n,), weights (n,)");
-        else if (!PyErr_Occurred()) PyErr_NoMemory();
-        PyMem_Free(bl); for (int i = 0; i < 4; i++) arr_release(arrs[i], 0);
+    Py_buffer cells_b, sub_b;
+    Arr col = {0}, lab = {0}, cnt = {0}, ctr = {0}, own = {0}, top = {0};
+    Arr *arrs[] = {&col, &lab, &cnt, &ctr, &own, &top};
+    if (!PyArg_ParseTuple(args, "y*y*y*y*y*y*w*w*", &col.v, &lab.v, &cnt.v, &cells_b, &sub_b, &ctr.v, &own.v, &top.v))
+        return NULL;
+    Py_ssize_t n = cnt.v.len / 8, k = ctr.v.len / 24, len3 = -1;
+    int shapes = cnt.v.len % 8 == 0 && ctr.v.len % 24 == 0 && k >= 1 && k <= 256 && mul_size(n, 24, &len3) == 0
+                 && col.v.len == len3 && lab.v.len == len3 && own.v.len == k * 8 && top.v.len == k * 8
+                 && ((uintptr_t)cells_b.buf & 3) == 0 && cells_b.len == RULE_CELLS * 4;
+    if (!shapes || rule_check(cells_b.buf, sub_b.len, sub_b.buf, k) < 0 || arrs_open(arrs, 6) < 0) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "rows_stats: colors, lab (n, 3), counts (n,), cells (32768,) int32, centers (k, 3), owned and top (k,)");
+        PyBuffer_Release(&cells_b); PyBuffer_Release(&sub_b);
+        for (int i = 0; i < 6; i++) arr_release(arrs[i], 0);
         return NULL;
     }
-    const int64_t *l = lab.p;
-    for (Py_ssize_t i = 0; i < n; i++)
-        if (l[i] < 0 || l[i] >= k) {
-            PyErr_SetString(PyExc_ValueError, "pair_error: a label is out of range");
-            PyMem_Free(bl); for (int j = 0; j < 4; j++) arr_release(arrs[j], 0);
-            return NULL;
-        }
-    const double *p = pts.p, *c = ctr.p, *wt = w.p;
+    const double *c = col.p, *lb = lab.p, *cen = ctr.p;
+    const int64_t *w = cnt.p;
+    int64_t *ow = own.p, *tp = top.p;
+    const int32_t *cells = cells_b.buf;
+    const uint8_t *sub = sub_b.buf;
+    int bad = 0;
+    for (Py_ssize_t i = 0; i < n && !bad; i++)
+        for (int j = 0; j < 3; j++) bad |= !(c[3 * i + j] >= 0.0 && c[3 * i + j] <= 255.0);
+    Block *bl = bad ? NULL : PyMem_Malloc(sizeof(Block));
+    double *wt = bad ? NULL : PyMem_Malloc(BLOCK * sizeof(double));
+    if (bad || !bl || !wt) {
+        if (bad) PyErr_SetString(PyExc_ValueError, "rows_stats: colours must be codes 0-255");
+        else PyErr_NoMemory();
+        PyMem_Free(bl); PyMem_Free(wt);
+        PyBuffer_Release(&cells_b); PyBuffer_Release(&sub_b);
+        for (int i = 0; i < 6; i++) arr_release(arrs[i], 0);
+        return NULL;
+    }
     double total = 0.0;
     Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t j = 0; j < k; j++) { ow[j] = 0; tp[j] = -1; }
     for (Py_ssize_t s0 = 0; s0 < n; s0 += BLOCK) {
-        block_load(bl, p, s0, n);
+        block_load(bl, lb, s0, n);
         for (Py_ssize_t i = 0; i < bl->m; i++) {
-            const double *cc = c + 3 * l[s0 + i];
-            bl->cx[i] = cc[0]; bl->cy[i] = cc[1]; bl->cz[i] = cc[2];
+            const double *ci = c + 3 * (s0 + i);
+            int l = rule_label(cells, sub, (int)ci[0], (int)ci[1], (int)ci[2]);
+            int64_t wi = w[s0 + i];
+            ow[l] += wi;
+            if (tp[l] < 0 || wi > w[tp[l]]) tp[l] = s0 + i;
+            bl->cx[i] = cen[3 * l]; bl->cy[i] = cen[3 * l + 1]; bl->cz[i] = cen[3 * l + 2];
+            wt[i] = (double)wi;
         }
         block_de2000(bl);
-        for (Py_ssize_t i = 0; i < bl->m; i++) total += wt[s0 + i] * bl->de[i];
+        for (Py_ssize_t i = 0; i < bl->m; i++) total += wt[i] * bl->de[i];
     }
     Py_END_ALLOW_THREADS
-    PyMem_Free(bl); for (int i = 0; i < 4; i++) arr_release(arrs[i], 0);
+    PyMem_Free(bl); PyMem_Free(wt);
+    PyBuffer_Release(&cells_b); PyBuffer_Release(&sub_b);
+    for (int i = 0; i < 6; i++) arr_release(arrs[i], arrs[i] == &own || arrs[i] == &top);
     return PyFloat_FromDouble(total);
 }
 
@@ -1464,7 +1496,7 @@ static PyMethodDef methods[] = {
     {"flat_error", flat_error, METH_VARARGS, "Total dE2000 of opaque pixels to their palette colour, and counts."},
     {"dither", dither, METH_VARARGS, "Floyd-Steinberg labels in Oklab (nearest colour)."},
     {"distinct_colors", distinct_colors, METH_VARARGS, "Distinct opaque colours, their counts and CIELAB."},
-    {"pair_error", pair_error, METH_VARARGS, "Weighted total dE2000 of points to their labelled centre."},
+    {"rows_stats", rows_stats, METH_VARARGS, "Labels, owned pixels, top rows and total dE2000 of exact colours."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -49,6 +49,8 @@ CACHE_SIZE: Final = 16
 CHUNK: Final = 1 << 20
 #: From this many pixels the exact error is computed on two threads, half the pixels each.
 SPLIT_PIXELS: Final = 1 << 17
+#: From this many colour pairs the nearest colours are found on two threads.
+SPLIT_PAIRS: Final = 1 << 15
 
 
 @dataclass(frozen=True, eq=False)
@@ -93,7 +95,14 @@ def nearest_de2000(lab: FloatArray, centers: FloatArray) -> tuple[npt.NDArray[np
     if KERNELS is not None and lab.ndim == 2 and lab.shape[1] == 3 and len(centers):
         labels = np.empty(len(lab), np.int64)
         de = np.empty(len(lab))
-        KERNELS.nearest_de2000(lab, centers, labels, de)
+        if len(lab) * len(centers) < SPLIT_PAIRS:
+            KERNELS.nearest_de2000(lab, centers, labels, de)
+            return labels, de
+        half = len(lab) // 2  # two threads: the kernel releases the GIL; each half writes its own rows
+        worker = Thread(target=KERNELS.nearest_de2000, args=(lab[half:], centers, labels[half:], de[half:]))
+        worker.start()
+        KERNELS.nearest_de2000(lab[:half], centers, labels[:half], de[:half])
+        worker.join()
         return labels, de
     return _nearest_de2000_numpy(lab, centers)
 

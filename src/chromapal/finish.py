@@ -60,9 +60,17 @@ def distinct_counts(pixels: UInt8Array, *, alpha_threshold: int = 128) -> ColorC
             flat = flat[flat[:, 3] >= alpha_threshold]
         key = (flat[:, 0].astype(np.int64) << 16) | (flat[:, 1].astype(np.int64) << 8) | flat[:, 2]
         keys, counts = np.unique(key, return_counts=True)
-        lab = None
+        order = np.argsort(_cell_major(keys), kind="stable")  # the kernel's order: by cell, then within it
+        keys, counts, lab = keys[order], counts[order], None
     rgb = np.stack([(keys >> 16) & 255, (keys >> 8) & 255, keys & 255], axis=1).astype(np.float64)
     return ColorCounts(rgb, counts.astype(np.int64), True, lab=lab if lab is not None else lab_from_srgb(rgb))
+
+
+def _cell_major(keys: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Sort keys of ``r << 16 | g << 8 | b``: cell (5 high bits a channel) first, then the low bits."""
+    r, g, b = (keys >> 16) & 255, (keys >> 8) & 255, keys & 255
+    cell = ((r >> 3) << 10) | ((g >> 3) << 5) | (b >> 3)
+    return (cell << 9) | ((r & 7) << 6) | ((g & 7) << 3) | (b & 7)
 
 
 class Prefetch:
@@ -100,32 +108,44 @@ class Prefetch:
         return out
 
 
-def rows_error(
-    rule: Rule, rows: ColorCounts, labels: npt.NDArray[np.intp] | None = None
-) -> tuple[npt.NDArray[np.int64], float]:
-    """Pixels per palette colour and their total ΔE2000 to it, from exact colours with counts.
+def row_stats(rule: Rule, rows: ColorCounts) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float]:
+    """For exact colours with counts: pixels per palette colour, each colour's largest row, total ΔE2000.
 
-    `labels` are the rows' labels under `rule` when already known.
+    The largest row of a colour is the index into `rows` of its most frequent exact
+    colour (-1 for a colour that owns none; the first on ties); the total is the sum of
+    count x ΔE2000 to the colour each row belongs to under `rule`.
     """
     k = len(rule.colors)
-    if labels is None:
-        labels = labels_of_colors(rows.colors, rule, exact=True)
-    owned = np.bincount(labels, rows.counts, minlength=k).astype(np.int64)
     lab = rows.lab if rows.lab is not None else lab_from_srgb(rows.colors)
     if KERNELS is None:
-        return owned, float(np.dot(rows.counts, ciede2000(lab, rule.lab[labels])))
-    weights = np.ascontiguousarray(rows.counts, dtype=np.float64)
-    lab, labels = np.ascontiguousarray(lab), np.ascontiguousarray(labels, dtype=np.int64)
-    centers = np.ascontiguousarray(rule.lab)
-    if len(labels) < SPLIT_ROWS:
-        return owned, float(KERNELS.pair_error(lab, centers, labels, weights))
-    half = len(labels) // 2  # two threads (the kernel releases the GIL); a fixed-order sum of two totals
-    second: list[float] = []
-    worker = Thread(target=lambda: second.append(KERNELS.pair_error(lab[half:], centers, labels[half:], weights[half:])))
+        labels = labels_of_colors(rows.colors, rule, exact=True)
+        owned = np.bincount(labels, rows.counts, minlength=k).astype(np.int64)
+        order = np.lexsort((np.arange(len(labels)), -rows.counts, labels))
+        first = np.searchsorted(labels[order], np.arange(k))
+        top = np.where(owned > 0, order[np.minimum(first, len(order) - 1)], -1).astype(np.int64)
+        return owned, top, float(np.dot(rows.counts, ciede2000(lab, rule.lab[labels])))
+    args = [np.ascontiguousarray(a) for a in (rows.colors, lab, rows.counts)]
+    tables = (rule.cells, rule.sub, np.ascontiguousarray(rule.lab))
+
+    def run(lo: int, hi: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float]:
+        owned, top = np.zeros(k, np.int64), np.zeros(k, np.int64)
+        total = KERNELS.rows_stats(*(a[lo:hi] for a in args), *tables, owned, top)
+        return owned, np.where(top >= 0, top + lo, -1), float(total)
+
+    n = len(rows.counts)
+    if n < SPLIT_ROWS:
+        return run(0, n)
+    half = n // 2  # two threads (the kernel releases the GIL); merged in a fixed order
+    second: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], float]] = []
+    worker = Thread(target=lambda: second.append(run(half, n)))
     worker.start()
-    first = KERNELS.pair_error(lab[:half], centers, labels[:half], weights[:half])
+    a_owned, a_top, a_total = run(0, half)
     worker.join()
-    return owned, float(first) + float(second[0])
+    b_owned, b_top, b_total = second[0]
+    counts = rows.counts
+    a_n = np.where(a_top >= 0, counts[np.maximum(a_top, 0)], -1)
+    b_n = np.where(b_top >= 0, counts[np.maximum(b_top, 0)], -1)
+    return a_owned + b_owned, np.where(b_n > a_n, b_top, a_top), a_total + b_total
 
 
 def finish(
@@ -156,11 +176,11 @@ def finish(
     rows = counts if counts.exact else exact.result() if isinstance(exact, Prefetch) else exact
     if rows is None:
         return rule.colors, *measure_counts(rule, counts)
-    labels = _row_labels(rule, rows)
-    snapped = _snap(rule, rows, cells, labels)
+    owned, top, total = row_stats(rule, rows)
+    snapped = _snap(rule, rows, cells, owned, top)
     if snapped is not rule:
-        rule, labels = snapped, _row_labels(snapped, rows)
-    owned, total = rows_error(rule, rows, labels)
+        rule = snapped
+        owned, _, total = row_stats(rule, rows)
     return rule.colors, owned, total / max(rows.total, 1)
 
 
@@ -170,7 +190,7 @@ def measure_counts(rule: Rule, counts: ColorCounts) -> tuple[npt.NDArray[np.int6
     Exact when `counts` holds exact colours; from cell means the error is an estimate.
     """
     if counts.exact:
-        owned, total = rows_error(rule, counts)
+        owned, _, total = row_stats(rule, counts)
         return owned, total / max(counts.total, 1)
     k = len(rule.colors)
     labels = labels_of_colors(counts.colors, rule, exact=False)
@@ -217,23 +237,25 @@ def _representative(counts: ColorCounts, i: int) -> UInt8Array:
 
 
 def _snap(
-    rule: Rule, rows: ColorCounts, cells: npt.NDArray[np.intp], labels: npt.NDArray[np.intp]
+    rule: Rule,
+    rows: ColorCounts,
+    cells: npt.NDArray[np.intp],
+    owned: npt.NDArray[np.int64],
+    top: npt.NDArray[np.int64],
 ) -> Rule:
     """Move each colour onto the exact image colour (`rows`) that dominates its cluster, within `SNAP_DE`.
 
-    `labels` are the rows' labels under `rule`. Returns `rule` itself when nothing moves.
+    `owned` and `top` are `row_stats` under `rule`. Returns `rule` itself when nothing moves.
     """
     rgb = rule.colors
-    owned = np.bincount(labels, rows.counts, minlength=len(rgb))
-    # a colour holding more than half of its cluster: at most one per cluster
-    top = np.flatnonzero(rows.counts > SNAP_SHARE * owned[labels])
-    if len(top) == 0:
+    held = np.where(top >= 0, rows.counts[np.maximum(top, 0)], 0)
+    big = np.flatnonzero(held > SNAP_SHARE * owned)  # more than half of its cluster
+    if len(big) == 0:
         return rule
-    best = rows.colors[top].astype(np.uint8)
-    near = de2000_pairs(lab_from_srgb(best), rule.lab[labels[top]]) <= SNAP_DE
+    best = rows.colors[top[big]].astype(np.uint8)
+    near = de2000_pairs(lab_from_srgb(best), rule.lab[big]) <= SNAP_DE
     out = rgb.copy()
-    for i in top[near]:
-        j, colour = labels[i], rows.colors[i].astype(np.uint8)
+    for j, colour in zip(big[near], best[near], strict=True):
         if not any(np.array_equal(colour, c) for m, c in enumerate(out) if m != j):
             out[j] = colour
     return rule if np.array_equal(out, rgb) else rule_for_cells(out, cells)
