@@ -6,8 +6,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
+import click
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import BLUE, GREEN, RED, declare_size, encode, png_with_size
@@ -390,3 +393,158 @@ def test_real_process_hides_libtiff_chatter(files, photo_files):
         done.stderr.decode()
         == "Error: short.tif: damaged or incomplete image data (OSError: decoder error -2)\n"
     )
+
+
+# -- hostile option values, deadlines, closed pipes ----------------------------------------
+
+
+def float_options() -> list[tuple[str, click.Option]]:
+    """(command, option) for every float option of every command, found by walking the CLI."""
+    return [
+        (name, param)
+        for name, command in sorted(cli.main.commands.items())
+        for param in command.params
+        if isinstance(param, click.Option) and isinstance(param.type, click.FloatRange)
+    ]
+
+
+def test_every_float_option_refuses_nan_and_infinity_with_a_usage_error():
+    """nan, inf and -inf given to any float option of any command: exit 2, one line naming it."""
+    options = float_options()
+    flags = {(command, max(option.opts, key=len)) for command, option in options}
+    assert {
+        ("extract", "--merge"),
+        ("extract", "--max-error"),
+        ("search", "--max-delta-e"),
+        ("batch", "--timeout"),
+        ("recolor", "--timeout"),
+        ("serve", "--max-upload-mb"),
+    } <= flags
+    for command, option in options:
+        assert isinstance(option.type, cli.FiniteFloatRange), (command, option.opts)
+        flag = max(option.opts, key=len)
+        for value in ("nan", "inf", "-inf", "NaN"):
+            result = run(command, flag, value)
+            assert result.exit_code == 2, (command, flag, value, result.output)
+            assert result.stdout == "" and len(result.stderr.splitlines()) == 1, result.stderr
+            assert result.stderr.startswith(f"Error: Invalid value for '{flag}'"), result.stderr
+            assert f"{value!r} is not a finite number." in result.stderr, result.stderr
+
+
+def test_merge_nan_no_longer_collapses_the_palette(files):
+    """The issue's case: `--merge nan` is refused before any work (it used to give one colour)."""
+    result = run("bands.png", "--merge", "nan")
+
+    assert_one_line_error(result, "Invalid value for '--merge': 'nan' is not a finite number.", 2)
+
+
+def stalled_stdin_run(*args: str, cwd: Path) -> tuple[subprocess.CompletedProcess[bytes], float]:
+    """Run chromapal with a standard input that stays open and silent; return it and its time.
+
+    A producer that never finishes is a hostile input the deadline must cut off.
+    """
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chromapal", *args], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, cwd=cwd, env={**os.environ, "NO_COLOR": "1"},
+    )
+    try:
+        proc.wait(timeout=SUBPROCESS_TIMEOUT)  # stdin is never written or closed
+        seconds = time.monotonic() - started
+        out, err = proc.stdout.read(), proc.stderr.read()  # type: ignore[union-attr]
+    finally:
+        proc.kill()
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.wait()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err), seconds
+
+
+@pytest.mark.timeout(SUBPROCESS_TIMEOUT)
+def test_timeout_cuts_off_a_stalled_standard_input(files):
+    """`chromapal - --timeout 1` fed by a producer that never finishes: one line after a second."""
+    done, seconds = stalled_stdin_run("-", "--timeout", "1", cwd=files)
+
+    assert 1 <= seconds < 6
+    assert (done.returncode, done.stdout) == (1, b"")
+    assert done.stderr.decode() == "Error: <stdin>: took longer than 1 s\n"
+
+
+@pytest.mark.timeout(SUBPROCESS_TIMEOUT)
+def test_timeout_bounds_a_url_download(files, http_server):
+    """A server that never answers holds the command for --timeout, not longer."""
+    started = time.monotonic()
+    result = run(f"{http_server}/silent", "--timeout", "1")
+
+    assert time.monotonic() - started < 4
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.startswith(f"Error: {http_server}/silent: ")
+    assert result.stderr.count("\n") == 1
+
+
+def test_timeout_zero_extracts_here_and_a_deadline_in_a_child(files, monkeypatch):
+    """--timeout 0 extracts in this process; with the default deadline a child does the work."""
+    pids: list[int] = []
+    real = cli.extract
+    monkeypatch.setattr(cli, "extract", lambda *a, **kw: pids.append(os.getpid()) or real(*a, **kw))
+
+    here = run("bands.png", "-k", "3", "--timeout", "0")
+    child = run("bands.png", "-k", "3")
+
+    assert (here.exit_code, child.exit_code) == (0, 0)
+    assert here.stdout == child.stdout
+    assert pids == [os.getpid()]  # the child's call happened in another process
+
+
+def pipe_into_closed_reader(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
+    """Run chromapal with a standard output whose reader has already gone (like `| head -1`)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE, as after `head -1` exits
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "chromapal", *args], stdout=write_end, stderr=subprocess.PIPE,
+            cwd=cwd, timeout=SUBPROCESS_TIMEOUT, env={**os.environ, "NO_COLOR": "1"}, check=False,
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.timeout(4 * SUBPROCESS_TIMEOUT)
+def test_a_closed_pipe_ends_quietly(files):
+    """`chromapal IMAGE... | head -1`: no message, status 141 as for `git log | head -1`."""
+    closed = pipe_into_closed_reader(["bands.png", "photo.jpg", "-k", "3"], files)
+    closed_json = pipe_into_closed_reader(["bands.png", "-k", "3", "--json"], files)
+    head = subprocess.run(
+        f"{sys.executable} -m chromapal {' photo.jpg' * 40} -k 64 | head -1",
+        shell=True, cwd=files, capture_output=True, timeout=SUBPROCESS_TIMEOUT, check=False,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+    assert (closed.returncode, closed.stderr) == (cli.BROKEN_PIPE_STATUS, b"")
+    assert (closed_json.returncode, closed_json.stderr) == (cli.BROKEN_PIPE_STATUS, b"")
+    assert head.returncode == 0 and head.stderr == b"" and head.stdout.count(b"\n") == 1
+
+
+@pytest.mark.timeout(4 * SUBPROCESS_TIMEOUT)
+def test_no_decoder_chatter_from_any_command(files, photo_files):
+    """A TIFF that makes libtiff print: every command still prints one error line, nothing else."""
+    data = bytearray(photo_files["tif"].read_bytes())
+    declare_size("tif", data, 3000, 2000)
+    Path("short.tif").write_bytes(bytes(data))
+    line = "Error: short.tif: damaged or incomplete image data (OSError: decoder error -2)\n"
+    commands = [
+        ["short.tif"],
+        ["short.tif", "--timeout", "0"],
+        ["swatch", "short.tif", "-o", "s.png"],
+        ["pies", "short.tif", "-o", "p.png", "-k", "1-2"],
+        ["recolor", "short.tif", "-o", "r.png"],
+        ["recolor", "short.tif", "-o", "r.png", "--timeout", "0"],
+        ["sweep", "short.tif", "-o", "s.gif", "-k", "2-3"],
+        ["report", "short.tif", "-o", "r.html", "--pies", "1-2"],
+        ["report", "short.tif", "-o", "r.html", "--pies", "1-2", "--timeout", "0"],
+        ["theme", "short.tif", "--preview"],
+    ]
+    for args in commands:
+        done = chromapal(*args, cwd=files)
+        assert (done.returncode, done.stderr.decode()) == (1, line), args
+    assert not [p.name for p in files.iterdir() if p.suffix in (".png", ".gif", ".html") and
+                p.name.startswith(("s.", "p.", "r."))]

@@ -10,6 +10,7 @@ import io
 import math
 import os
 import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -127,16 +128,28 @@ def read_source(image: str) -> Any:
     return image
 
 
+def display_name(image: str) -> str:
+    """IMAGE as messages name it: ``-`` is ``<stdin>``."""
+    return "<stdin>" if image == "-" else image
+
+
 def palette_for(image: str, **options: Any) -> Palette:
     """Extract the palette of IMAGE, turning user errors into one-line ``click`` errors.
 
-    A ``timeout`` option (seconds, or None) runs the extraction in a child process
-    killed at the deadline (see `chromapal.workers`).
+    A ``timeout`` option (seconds, or None for no limit) runs everything - reading
+    standard input, downloading, decoding, clustering - in a child process killed at
+    the deadline (see `within_deadline`).
     """
+    timeout = options.pop("timeout", None)
     try:
-        source = read_source(image)
-        with quiet_decoders():  # decoders' own warnings and logs would break the one-line error
-            palette = extract(source, **options)
+        if timeout is None:
+            source = read_source(image)
+            with quiet_decoders():  # decoders' own warnings and logs would break the one-line error
+                palette = extract(source, **options)
+        else:
+            palette = within_deadline(
+                display_name(image), timeout, read_and_extract, image, timeout, options
+            )
     except PaletteError as exc:
         raise click.ClickException(str(exc)) from exc
     except MemoryError as exc:
@@ -144,6 +157,14 @@ def palette_for(image: str, **options: Any) -> Palette:
     except (ValueError, TypeError, OSError) as exc:
         raise click.ClickException(f"{image}: {' '.join(str(exc).split()) or type(exc).__name__}") from exc
     return palette
+
+
+def read_and_extract(image: str, timeout: float | None, options: dict[str, Any]) -> Palette:
+    """Read IMAGE (standard input, a URL within `timeout`, a path) and extract its palette."""
+    from .workers import fetch_within
+
+    deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
+    return extract(fetch_within(read_source(image), deadline), **options)
 
 
 def within_deadline(

@@ -26,6 +26,7 @@ from click.core import ParameterSource
 
 from .cli import (
     OneLineCommand,
+    display_name,
     extract_options,
     handle_errors,
     output_path,
@@ -96,23 +97,21 @@ def output_option(formats: list[str], *, required: bool = True) -> Callable[[F],
     )
 
 
-def source_of(image: str) -> Any:
-    """IMAGE as the library takes it; ``-`` is standard input, read once into bytes."""
-    return sys.stdin.buffer.read() if image == "-" else image
+def source_of(image: str, timeout: float | None = None) -> Any:
+    """IMAGE as the library takes it: ``-`` (standard input) and URLs read once into bytes.
 
-
-def fetched(source: Any, timeout: float | None) -> Any:
-    """A URL downloaded once into bytes (within `timeout`); any other source unchanged.
-
-    The picture commands read their image more than once (palette, then pixels).
+    The picture commands read their image more than once (palette, then pixels). Called
+    inside the deadline, so a stalled standard input or server is cut off too.
     """
     from .load import is_url
     from .workers import fetch_within
 
-    if not is_url(source):
-        return source
+    if image == "-":
+        return sys.stdin.buffer.read()
+    if not is_url(image):
+        return image
     deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
-    return fetch_within(source, deadline).getvalue()
+    return fetch_within(image, deadline).getvalue()
 
 
 @contextlib.contextmanager
@@ -262,9 +261,10 @@ def pies_command(
         ]
     else:
         targets = [output_path(str(output), allowed=PIE_FORMATS, inputs=[image])]
-    source = source_of(image)
     with user_errors(image):
-        palettes = within_deadline(image, timeout, _palettes, source, ks, timeout, options)
+        palettes = within_deadline(
+            display_name(image), timeout, _palettes, image, ks, timeout, options
+        )
     note(palettes[-1])
     figures = (
         [plot_pies(palettes, ncols=columns)]
@@ -277,11 +277,11 @@ def pies_command(
 
 
 def _palettes(
-    source: Any, ks: list[int], timeout: float | None, options: dict[str, Any]
+    image: str, ks: list[int], timeout: float | None, options: dict[str, Any]
 ) -> list[Palette]:
     from .render import palettes_for
 
-    return palettes_for(fetched(source, timeout), ks, **options)
+    return palettes_for(source_of(image, timeout), ks, **options)
 
 
 @click.command("recolor", cls=OneLineCommand)
@@ -314,7 +314,6 @@ def recolor_command(
     inputs = [image] + ([palette_file] if palette_file else [])
     out = output_path(output, allowed=RASTER_FORMATS, inputs=inputs)
     explicit_space = ctx.get_parameter_source("space") != ParameterSource.DEFAULT
-    source = source_of(image)
     palette = None
     if palette_file:
         with user_errors(palette_file):
@@ -323,7 +322,8 @@ def recolor_command(
             )
     with user_errors(image):
         palette, picture = within_deadline(
-            image, timeout, _recolored, source, palette, timeout, options, dither, explicit_space
+            display_name(image), timeout, _recolored, image, palette, timeout, options, dither,
+            explicit_space,
         )
     note(palette)
     with writing(out) as temporary:
@@ -331,15 +331,15 @@ def recolor_command(
 
 
 def _recolored(
-    source: Any,
+    image: str,
     palette: Palette | None,
     timeout: float | None,
     options: dict[str, Any],
     dither: bool,
     explicit_space: bool,
 ) -> tuple[Palette, Any]:
-    """The palette (extracted unless given) and the recoloured picture of `source`."""
-    source = fetched(source, timeout)
+    """The palette (extracted unless given) and the recoloured picture of IMAGE."""
+    source = source_of(image, timeout)
     if palette is None:
         palette = extract(source, **options)
     picture = recolor(
@@ -406,24 +406,26 @@ def sweep_command(
     """Animate IMAGE recoloured with k = 2, 3, ... colours, ending on the original (a GIF)."""
     timeout = options.pop("timeout")
     out = output_path(output, allowed=ANIMATION_FORMATS, inputs=[image])
-    source = source_of(image)
     with user_errors(image):
         frames = within_deadline(
-            image, timeout, _sweep, source, ks, timeout, max_side or None, dither, options
+            display_name(image), timeout, _sweep, image, ks, timeout, max_side or None, dither,
+            options,
         )
     with writing(out) as temporary:
         save_animation(frames, temporary, duration=duration, hold=hold, loop=loop)
 
 
 def _sweep(
-    source: Any,
+    image: str,
     ks: list[int],
     timeout: float | None,
     max_side: int | None,
     dither: bool,
     options: dict[str, Any],
 ) -> Any:
-    return sweep_frames(fetched(source, timeout), ks, max_side=max_side, dither=dither, **options)
+    return sweep_frames(
+        source_of(image, timeout), ks, max_side=max_side, dither=dither, **options
+    )
 
 
 @click.command("report", cls=OneLineCommand)
@@ -453,7 +455,6 @@ def report_command(
     """Write one self-contained HTML page: IMAGE, its palette, pie grid and recoloured image."""
     timeout = options.pop("timeout")
     out = output_path(output, allowed=REPORT_FORMATS, inputs=[image])
-    source = source_of(image)
     page_options = {
         "pie_ks": pie_ks,
         "dither": dither,
@@ -462,13 +463,13 @@ def report_command(
         **options,
     }
     with user_errors(image):
-        page = within_deadline(image, timeout, _report, source, timeout, page_options)
+        page = within_deadline(display_name(image), timeout, _report, image, timeout, page_options)
     with writing(out) as temporary:
         temporary.write_text(page, encoding="utf-8")
 
 
-def _report(source: Any, timeout: float | None, options: dict[str, Any]) -> str:
-    return report_html(fetched(source, timeout), **options)
+def _report(image: str, timeout: float | None, options: dict[str, Any]) -> str:
+    return report_html(source_of(image, timeout), **options)
 
 
 COMMANDS = [swatch_command, pies_command, recolor_command, sweep_command, report_command]

@@ -11,7 +11,7 @@ import webbrowser
 
 import click
 
-from .cli import FiniteFloatRange, handle_errors
+from .cli import FiniteFloatRange, OneLineCommand, handle_errors
 
 _LOCAL = ("127.0.0.1", "localhost", "::1")
 
@@ -25,7 +25,7 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-@click.command("serve")
+@click.command("serve", cls=OneLineCommand)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback exposes the app to your network.")
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True,
