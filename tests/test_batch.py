@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from chromapal import batch as batch_module
 from chromapal.batch import BatchOptions, expand_inputs, process, run_batch
 from chromapal.store import PaletteStore
 
@@ -211,3 +213,62 @@ def test_auto_k_and_other_extract_options_reach_the_worker(collection, tmp_path)
         assert image.space == "cielab"
         assert image.options == '{"k":"auto","space":"cielab"}'
         assert [c["hex"] for c in image.colors] == ["#ff0000", "#0000ff"]
+
+
+# -- the per-image deadline ---------------------------------------------------------------------
+
+
+def stalling_process(source: str, options: dict, timeout: float | None = None) -> dict:
+    """`process`, except that an image named ``stall*`` never finishes (module-level: picklable)."""
+    if os.path.basename(source).startswith("stall"):
+        time.sleep(600)
+    return process(source, options, timeout)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_image_past_its_deadline_fails_alone_and_the_run_goes_on(
+    collection, tmp_path, monkeypatch, workers
+):
+    """A stalled image is killed at the deadline, recorded as "took longer than N s"; the rest stored."""
+    write_bands(collection / "stall.png", [RED])
+    monkeypatch.setattr(batch_module, "process", stalling_process)
+    sources = expand_inputs([str(collection / "a.png"), str(collection / "stall.png"),
+                             str(collection / "b.png"), str(collection / "sub")])
+    started = time.monotonic()
+    with PaletteStore(tmp_path / "p.sqlite") as db:
+        summary = run_batch(sources, db, BatchOptions(k=2), workers=workers, timeout=1)
+
+        assert time.monotonic() - started < 15
+        assert (summary.done, summary.failed, summary.interrupted) == (3, 1, False)
+        assert db.failures() == [
+            {
+                "source": str(collection / "stall.png"),
+                "error": "ImageTimeoutError",
+                "reason": f"{collection / 'stall.png'}: took longer than 1 s",
+            }
+        ]
+        assert set(stored(db)) == {str(collection / n) for n in ("a.png", "b.png", "sub/c.png")}
+
+
+def test_a_stalled_download_fails_at_the_deadline(collection, tmp_path, http_server):
+    """A URL whose server never answers costs the deadline, not more, and the batch goes on."""
+    sources = [f"{http_server}/silent", str(collection / "a.png")]
+    started = time.monotonic()
+    with PaletteStore(tmp_path / "p.sqlite") as db:
+        summary = run_batch(sources, db, BatchOptions(k=2), workers=1, timeout=1)
+
+        assert time.monotonic() - started < 6
+        assert (summary.done, summary.failed) == (1, 1)
+        assert db.failures()[0]["reason"].startswith(f"{http_server}/silent: ")
+
+
+def test_the_deadline_is_not_part_of_the_done_key(collection, tmp_path):
+    """Images stored with one --timeout are skipped when the run is repeated with another."""
+    sources = [str(collection / "a.png")]
+    with PaletteStore(tmp_path / "p.sqlite") as db:
+        run_batch(sources, db, BatchOptions(k=2), workers=1, timeout=30)
+        again = run_batch(sources, db, BatchOptions(k=2), workers=1, timeout=None)
+
+        assert (again.done, again.skipped) == (0, 1)
+    with pytest.raises(TypeError, match="unknown extraction option"):
+        BatchOptions(k=2, timeout=5)

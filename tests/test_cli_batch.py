@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import os
 import re
@@ -19,6 +21,7 @@ from PIL import Image
 
 from chromapal import cli
 from chromapal.pipeline import extract
+from chromapal import store as store_module
 from chromapal.store import PaletteStore
 
 CHROMAPAL = [sys.executable, "-m", "chromapal"]
@@ -304,3 +307,156 @@ def test_ctrl_c_finishes_current_writes_and_prints_the_summary(tmp_path):
     assert summary[1] == f"{len(paths) - n} not started; run the same command again to continue"
     assert all(ranks == [1, 2, 3, 4] for ranks in rows_per_image(db).values())
     assert n < len(paths)
+
+
+# -- limits: parent death, foreign databases, partial files, closed pipes, deadlines ------------
+
+
+def session_processes(session: int) -> list[int]:
+    """Live (non-zombie) processes of a session: a batch started with start_new_session."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.mark.slow
+def test_pool_workers_exit_within_seconds_of_a_kill_9_of_the_batch(tmp_path):
+    """kill -9 of `chromapal batch` (only that process): its workers are gone within 5 s."""
+    write_noise(tmp_path / "noise", 24)
+    db = tmp_path / "p.sqlite"
+    proc = start_batch(tmp_path / "noise", db, workers=2)
+    try:
+        wait_for_rows(db, 2)
+        helpers = [p for p in session_processes(proc.pid) if p != proc.pid]
+        assert len(helpers) >= 2, "the pool's workers should be running"
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)  # the batch alone, as the OOM killer would
+        proc.wait()
+
+    deadline = time.monotonic() + 5
+    while session_processes(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = session_processes(proc.pid)
+    for pid in left:  # do not leave them running if the test fails
+        os.kill(pid, signal.SIGKILL)
+    assert left == []
+
+
+@pytest.fixture
+def foreign_db(tmp_path):
+    """Another program's SQLite file (rollback journal, its own tables) and its SHA-256."""
+    path = tmp_path / "contacts.sqlite"
+    con = sqlite3.connect(path)
+    con.execute("CREATE TABLE contacts (name TEXT, email TEXT)")
+    con.execute("INSERT INTO contacts VALUES ('Ada', 'ada@example.org')")
+    con.commit()
+    con.close()
+    return path, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_another_programs_database_is_refused_and_left_unchanged(collection, foreign_db):
+    """batch, export and search refuse a database with foreign tables; the file is untouched."""
+    path, digest = foreign_db
+    for args in (
+        ["batch", str(collection), "--db", str(path), "--workers", "1"],
+        ["export", "--db", str(path), "--format", "csv", "-o", "-"],
+        ["search", "--db", str(path), "--color", "#fff"],
+    ):
+        result = invoke(*args)
+        assert (result.exit_code, result.stdout) == (1, ""), args
+        assert result.stderr == (
+            f"Error: {path}: not a chromapal database (it holds other tables: contacts); "
+            "left unchanged, give another --db\n"
+        )
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == digest
+    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith("contacts")) == [
+        "contacts.sqlite"  # no -wal or -shm file: the journal mode was not switched
+    ]
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    con.close()
+
+
+def test_a_failed_export_leaves_no_partial_file(collection, tmp_path, monkeypatch):
+    """The disk fills up midway: exit 1, no file under the name, an older export kept whole."""
+    db = tmp_path / "p.sqlite"
+    invoke("batch", str(collection), "-k", "2", "--db", str(db), "--workers", "1")
+    old = tmp_path / "old.csv"
+    old.write_text("the previous export\n")
+    real_rows = store_module.flat_rows
+
+    def rows_then_disk_full(store):
+        rows = real_rows(store)
+        try:
+            yield next(rows)
+            raise OSError(errno.ENOSPC, "No space left on device")
+        finally:
+            rows.close()
+
+    monkeypatch.setattr(store_module, "flat_rows", rows_then_disk_full)
+    for name in ("new.csv", "new.jsonl", "old.csv"):
+        result = invoke("export", "--db", str(db), "-o", str(tmp_path / name))
+        assert (result.exit_code, result.stderr) == (
+            1,
+            f"Error: {tmp_path / name}: cannot write (No space left on device)\n",
+        )
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith((".", "new"))] == []
+    assert old.read_text() == "the previous export\n"
+
+
+def run_into_closed_pipe(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """Run chromapal with a standard output whose reader has gone (like `| head -1`)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run(
+            [*CHROMAPAL, *args], stdout=write_end, stderr=subprocess.PIPE, timeout=120, check=False
+        )
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.slow
+def test_batch_and_export_into_a_closed_pipe_end_quietly(collection, tmp_path):
+    """`batch … | head -1` and `export -o - | head -1`: no message, status 141, nothing lost."""
+    db = tmp_path / "p.sqlite"
+    batch = run_into_closed_pipe(
+        "batch", str(collection / "pink.png"), str(collection / "green.png"), "--db", str(db),
+        "--workers", "2", "--no-progress",
+    )
+    export = run_into_closed_pipe("export", "--db", str(db), "--format", "csv", "-o", "-")
+    head = subprocess.run(
+        " ".join([*CHROMAPAL, "export", "--db", str(db), "--format", "jsonl", "-o", "-", "| head -1"]),
+        shell=True, capture_output=True, timeout=120, check=False,
+    )
+
+    assert (batch.returncode, batch.stderr) == (141, b"")
+    assert (export.returncode, export.stderr) == (141, b"")
+    assert head.returncode == 0 and head.stderr == b"" and head.stdout.count(b"\n") == 1
+    assert rows_per_image(db) == {
+        str(collection / "green.png"): [1],
+        str(collection / "pink.png"): [1, 2],
+    }
+
+
+def test_batch_timeout_option_reaches_the_pool(collection, tmp_path, http_server):
+    """`batch --timeout 1` with a server that never answers: that image failed, the rest stored."""
+    db = tmp_path / "p.sqlite"
+    started = time.monotonic()
+    result = invoke(
+        "batch", f"{http_server}/silent", str(collection / "pink.png"), "--db", str(db),
+        "--workers", "1", "--timeout", "1", "--no-progress",
+    )
+
+    assert time.monotonic() - started < 10
+    assert result.exit_code == 1
+    assert result.stdout.startswith("1 done, 0 skipped, 1 failed in ")
+    assert f"  {http_server}/silent: " in result.stdout

@@ -285,6 +285,8 @@ def export_command(db: Path, fmt: str | None, output: str) -> None:
     except BrokenPipeError:  # `chromapal export -o - | head`: the reader has all it wants
         store.close()
         quiet_exit_after_broken_pipe()
+    except OSError as exc:  # disk full, permissions: nothing is left under the output name
+        raise click.ClickException(f"{output}: cannot write ({exc.strerror or exc})") from exc
     finally:
         store.close()
     if output != "-":
