@@ -141,35 +141,42 @@ def test_loops_survive_nan_and_infinite_inputs() -> None:
     )
 
 
-# -- assignment-rule kernels (assign.py) -----------------------------------------------------------
+# -- assignment-rule, dithering and exact-colour kernels (assign.py, dither.py, finish.py) ---------
 
-RULE_KERNELS = ("nearest_de2000", "flatten", "flat_error", "dither")
+RULE_KERNELS = ("nearest_de2000", "flatten", "flat_error", "dither", "distinct_colors", "rows_stats")
+needs_rule_kernels = pytest.mark.skipif(
+    not all(hasattr(K, name) for name in RULE_KERNELS), reason="no assignment-rule kernels in this build"
+)
 
 
-@pytest.mark.skipif(not all(hasattr(K, name) for name in RULE_KERNELS), reason="no assignment-rule kernels")
-def test_dither_with_non_finite_colours_stays_in_bounds() -> None:
-    """NaN or infinite palette colours make NaN errors; the rounded colour must still index inside the tables."""
+@needs_rule_kernels
+def test_dither_with_non_finite_palette_stays_in_bounds() -> None:
+    """NaN or infinite palette colours and tables: every label is still a palette index, nothing read outside."""
     run_child(
         """
         px = np.full((6, 5, 3), 100, np.uint8)
-        cells = np.zeros(32768, np.int32)
+        lin, m = np.linspace(0, 1, 256), np.eye(3).ravel()
         for bad in (np.nan, np.inf, -np.inf):
-            labels = np.ones(30, np.uint8)
-            K.dither(px, 5, 3, 0, cells, np.zeros(0, np.uint8), np.array([[bad, 0.0, bad]]), labels)
-            assert (labels == 0).all()
+            labels = np.full(30, 7, np.uint8)
+            K.dither(px, 5, 3, 0, np.array([[bad, 0.0, bad], [0.5, 0, 0]]), lin, m, m, labels)
+            assert (labels < 2).all()
+            labels[:] = 7
+            K.dither(px, 5, 3, 0, np.zeros((2, 3)), np.full(256, bad), m, m, labels)
+            assert (labels < 2).all()
         """
     )
 
 
-@pytest.mark.skipif(not all(hasattr(K, name) for name in RULE_KERNELS), reason="no assignment-rule kernels")
+@needs_rule_kernels
 def test_rule_kernels_reject_tables_that_point_outside() -> None:
-    """Labels >= k, split rows past `sub`, a ragged `sub` or a short cells table raise before a pixel is read."""
+    """Labels >= k, split rows past `sub`, a ragged `sub`, short tables or bad shapes raise before a pixel is read."""
     run_child(
         """
         px = np.zeros((4, 3), np.uint8)
         ok_cells, sub = np.zeros(32768, np.int32), np.zeros(512, np.uint8)
         counts, labels = np.zeros(256, np.int64), np.zeros(4, np.uint8)
-        colors = np.zeros((2, 3))
+        colors, lin, m, white = np.zeros((2, 3)), np.zeros(256), np.eye(3).ravel(), np.ones(3)
+        rows = (np.zeros((3, 3)), np.zeros((3, 3)), np.ones(3, np.int64))
         for cells, sb in [
             (np.full(32768, 2, np.int32), sub),        # label 2 with k = 2 colours
             (np.full(32768, -2, np.int32), sub),       # split row 1 of a one-row sub
@@ -178,27 +185,47 @@ def test_rule_kernels_reject_tables_that_point_outside() -> None:
             (ok_cells, np.zeros(511, np.uint8)),       # ragged sub
             (ok_cells, np.full(512, 9, np.uint8)),     # split label past k
         ]:
-            rejects(K.dither, px, 2, 3, 0, cells, sb, colors, labels)
-            rejects(K.flat_error, px, 3, 0, cells, sb, colors, np.zeros(256), np.zeros(9), np.ones(3), counts)
-        rejects(K.dither, px, 3, 3, 0, ok_cells, sub, colors, labels)   # width does not divide the pixels
-        rejects(K.dither, px, 0, 3, 0, ok_cells, sub, colors, labels)
-        rejects(K.dither, px, -2, 3, 0, ok_cells, sub, colors, labels)
-        rejects(K.flatten, px, 3, 0, ok_cells, sub, np.zeros(3, np.uint8), counts)
+            rejects(K.flat_error, px, 3, 0, cells, sb, colors, lin, m, white, counts)
+            rejects(K.rows_stats, *rows, cells, sb, colors, np.zeros(2, np.int64), np.zeros(2, np.int64))
+            if len(cells) < 32768 or len(sb) % 512:
+                rejects(K.flatten, px, 3, 0, cells, sb, labels, counts)
+        rejects(K.flatten, px, 3, 0, ok_cells, sub, np.zeros(3, np.uint8), counts)  # labels neither empty nor n
+        rejects(K.flatten, px, 3, 0, unaligned(ok_cells), sub, labels, counts)
+        rejects(K.rows_stats, np.full((3, 3), np.nan), *rows[1:], ok_cells, sub, colors, np.zeros(2, np.int64), np.zeros(2, np.int64))
+        rejects(K.rows_stats, np.full((3, 3), 256.0), *rows[1:], ok_cells, sub, colors, np.zeros(2, np.int64), np.zeros(2, np.int64))
+        for width in (3, 0, -2):  # does not divide the pixels, zero, negative
+            rejects(K.dither, px, width, 3, 0, colors, lin, m, m, labels)
+        rejects(K.dither, px, 2, 3, 0, np.zeros((257, 3)), lin, m, m, labels)  # more colours than a label byte holds
+        rejects(K.distinct_colors, px, 5, 0, lin, m, white)
+        rejects(K.distinct_colors, px, 3, 0, lin[:-1], m, white)
         rejects(K.nearest_de2000, np.zeros((4, 3)), b'', np.zeros(4, np.int64), np.zeros(4))
         """
     )
 
 
-@pytest.mark.skipif(not all(hasattr(K, name) for name in RULE_KERNELS), reason="no assignment-rule kernels")
+@needs_rule_kernels
+def test_rows_stats_counts_wrap_instead_of_overflowing() -> None:
+    """Pixel counts the caller made huge add as unsigned numbers (no signed overflow, which UBSan reports)."""
+    run_child(
+        """
+        colors = np.zeros((2, 3)); lab = np.zeros((2, 3)); counts = np.full(2, np.iinfo(np.int64).max)
+        owned, top = np.zeros(1, np.int64), np.zeros(1, np.int64)
+        K.rows_stats(colors, lab, counts, np.zeros(32768, np.int32), np.zeros(0, np.uint8), np.zeros((1, 3)), owned, top)
+        assert owned[0] == -2 and top[0] == 0
+        """
+    )
+
+
+@needs_rule_kernels
 def test_rule_kernels_random_arguments_never_crash() -> None:
-    """1,000 seeded calls of the assignment-rule kernels with random buffers and integers: return or raise."""
+    """1,200 seeded calls of these kernels with random buffers and integers: each returns or raises an argument error."""
     run_child(
         """
         import random
         rnd = random.Random(12)
         INTS = [-(2**31), -1, 0, 1, 2, 3, 4, 5, 255, 2**31 - 1]
 
-        def buf(sizes=(0, 1, 3, 8, 12, 24, 48, 512, 2048, 131072)):
+        def buf(sizes=(0, 1, 3, 8, 12, 24, 48, 72, 512, 2048, 131072)):
             n = rnd.choice(sizes)
             kind = rnd.randrange(4)
             if kind == 0:  # a valid-looking cells table: labels 0..3 and a few split rows
@@ -210,16 +237,19 @@ def test_rule_kernels_random_arguments_never_crash() -> None:
                 return memoryview(bytearray(b'x') + data)[1:]
             return np.frombuffer(data, np.float64, count=len(data) // 8).copy()
 
+        def i():
+            return rnd.choice(INTS)
+
         calls = [
             (K.nearest_de2000, lambda: (buf(), buf(), buf(), buf())),
-            (K.flatten, lambda: (buf(), rnd.choice(INTS), rnd.choice(INTS), buf(), buf(), buf(), buf())),
-            (K.flat_error, lambda: (buf(), rnd.choice(INTS), rnd.choice(INTS), buf(), buf(), buf(), buf(), buf(),
-                                    buf(), buf())),
-            (K.dither, lambda: (buf(), rnd.choice(INTS), rnd.choice(INTS), rnd.choice(INTS), buf(), buf(), buf(),
-                                buf())),
+            (K.flatten, lambda: (buf(), i(), i(), buf(), buf(), buf(), buf())),
+            (K.flat_error, lambda: (buf(), i(), i(), buf(), buf(), buf(), buf(), buf(), buf(), buf())),
+            (K.dither, lambda: (buf(), i(), i(), i(), buf(), buf(), buf(), buf(), buf())),
+            (K.distinct_colors, lambda: (buf(), i(), i(), buf(), buf(), buf())),
+            (K.rows_stats, lambda: (buf(), buf(), buf(), buf(), buf(), buf(), buf(), buf())),
         ]
-        for i in range(1000):
-            fn, make = calls[i % len(calls)]
+        for j in range(1200):
+            fn, make = calls[j % len(calls)]
             try:
                 fn(*make())
             except ARGUMENT_ERRORS:

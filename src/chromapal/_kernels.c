@@ -1129,7 +1129,7 @@ static PyObject *flat_error(PyObject *self, PyObject *args)
     if (rule_open(&r, k) < 0) { for (int i = 0; i < 5; i++) PyBuffer_Release(&arrs[i]->v); return NULL; }
     Py_ssize_t *start = PyMem_Calloc(RULE_CELLS + 1, sizeof(Py_ssize_t));
     uint16_t *subs = alloc_n(r.n, sizeof(uint16_t));
-    uint32_t *local = PyMem_Calloc(RULE_SUB, sizeof(uint32_t));
+    uint64_t *local = PyMem_Calloc(RULE_SUB, sizeof(uint64_t));  /* 64-bit: a count never wraps to 0 */
     Block *bl = PyMem_Malloc(sizeof(Block));
     double *w = PyMem_Malloc(BLOCK * sizeof(double));
     if (arrs_open(arrs, 5) < 0 || !start || !subs || !local || !bl || !w) {
@@ -1168,7 +1168,7 @@ static PyObject *flat_error(PyObject *self, PyObject *args)
         int r8 = (cell >> 10) << 3, g8 = ((cell >> 5) & 31) << 3, b8 = (cell & 31) << 3;
         for (Py_ssize_t i = lo; i < hi; i++) {
             int s = subs[i];
-            uint32_t count = local[s];
+            uint64_t count = local[s];
             if (!count) continue;
             local[s] = 0;
             int rr = r8 | (s >> 6), gg = g8 | ((s >> 3) & 7), bb = b8 | (s & 7);
@@ -1332,7 +1332,7 @@ static PyObject *distinct_colors(PyObject *self, PyObject *args)
     Py_ssize_t n = px.len / channels;
     Py_ssize_t *start = PyMem_Calloc(RULE_CELLS + 1, sizeof(Py_ssize_t));
     uint16_t *subs = alloc_n(n, sizeof(uint16_t));
-    uint32_t *local = PyMem_Calloc(RULE_SUB, sizeof(uint32_t));
+    uint64_t *local = PyMem_Calloc(RULE_SUB, sizeof(uint64_t));  /* 64-bit: a count never wraps to 0 */
     Block *bl = PyMem_Malloc(sizeof(Block));
     uint32_t *keys = NULL;
     int64_t *cnt = NULL;
@@ -1465,7 +1465,7 @@ static PyObject *rows_stats(PyObject *self, PyObject *args)
             const double *ci = c + 3 * (s0 + i);
             int l = rule_label(cells, sub, (int)ci[0], (int)ci[1], (int)ci[2]);
             int64_t wi = w[s0 + i];
-            ow[l] += wi;
+            ow[l] = (int64_t)((uint64_t)ow[l] + (uint64_t)wi);  /* hostile counts wrap, never overflow */
             if (tp[l] < 0 || wi > w[tp[l]]) tp[l] = s0 + i;
             bl->cx[i] = cen[3 * l]; bl->cy[i] = cen[3 * l + 1]; bl->cz[i] = cen[3 * l + 2];
             wt[i] = (double)wi;
