@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import tomllib
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,3 +261,31 @@ def test_theme_of_a_missing_file_is_a_one_line_error(tmp_path):
     result = run("theme", str(tmp_path / "none.png"), "--target", "kitty")
     assert result.exit_code == 1
     assert result.output.count("\n") == 1 and result.output.startswith("Error: ")
+
+
+def half_then_disk_full(self: Path, data: bytes) -> int:
+    """Path.write_bytes that writes half the bytes, then fails as a full disk does."""
+    with open(self, "wb") as fh:
+        fh.write(data[: len(data) // 2])
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("args", [["-o", "palette.gpl"], ["--target", "kitty", "-o", "theme.conf"]])
+def test_a_failed_write_leaves_no_partial_file(poster, tmp_path, monkeypatch, args):
+    """Palette and theme files are written whole or not at all; an older file stays as it was."""
+    monkeypatch.chdir(tmp_path)
+    command = ["theme", poster] if "--target" in args else [poster, "-k", "3"]
+    name = args[-1]
+    (tmp_path / "old").mkdir()
+    monkeypatch.setattr(Path, "write_bytes", half_then_disk_full)
+
+    fresh = run(*command, *args)
+    assert (fresh.exit_code, fresh.stderr) == (1, f"Error: {name}: cannot write (No space left on device)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old", "poster.png"]
+
+    with open(tmp_path / "old" / name, "w") as fh:
+        fh.write("previous\n")
+    again = run(*command, *args[:-1], f"old/{name}")
+    assert again.exit_code == 1
+    assert sorted(p.name for p in (tmp_path / "old").iterdir()) == [name]
+    assert (tmp_path / "old" / name).read_text() == "previous\n"

@@ -224,3 +224,57 @@ def test_a_bad_palette_file_is_one_line(workdir):
     result = run("recolor", "flat.png", "--palette", "p.gpl", "-o", "out.png")
     assert result.exit_code == 1
     assert result.output.startswith("Error: p.gpl: ") and result.output.count("\n") == 1
+
+
+# -- whole files, deadlines ---------------------------------------------------------------------
+
+
+def test_a_picture_whose_writer_fails_midway_leaves_no_file(workdir, monkeypatch):
+    """The writer fails after writing part of the file: exit 1, no file, an older one kept."""
+    import errno
+
+    from chromapal import cli_pictures
+
+    def half_then_fail(image, path, **options):
+        Path(path).write_bytes(b"\x89PNG\r\n\x1a\n half a picture")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cli_pictures, "save_image", half_then_fail)
+    Path("kept.png").write_bytes(b"an older picture")
+
+    for name in ("new.png", "kept.png"):
+        result = run("recolor", "flat.png", "-k", "3", "-o", name)
+        assert (result.exit_code, result.stderr) == (
+            1,
+            f"Error: {name}: cannot write (No space left on device)\n",
+        )
+    assert sorted(p.name for p in workdir.iterdir()) == ["flat.png", "kept.png", "ramp.png"]
+    assert Path("kept.png").read_bytes() == b"an older picture"
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("command", ["swatch", "pies", "recolor", "sweep", "report"])
+def test_timeout_cuts_off_a_stalled_input_in_every_picture_command(workdir, command):
+    """`COMMAND - -o FILE --timeout 1` fed by a producer that never finishes: one line, no file."""
+    import subprocess
+    import sys
+    import time
+
+    output = {"sweep": "out.gif", "report": "out.html"}.get(command, "out.png")
+    started = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "chromapal", command, "-", "-o", output, "--timeout", "1"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=workdir,
+    )
+    try:
+        proc.wait(timeout=60)  # standard input is never written or closed
+        seconds = time.monotonic() - started
+        err = proc.stderr.read()  # type: ignore[union-attr]
+    finally:
+        proc.kill()
+        proc.stdin.close()  # type: ignore[union-attr]
+        proc.wait()
+
+    assert 1 <= seconds < 6
+    assert (proc.returncode, err.decode()) == (1, "Error: <stdin>: took longer than 1 s\n")
+    assert not (workdir / output).exists()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 
 import numpy as np
 import pytest
 
 from chromapal.colorspace import lab_from_srgb, oklab_from_srgb
+from chromapal import store as store_module
 from chromapal.store import CELL, PaletteStore, StoreError, bucket_of, export, options_key
 
 OPTIONS = options_key({"k": 2, "space": "oklab"})
@@ -199,3 +201,90 @@ def test_unknown_export_format_is_refused(store):
         ValueError, match="unknown export format 'xml'; expected one of csv, jsonl, parquet"
     ):
         export(store, "xml", io.StringIO())
+
+
+# -- foreign databases and whole-or-nothing exports ---------------------------------------------
+
+
+def test_a_database_with_other_programs_tables_is_refused_byte_for_byte_unchanged(tmp_path):
+    """Opening another program's SQLite file (to write or to read) changes nothing in it."""
+    path = tmp_path / "photos.db"
+    con = sqlite3.connect(path)
+    con.executescript(
+        "CREATE TABLE albums (id INTEGER PRIMARY KEY, title TEXT);"
+        "CREATE TABLE images (id INTEGER PRIMARY KEY, album INTEGER, file TEXT);"  # a clashing name
+        "INSERT INTO albums VALUES (1, 'holiday');"
+    )
+    con.commit()
+    con.close()
+    before = path.read_bytes()
+
+    for create in (True, False):
+        with pytest.raises(StoreError, match=r"not a chromapal database \(it holds other tables: albums\)"):
+            PaletteStore(path, create=create)
+
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photos.db"]
+
+
+def test_a_chromapal_database_and_an_empty_file_are_accepted(tmp_path):
+    """The refusal is only for foreign tables: a new, an empty or a chromapal file opens."""
+    empty = tmp_path / "empty.sqlite"
+    empty.write_bytes(b"")
+    with PaletteStore(empty) as db:
+        db.add_palette(record(), OPTIONS)
+    with PaletteStore(empty, create=False) as again:
+        assert again.count("images") == 1
+
+
+def test_a_file_that_is_not_sqlite_is_refused_unchanged(tmp_path):
+    """A PNG given as the database: a one-line StoreError, the file untouched."""
+    path = tmp_path / "photo.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 8)
+    before = path.read_bytes()
+
+    with pytest.raises(StoreError, match="cannot open as a chromapal database"):
+        PaletteStore(path)
+    assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_an_export_that_fails_midway_leaves_no_file(store, tmp_path, monkeypatch, fmt):
+    """A writer failing after some rows: the exception propagates, no file, no temporary left."""
+    if fmt == "parquet":
+        pytest.importorskip("pyarrow", reason="pyarrow (the parquet extra) is not installed")
+    for i in range(3):
+        store.add_palette(record(source=f"/img/{i}.png"), OPTIONS)
+    real_rows = store_module.flat_rows
+
+    def rows_then_fail(s):
+        rows = real_rows(s)
+        try:
+            yield next(rows)
+            yield next(rows)
+            raise RuntimeError("the writer broke midway")
+        finally:
+            rows.close()
+
+    monkeypatch.setattr(store_module, "flat_rows", rows_then_fail)
+    out = tmp_path / "out" / f"palettes.{fmt}"
+    out.parent.mkdir()
+    with pytest.raises(RuntimeError, match="midway"):
+        export(store, fmt, out)
+
+    assert list(out.parent.iterdir()) == []
+
+
+def test_an_export_replaces_the_old_file_only_when_complete(store, tmp_path):
+    """A finished export replaces the old file in one step (the rename), keeping its mode."""
+    store.add_palette(record(), OPTIONS)
+    out = tmp_path / "palettes.csv"
+    out.write_text("old\n")
+    out.chmod(0o640)
+
+    assert export(store, "csv", out) == 2
+    assert out.read_text().startswith("source,size,")
+    assert out.stat().st_mode & 0o777 == 0o640
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("palettes")) == [
+        "palettes.csv"
+    ]

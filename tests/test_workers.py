@@ -11,7 +11,10 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+
+import chromapal
 
 from chromapal.errors import ImageTimeoutError, InvalidColorError, PaletteError
 from chromapal.workers import (
@@ -332,3 +335,39 @@ def test_importing_chromapal_starts_no_multiprocessing():
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+# -- chromapal.extract(timeout=) ----------------------------------------------------------------
+
+
+def test_extract_with_a_timeout_gives_the_same_palette(tmp_path):
+    """Under a deadline the palette is the one extracted in-process (it crosses by pickle)."""
+    path = Path(__file__).parent / "data" / "kodim23.png"
+
+    inline = chromapal.extract(path, k=6)
+    child = chromapal.extract(path, k=6, timeout=30)
+
+    assert child.hex == inline.hex and child.proportions.tolist() == inline.proportions.tolist()
+    assert (child.source, child.k, child.space, child.note) == (
+        inline.source, inline.k, inline.space, inline.note
+    )
+
+
+def test_extract_from_a_stalled_stream_stops_at_the_deadline():
+    """A file object whose read never returns: ImageTimeoutError naming it, after the deadline."""
+    read_end, write_end = os.pipe()
+    try:
+        with os.fdopen(read_end, "rb") as stream:
+            started = time.monotonic()
+            with pytest.raises(ImageTimeoutError, match=r"^<file>: took longer than 0\.5 s$"):
+                chromapal.extract(stream, timeout=0.5)
+            assert time.monotonic() - started < 3
+    finally:
+        os.close(write_end)
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf")])
+def test_extract_refuses_a_timeout_that_is_not_a_positive_number(bad):
+    """timeout=0, negative, NaN or infinite is a ValueError, not a silent "no limit"."""
+    with pytest.raises(ValueError, match="timeout must be a positive number of seconds"):
+        chromapal.extract(np.zeros((2, 2, 3), np.uint8), timeout=bad)
