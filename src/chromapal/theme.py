@@ -1,61 +1,115 @@
-"""A 16-colour terminal scheme from an image's palette, as pywal and colorz make them.
+"""A 16-colour terminal scheme from an image's palette, readable every way programs use it.
 
-The palette gives the background tint, the cursor and, for each ANSI slot 1-6, the
-nearest palette colour by hue, turned at most `HUE_TOLERANCE` degrees toward the slot's
-hue (so a red slot stays red, even for an image without red). Everything is then
-made readable by moving lightness only (in Oklab, hue kept, chroma reduced only to stay
-inside sRGB) until the WCAG 2 contrast ratios hold on the final 8-bit colours:
+Where the colours come from:
 
-* foreground on background: at least `FG_CONTRAST` (7:1, WCAG AAA);
-* every ANSI colour and the cursor on the background: at least `ANSI_CONTRAST` (3:1).
+* the background is the image's darkest dominant colour (lightest for ``light``): a
+  palette colour with at least `DOMINANT_SHARE` of the pixels, hue and chroma kept,
+  lightness moved only as far as the rules below need;
+* colours 1-6 (red ... cyan) are, each, the palette colour nearest in hue to the slot,
+  turned at most `HUE_TOLERANCE` degrees toward the slot's hue (a red slot stays red,
+  even for an image without red); 9-14 are the same hues, lighter (darker in light
+  schemes); greys 0, 7, 8 and the foreground take the background's hue, faintly.
+
+What holds, checked on the final 8-bit colours (WCAG 2 contrast ratios):
+
+* foreground on background at least 7:1 (`FG_CONTRAST`);
+* colours 1-6 and 9-14 on the background at least 4.5:1 (`TEXT_CONTRAST`), and
+  background-coloured and colour-0 text on colours 1-6 at least 4.5:1 (status bars,
+  meters); colour 15 (white) text on colours 1 and 4 at least 4.5:1;
+* colour 8 (comments) on the background at least 3:1, the cursor too;
+* each bright colour differs from its normal one by CIEDE2000 at least `BRIGHT_DELTA_E`;
+* red and green (1, 2 and 9, 10) differ by CIEDE2000 at least `CVD_DELTA_E` when seen
+  with protanopia or deuteranopia (`chromapal.theme_cvd`): hues are turned, red toward
+  orange and green toward teal (and, in dark schemes, green made lighter) until they do.
+
+What gives way: 4.5:1 from the background to colour 1 and 4.5:1 from colour 1 to white
+need a contrast of 20.25:1 between background and white, so a dark background has a
+luminance of at most `DARK_BG_MAX` (near black: the image's dark colour keeps its hue
+and chroma, not its lightness) and a light one at least `LIGHT_BG_MIN` (near white),
+with colour 0 black. Readability never gives way; the background's lightness does.
 """
 
 from __future__ import annotations
 
+import itertools
+import re
 from dataclasses import dataclass
 from typing import Final
 
 import numpy as np
 
 from ._types import FloatArray
-from .colorspace import oklab_from_srgb, oklab_to_linear, oklab_to_srgb
-from .palette import Palette, relative_luminance, to_hex
+from .palette import Palette, to_hex
+from .theme_cvd import cvd_difference
+from .theme_fit import (
+    RGB,
+    contrast_ratio,
+    darker_than,
+    delta_e,
+    fit_or_extreme,
+    lch,
+    lighter_than,
+    luminance,
+)
 
-RGB = tuple[int, int, int]
+__all__ = ["Theme", "make_theme", "contrast_ratio", "ANSI_NAMES", "SLOT_HUES"]
 
 FG_CONTRAST: Final = 7.0
-ANSI_CONTRAST: Final = 3.0
+TEXT_CONTRAST: Final = 4.5
+COMMENT_CONTRAST: Final = 3.0
+BRIGHT_DELTA_E: Final = 5.0
+CVD_DELTA_E: Final = 10.0
+#: A palette colour with this share of the pixels or more is "dominant".
+DOMINANT_SHARE: Final = 0.05
+#: Luminance bounds that let every contrast rule hold at once (see the module doc).
+DARK_BG_MAX: Final = 0.0012
+LIGHT_BG_MIN: Final = 0.98
+LIGHT_BLACK_MAX: Final = 0.0003
+#: A dark background's Oklab chroma is the image colour's times this (inside sRGB): near
+#: black, hue is what tells one image's background from another's.
+BG_CHROMA_GAIN: Final = 3.0
 #: ANSI names of slots 0-7; slots 8-15 are their bright variants.
 ANSI_NAMES: Final = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
 #: Oklab hue (degrees) of each chromatic slot: the hue of the sRGB primary or secondary.
 SLOT_HUES: Final = {1: 29.2, 2: 142.5, 3: 109.8, 4: 264.1, 5: 328.4, 6: 194.8}
 #: Largest hue difference (degrees) kept from the palette colour a slot is made from.
 HUE_TOLERANCE: Final = 10.0
+#: Largest further turn (degrees) of red toward orange and green toward teal for colour-blind
+#: readers.
+CVD_TURN: Final = 30.0
 #: Oklab chroma: below CHROMATIC a palette colour is grey; ANSI colours get at least MIN_CHROMA.
 CHROMATIC: Final = 0.03
 MIN_CHROMA: Final = 0.11
-_STEP: Final = 0.005  # Oklab L per contrast-fixing step
-_VIVID_L: Final = 0.65  # Oklab L where every hue reaches MIN_CHROMA inside sRGB
+WHITE: Final = (255, 255, 255)
 
 
 @dataclass(frozen=True)
 class Scheme:
     """Oklab lightness targets of one scheme kind (dark or light)."""
 
-    background: float
     foreground: float
-    ansi: tuple[float, float]  # range the chromatic slots' lightness is clamped into
+    ansi: tuple[float, float]  # range the chromatic slots' lightness target is clamped into
     bright: float  # lightness added for the bright variants (negative: darker)
-    greys: tuple[float, float, float, float]  # slots 0, 7, 8, 15
+    grey7: float
+    grey8: float
 
 
-DARK: Final = Scheme(0.20, 0.93, (0.64, 0.78), 0.08, (0.50, 0.80, 0.60, 0.95))
-LIGHT: Final = Scheme(0.97, 0.28, (0.45, 0.56), -0.05, (0.30, 0.58, 0.45, 0.62))
+DARK: Final = Scheme(0.93, (0.62, 0.74), 0.08, 0.84, 0.62)
+LIGHT: Final = Scheme(0.28, (0.45, 0.60), -0.09, 0.90, 0.56)
+
+
+def _clean_name(name: str) -> str:
+    """A scheme name on one line, without control characters."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+", " ", name).strip() or "chromapal"
 
 
 @dataclass(frozen=True)
 class Theme:
-    """A terminal colour scheme: background, foreground, cursor and the 16 ANSI colours (sRGB)."""
+    """A terminal colour scheme: background, foreground, cursor and the 16 ANSI colours (sRGB).
+
+    `name` is the image's name (control characters removed); `scheme_name` adds
+    ``dark`` or ``light``, so both schemes of one image can be installed side by side.
+    """
 
     background: RGB
     foreground: RGB
@@ -67,6 +121,17 @@ class Theme:
     def __post_init__(self) -> None:
         if len(self.ansi) != 16:
             raise ValueError(f"a theme has 16 ANSI colours (got {len(self.ansi)})")
+        object.__setattr__(self, "name", _clean_name(self.name))
+
+    @property
+    def kind(self) -> str:
+        """``"light"`` or ``"dark"``."""
+        return "light" if self.light else "dark"
+
+    @property
+    def scheme_name(self) -> str:
+        """The name terminals list the scheme under: ``"<name> dark"`` or ``"<name> light"``."""
+        return f"{self.name} {self.kind}"
 
     def hex(self) -> dict[str, str]:
         """``{"background", "foreground", "cursor", "color0", ..., "color15"}`` as ``#rrggbb``."""
@@ -79,94 +144,118 @@ class Theme:
         return out
 
 
-def contrast_ratio(a: RGB, b: RGB) -> float:
-    """WCAG 2 contrast ratio of two sRGB colours, 1 to 21."""
-    la, lb = sorted((relative_luminance(a), relative_luminance(b)), reverse=True)
-    return (la + 0.05) / (lb + 0.05)
-
-
-def _lab(L: float, C: float, h: float) -> FloatArray:
-    rad = np.radians(h)
-    return np.array([L, C * np.cos(rad), C * np.sin(rad)])
-
-
-def _in_gamut(L: float, C: float, h: float) -> RGB:
-    """8-bit sRGB of OkLCh (L, C, h), reducing chroma (hue and lightness kept) to fit sRGB."""
-    lo, hi = 0.0, C
-    if not np.all(np.abs(oklab_to_linear(_lab(L, C, h)) - 0.5) <= 0.5):
-        for _ in range(18):
-            mid = (lo + hi) / 2
-            if np.all(np.abs(oklab_to_linear(_lab(L, mid, h)) - 0.5) <= 0.5):
-                lo = mid
-            else:
-                hi = mid
-        C = lo
-    r, g, b = oklab_to_srgb(_lab(L, C, h))
-    return int(r), int(g), int(b)
-
-
-def _max_chroma(L: float, h: float) -> float:
-    """Largest Oklab chroma inside sRGB at lightness `L` and hue `h` (by bisection)."""
-    lo, hi = 0.0, 0.4
-    for _ in range(16):
-        mid = (lo + hi) / 2
-        if np.all(np.abs(oklab_to_linear(_lab(L, mid, h)) - 0.5) <= 0.5):
-            lo = mid
-        else:
-            hi = mid
-    return lo
-
-
-def vivid_lightness(L: float, C: float, h: float) -> float:
-    """`L` moved toward mid-lightness until sRGB holds the chroma min(`C`, `MIN_CHROMA`) at hue `h`.
-
-    Very light blues or very dark yellows cannot be colourful; this keeps the slot's hue visible.
-    """
-    while _max_chroma(L, h) < min(C, MIN_CHROMA) and abs(L - _VIVID_L) > _STEP:
-        L += _STEP if L < _VIVID_L else -_STEP
-    return L
-
-
-def readable(L: float, C: float, h: float, background: RGB, ratio: float, *, up: bool) -> RGB:
-    """Return OkLCh (L, C, h) made lighter (`up`) or darker until it has `ratio` on `background`."""
-    while 0.0 <= L <= 1.0:
-        rgb = _in_gamut(L, C, h)
-        if contrast_ratio(rgb, background) >= ratio:
-            return rgb
-        L += _STEP if up else -_STEP
-    return (255, 255, 255) if up else (0, 0, 0)
-
-
-def _lch(colors: np.ndarray) -> FloatArray:
-    lab = oklab_from_srgb(colors).reshape(-1, 3)
-    return np.stack(
-        [
-            lab[:, 0],
-            np.hypot(lab[:, 1], lab[:, 2]),
-            np.degrees(np.arctan2(lab[:, 2], lab[:, 1])) % 360,
-        ],
-        axis=1,
-    )
-
-
 def _hue_diff(h: FloatArray | float, target: float) -> FloatArray:
     return (np.asarray(h) - target + 180) % 360 - 180
 
 
-def slot_color(lch: FloatArray, shares: FloatArray, target: float) -> tuple[float, float, float]:
+def slot_color(lch_: FloatArray, shares: FloatArray, target: float) -> tuple[float, float, float]:
     """Return the OkLCh of a slot: the palette colour nearest in hue, turned toward `target`.
 
     Without any chromatic colour (a grey image) the slot is `target` itself at `MIN_CHROMA`.
     """
-    chromatic = lch[:, 1] >= CHROMATIC
+    chromatic = lch_[:, 1] >= CHROMATIC
     if not chromatic.any():
-        return float(np.average(lch[:, 0], weights=shares)), MIN_CHROMA, target
-    diff = np.abs(_hue_diff(lch[:, 2], target))
+        return float(np.average(lch_[:, 0], weights=shares)), MIN_CHROMA, target
+    diff = np.abs(_hue_diff(lch_[:, 2], target))
     # Nearest hue first; among near ties (within 5 degrees) the larger share.
     score = np.where(chromatic, np.round(diff / 5) - shares, np.inf)
-    L, C, h = lch[int(np.argmin(score))]
+    L, C, h = lch_[int(np.argmin(score))]
     h = target + float(np.clip(_hue_diff(h, target), -HUE_TOLERANCE, HUE_TOLERANCE))
     return float(L), max(float(C), MIN_CHROMA), h % 360
+
+
+def background_source(lch_: FloatArray, shares: FloatArray, *, light: bool) -> int:
+    """Index of the image's darkest (or lightest) dominant palette colour."""
+    dominant = shares >= min(DOMINANT_SHARE, float(shares.max()))
+    lightness = np.where(dominant, lch_[:, 0], np.nan)
+    return int(np.nanargmax(lightness) if light else np.nanargmin(lightness))
+
+
+@dataclass(frozen=True)
+class _Windows:
+    """Luminance windows of one scheme, from its background and colour 0."""
+
+    normal: tuple[float, float]  # colours 2, 3, 5, 6
+    under_white: tuple[float, float]  # colours 1, 4 (white text on them)
+    bright: tuple[float, float]
+    comment: tuple[float, float]
+    foreground: tuple[float, float]
+
+
+def _windows(bg: RGB, black: RGB, light: bool) -> _Windows:
+    yb, y0 = luminance(bg), luminance(black)
+    white_max = darker_than(1.0, TEXT_CONTRAST)
+    if light:
+        on_bg = darker_than(yb, TEXT_CONTRAST)
+        normal = (lighter_than(y0, TEXT_CONTRAST), min(on_bg, white_max))
+        return _Windows(
+            normal,
+            normal,
+            (0.0, on_bg),
+            (0.0, darker_than(yb, COMMENT_CONTRAST)),
+            (0.0, darker_than(yb, FG_CONTRAST)),
+        )
+    lo = lighter_than(max(yb, y0), TEXT_CONTRAST)
+    return _Windows(
+        (lo, 1.0),
+        (lo, white_max),
+        (lighter_than(yb, TEXT_CONTRAST), 1.0),
+        (lighter_than(yb, COMMENT_CONTRAST), 1.0),
+        (lighter_than(yb, FG_CONTRAST), 1.0),
+    )
+
+
+def _distinct(
+    normal: RGB, target: tuple[float, float, float], step: float, window: tuple[float, float]
+) -> RGB:
+    """The bright form of `normal`: `target`, moved `step` in lightness until it differs enough."""
+    L, C, h = target
+    color = fit_or_extreme((L, C, h), *window)
+    for _ in range(12):
+        if delta_e(color, normal) >= BRIGHT_DELTA_E * 1.02:
+            break
+        L = float(np.clip(L + step, 0.0, 1.0))
+        color = fit_or_extreme((L, C, h), *window)
+    return color
+
+
+def _red_green(
+    targets: dict[int, tuple[float, float, float]],
+    windows: dict[int, tuple[float, float]],
+    lifts: tuple[float, ...],
+    pair: tuple[int, int],
+    normals: tuple[RGB, RGB] | None = None,
+) -> tuple[RGB, RGB]:
+    """Colours for a red and a green slot that colour-blind readers can tell apart.
+
+    Tries, in order of the least change: red turned toward orange, green toward teal,
+    green's lightness moved by one of `lifts`, both more saturated; for bright slots (`normals` given) each
+    must also differ from its normal colour by `BRIGHT_DELTA_E`. The best pair if none
+    reaches `CVD_DELTA_E`.
+    """
+    red, green = pair
+    (rL, rC, rh), (gL, gC, gh) = targets[red], targets[green]
+    turns = np.arange(0.0, CVD_TURN + 0.1, CVD_TURN / 4)
+    options = sorted(
+        itertools.product(turns, turns, lifts, (1.0, 1.6, 2.4)),
+        key=lambda o: (o[0] + o[1] + 100 * abs(o[2]) + 20 * (o[3] - 1), o[1]),
+    )
+    best: tuple[float, RGB, RGB] | None = None
+    for dr, dg, up, more in options:
+        r = fit_or_extreme((rL, rC * more, (rh + dr) % 360), *windows[red])
+        g = fit_or_extreme(
+            (float(np.clip(gL + up, 0.0, 0.88)), gC * more, (gh + dg) % 360), *windows[green]
+        )
+        diff = cvd_difference(r, g)
+        if normals is not None:
+            apart = min(delta_e(r, normals[0]), delta_e(g, normals[1]))
+            diff = min(diff, apart * CVD_DELTA_E / BRIGHT_DELTA_E)
+        if diff >= CVD_DELTA_E * 1.02:
+            return r, g
+        if best is None or diff > best[0]:
+            best = (diff, r, g)
+    assert best is not None
+    return best[1], best[2]
 
 
 def make_theme(palette: Palette, *, light: bool = False, name: str = "chromapal") -> Theme:
@@ -179,7 +268,7 @@ def make_theme(palette: Palette, *, light: bool = False, name: str = "chromapal"
     light : bool
         A light background with dark text instead of the default dark scheme.
     name : str
-        Scheme name written into the target files.
+        Scheme name written into the target files (``dark`` or ``light`` is added).
 
     Raises
     ------
@@ -188,35 +277,47 @@ def make_theme(palette: Palette, *, light: bool = False, name: str = "chromapal"
     """
     if len(palette) == 0:
         raise ValueError("cannot make a theme from an empty palette")
-    scheme, up = (LIGHT, False) if light else (DARK, True)
-    lch = _lch(palette.colors)
+    scheme = LIGHT if light else DARK
+    lch_ = lch(palette.colors)
     shares = np.asarray(palette.proportions, dtype=np.float64)
-    _, tint_c, tint_h = lch[int(np.argmax(shares))]
-    background = _in_gamut(scheme.background, min(tint_c, 0.03), tint_h)
-    foreground = readable(
-        scheme.foreground, min(tint_c, 0.02), tint_h, background, FG_CONTRAST, up=up
-    )
-    ansi: list[RGB] = [(0, 0, 0)] * 16
-    for slot, L_grey in zip((0, 7, 8, 15), scheme.greys, strict=True):
-        ansi[slot] = readable(L_grey, min(tint_c, 0.02), tint_h, background, ANSI_CONTRAST, up=up)
+    Lb, Cb, hb = lch_[background_source(lch_, shares, light=light)]
+    tint = min(Cb, 0.02)
+    if light:
+        background = fit_or_extreme((Lb, Cb, hb), LIGHT_BG_MIN, 1.0)
+        Ld, Cd, hd = lch_[int(np.argmin(lch_[:, 0]))]
+        black = fit_or_extreme((0.0, Cd, hd), 0.0, LIGHT_BLACK_MAX)
+    else:
+        background = fit_or_extreme((Lb, Cb * BG_CHROMA_GAIN, hb), 0.0, DARK_BG_MAX)
+        black = background
+    w = _windows(background, black, light)
+    foreground = fit_or_extreme((scheme.foreground, tint, hb), *w.foreground)
+    ansi: list[RGB] = [black] + [WHITE] * 15
+    ansi[8] = _distinct(black, (scheme.grey8, tint, hb), -0.04 if light else 0.04, w.comment)
+    grey7 = (scheme.grey7, tint, hb)
+    ansi[7] = _distinct(WHITE, grey7, -0.04, (0.0, 1.0) if light else w.normal)
+    targets: dict[int, tuple[float, float, float]] = {}
+    windows: dict[int, tuple[float, float]] = {}
     lo, hi = scheme.ansi
-    for slot, target in SLOT_HUES.items():
-        L, C, h = slot_color(lch, shares, target)
+    for slot, hue in SLOT_HUES.items():
+        L, C, h = slot_color(lch_, shares, hue)
         L = float(np.clip(L, lo, hi))
-        ansi[slot] = readable(vivid_lightness(L, C, h), C, h, background, ANSI_CONTRAST, up=up)
-        L_bright = vivid_lightness(L + scheme.bright, C * 1.1, h)
-        ansi[slot + 8] = readable(L_bright, C * 1.1, h, background, ANSI_CONTRAST, up=up)
-    best = int(np.argmax(np.where(lch[:, 1] >= CHROMATIC, lch[:, 1], -1)))
-    cursor = (
-        readable(
-            float(np.clip(lch[best, 0], lo, hi)),
-            lch[best, 1],
-            lch[best, 2],
-            background,
-            ANSI_CONTRAST,
-            up=up,
-        )
-        if lch[best, 1] >= CHROMATIC
-        else foreground
-    )
+        targets[slot] = (L, C, h)
+        targets[slot + 8] = (float(np.clip(L + scheme.bright, 0, 1)), C * 1.1, h)
+        windows[slot] = w.under_white if slot in (1, 4) else w.normal
+        windows[slot + 8] = w.bright
+    for slot in (3, 4, 5, 6, 11, 12, 13, 14):
+        ansi[slot] = fit_or_extreme(targets[slot], *windows[slot])
+    lifts = (0.0,) if light else (0.0, 0.06, 0.12)
+    ansi[1], ansi[2] = _red_green(targets, windows, lifts, (1, 2))
+    bright_lifts = (0.0, -0.06, -0.12, 0.06) if light else (0.0, 0.06, 0.12, 0.18, -0.06)
+    ansi[9], ansi[10] = _red_green(targets, windows, bright_lifts, (9, 10), (ansi[1], ansi[2]))
+    step = scheme.bright / 2
+    for slot in range(11, 15):
+        if delta_e(ansi[slot], ansi[slot - 8]) < BRIGHT_DELTA_E * 1.02:
+            ansi[slot] = _distinct(ansi[slot - 8], targets[slot], step, windows[slot])
+    best = int(np.argmax(np.where(lch_[:, 1] >= CHROMATIC, lch_[:, 1], -1)))
+    cursor = foreground
+    if lch_[best, 1] >= CHROMATIC:
+        L, C, h = lch_[best]
+        cursor = fit_or_extreme((float(np.clip(L, lo, hi)), C, h), *w.comment)
     return Theme(background, foreground, cursor, tuple(ansi), light=light, name=name)
