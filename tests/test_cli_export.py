@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import tomllib
 from pathlib import Path
 
@@ -219,7 +220,7 @@ def test_theme_prints_to_stdout_without_output(poster):
     result = run("theme", poster, "--target", "windows-terminal", "--light", "--name", "poster")
     assert result.exit_code == 0
     data = json.loads(result.stdout)
-    assert data["name"] == "poster" and len(data) == 21
+    assert data["name"] == "poster light" and len(data) == 21
 
 
 @pytest.mark.parametrize("color", [(128, 128, 128), (0, 0, 0)])
@@ -240,6 +241,38 @@ def test_theme_preview_prints_coloured_text(poster):
     assert "normal" in result.output and "bright" in result.output
 
 
+def test_theme_preview_shows_every_pairing_with_its_ratio(poster):
+    """--preview lists the text-on-colour pairings (bg, 0 and 15 on the colours) with ratios."""
+    result = run("theme", poster, "--preview")
+    text = re.sub(r"\x1b\[[0-9;]*m", "", result.output)
+    assert "text on the colours" in text and "colours on the background" in text
+    ratios = [float(r) for r in re.findall(r"(\d+\.\d):1", text)]
+    assert len(ratios) >= 6 + 6 + 2 + 2 and min(ratios) >= 3.0
+
+
+@pytest.mark.parametrize("target", ["konsole", "base16", "pywal", "alacritty-yaml", "tmux"])
+def test_theme_writes_the_new_targets(poster, tmp_path, target):
+    """Every registry target is a --target choice and writes a file."""
+    out = tmp_path / f"scheme.{target}"
+    result = run("theme", poster, "--target", target, "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert out.read_text().strip()
+
+
+def test_procreate_export_reports_the_colours_written(tmp_path):
+    """Asked for 40 colours of a noisy image, a Procreate file holds 30 and the message says so."""
+    path = tmp_path / "noise.png"
+    rng = np.random.default_rng(5)
+    Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(path)
+    out = tmp_path / "p.swatches"
+    result = run(str(path), "-k", "40", "-o", str(out))
+    assert result.exit_code == 0, result.output
+    assert len(read_palette(out)) == 30
+    assert result.output.strip().splitlines()[-1] == (
+        f"wrote {out} (procreate, the first 30 of 40 colours (procreate reads 30))"
+    )
+
+
 def test_theme_needs_a_target_or_preview(poster):
     """``theme IMAGE`` alone is a usage error."""
     result = run("theme", poster)
@@ -251,9 +284,9 @@ def test_theme_needs_a_target_or_preview(poster):
 
 def test_theme_unknown_target_is_a_usage_error(poster):
     """An unknown --target exits 2 naming the choices."""
-    result = run("theme", poster, "--target", "konsole")
+    result = run("theme", poster, "--target", "konsol")
     assert result.exit_code == 2
-    assert "'konsole' is not one of 'xresources', 'kitty'" in result.output
+    assert "'konsol' is not one of 'xresources', 'kitty'" in result.output
 
 
 def test_theme_of_a_missing_file_is_a_one_line_error(tmp_path):

@@ -16,6 +16,7 @@ import pytest
 from chromapal.export import (
     FORMATS,
     PaletteFileError,
+    colors_written,
     dump_palette,
     format_for_path,
     load_palette,
@@ -165,7 +166,99 @@ def test_duplicate_labels_get_unique_variable_names():
     """Two colours with the same nearest name get distinct identifiers (-2 suffix)."""
     p = Palette(np.array([(255, 0, 0), (254, 1, 1)], np.uint8), [0.5, 0.5])
     tailwind = json.loads(dump_palette(p, "tailwind"))
-    assert tailwind == {"red": "#ff0000", "red-2": "#fe0101"}
+    assert tailwind == {"palette": {"red": "#ff0000", "red-2": "#fe0101"}}
+
+
+def _labels_in(fmt: str, data: bytes) -> list[str]:
+    """The colour labels of a file, read with the standard library only."""
+    if fmt == "gpl":
+        return [line.split("\t")[1] for line in data.decode().splitlines()[4:]]
+    if fmt == "ase":
+        out, offset = [], 12
+        for _ in range(struct.unpack_from(">I", data, 8)[0]):
+            length = struct.unpack_from(">I", data, offset + 2)[0]
+            units = struct.unpack_from(">H", data, offset + 6)[0]
+            out.append(data[offset + 8 : offset + 8 + 2 * units - 2].decode("utf-16-be"))
+            offset += 6 + length
+        return out
+    if fmt == "kpl":
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            root = ElementTree.fromstring(zf.read("colorset.xml"))
+        return [e.get("name") for e in root.iter("ColorSetEntry")]
+    if fmt == "svg":
+        root = ElementTree.fromstring(data)
+        return [t.text for t in root.iter("{http://www.w3.org/2000/svg}text")][0::2]
+    if fmt == "paintnet":
+        return [line[2:] for line in data.decode().splitlines()[3:] if line.startswith("; ")]
+    if fmt == "css":
+        return re.findall(r"--color-([\w-]+):", data.decode())
+    if fmt == "scss":
+        return re.findall(r"\$color-([\w-]+):", data.decode())
+    assert fmt == "tailwind"
+    return list(json.loads(data)["palette"])
+
+
+@pytest.mark.parametrize("fmt", ["gpl", "ase", "kpl", "svg", "paintnet", "css", "scss", "tailwind"])
+def test_one_naming_rule_for_repeated_names_in_every_format(fmt):
+    """24 greys that all look 'dimgray'-ish: labels are numbered alike in every labelled format."""
+    greys = np.array([(100 + i // 8, 100 + i // 8, 100 + i // 8) for i in range(24)], np.uint8)
+    p = Palette(greys, np.full(24, 1 / 24))
+    names = nearest_names(greys)
+    assert len(set(names)) < 24  # repeats to number
+    expected, seen = [], {}
+    for name in names:  # the rule written out: n-th repeat gets " n"
+        seen[name] = seen.get(name, 0) + 1
+        expected.append(name if seen[name] == 1 else f"{name} {seen[name]}")
+    got = _labels_in(fmt, dump_palette(p, fmt))
+    if fmt in ("css", "scss", "tailwind"):
+        expected = [e.replace(" ", "-") for e in expected]
+    assert got == expected
+    assert len(set(got)) == 24
+
+
+def test_tailwind_map_is_namespaced_so_defaults_stay():
+    """Colour names such as red or gray are under 'palette', never top-level keys of the map."""
+    p = Palette(np.array([(255, 0, 0), (128, 128, 128), (255, 192, 203)], np.uint8), [0.4, 0.3, 0.3])
+    data = json.loads(dump_palette(p, "tailwind"))
+    assert list(data) == ["palette"] and list(data["palette"]) == ["red", "gray", "pink"]
+
+
+HOSTILE_SOURCE = "/tmp/a */ b --> c ]]> d\n:root{--evil:#000000}\r\x00e.png"
+
+
+@pytest.mark.parametrize("fmt", ["css", "scss", "gpl", "paintnet", "svg", "kpl", "procreate"])
+def test_a_hostile_image_path_never_ends_a_comment_or_line(fmt):
+    """A path with */, -->, ]]> and a newline stays inside the file's comment or name field."""
+    p = Palette(np.array([(220, 20, 60), (255, 215, 0)], np.uint8), [0.6, 0.4], source=HOSTILE_SOURCE)
+    data = dump_palette(p, fmt)
+    back = load_palette(data, fmt)
+    assert back.hex == ["#dc143c", "#ffd700"]  # nothing lost, nothing injected
+    if fmt in ("css", "scss", "gpl", "paintnet", "svg"):
+        text = data.decode()
+        assert "\x00" not in text and "\r" not in text.replace("\r\n", "\n")
+    if fmt == "css":
+        body = re.sub(r"/\*.*?\*/", "", data.decode(), flags=re.S)  # what a CSS parser keeps
+        assert re.findall(r"--[\w-]+", body) == ["--color-crimson", "--color-gold"]
+    if fmt == "scss":
+        body = re.sub(r"//[^\n]*", "", data.decode())
+        assert re.findall(r"\$[\w-]+", body) == ["$color-crimson", "$color-gold"]
+    if fmt == "gpl":
+        assert data.decode().splitlines()[1].startswith("Name: ") and len(data.decode().splitlines()) == 6
+    if fmt == "svg":
+        root = ElementTree.fromstring(data)
+        assert len(list(root.iter("{http://www.w3.org/2000/svg}rect"))) == 2
+
+
+@pytest.mark.parametrize(("fmt", "limit"), [("procreate", 30), ("paintnet", 96)])
+def test_formats_with_a_colour_limit_write_what_the_program_reads(fmt, limit):
+    """Procreate reads 30 colours, Paint.NET 96: the file holds that many and says so."""
+    rng = np.random.default_rng(3)
+    p = Palette(rng.integers(0, 256, (256, 3)).astype(np.uint8), np.full(256, 1 / 256))
+    back = load_palette(dump_palette(p, fmt), fmt)
+    assert len(back) == limit
+    assert np.array_equal(back.colors, p.colors[:limit]) or fmt == "procreate"
+    assert colors_written(p, fmt) == f"the first {limit} of 256 colours ({fmt} reads {limit})"
+    assert colors_written(Palette(p.colors[:5], np.full(5, 0.2)), fmt) == "5 colours"
 
 
 def test_xkcd_names_can_label_the_files(palette):

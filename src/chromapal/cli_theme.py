@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.text import Text
 
 from .adjust import clean_palette
 from .cli import (
@@ -25,12 +24,20 @@ from .cli import (
     palette_for,
 )
 from .errors import PaletteError
-from .export import FORMATS, PaletteFileError, dump_palette, extensions, format_for_path
+from .export import (
+    FORMATS,
+    PaletteFileError,
+    colors_written,
+    dump_palette,
+    extensions,
+    format_for_path,
+)
 from .export.atomic import write_bytes_atomic
 from .export.terminal import THEME_TARGETS, dump_theme
 from .names import parse_color
 from .palette import Palette
-from .theme import ANSI_NAMES, Theme, make_theme
+from .theme import make_theme
+from .theme_preview import preview_lines
 
 RGB = tuple[int, int, int]
 
@@ -103,54 +110,10 @@ def write_export(palette: Palette, fmt: str, output: str | None, *, names: str) 
         write_bytes_atomic(output, data)
     except OSError as exc:
         raise click.ClickException(f"{output}: cannot write ({exc.strerror or exc})") from exc
-    click.echo(f"wrote {output} ({fmt}, {len(palette)} colours)", err=True)
+    click.echo(f"wrote {output} ({fmt}, {colors_written(palette, fmt)})", err=True)
 
 
 # -- theme -----------------------------------------------------------------------------------
-
-
-def preview_lines(theme: Theme) -> list[Text]:
-    """Render the scheme as coloured text: the 16 colours as swatches, then as text."""
-    h = theme.hex()
-    bg, fg = h["background"], h["foreground"]
-    base = f"{fg} on {bg}"
-
-    def line(*parts: tuple[str, str]) -> Text:
-        text = Text(" ", style=base)
-        for chunk, style in parts:
-            text.append(chunk, style=style)
-        text.append(" " * max(0, 66 - len(text)), style=base)
-        return text
-
-    kind = "light" if theme.light else "dark"
-    lines = [line((f"{theme.name}: {kind} scheme", f"bold {base}")), line()]
-    for label, offset in (("normal", 0), ("bright", 8)):
-        parts = [(f"{label:<7}", base)]
-        for i in range(8):
-            parts.append(
-                (
-                    f"{i + offset:^7}",
-                    f"{'#000000' if theme.light else bg} on {h[f'color{i + offset}']}",
-                )
-            )
-        lines.append(line(*parts))
-    lines.append(line())
-    for offset in (0, 8):
-        parts = [(f"{'bright' if offset else 'normal':<7}", base)]
-        parts += [
-            (f"{ANSI_NAMES[i]:<8}", f"{h[f'color{i + offset}']} on {bg}") for i in range(1, 7)
-        ]
-        lines.append(line(*parts))
-    lines += [
-        line(),
-        line(
-            ("$ ", f"{h['color2']} on {bg}"),
-            ("chromapal theme photo.jpg --preview", base),
-            (" ", f"on {h['cursor']}"),
-        ),
-        line(("foreground on background: ", base), (f"{fg} on {bg}", f"bold {base}")),
-    ]
-    return lines
 
 
 @click.command("theme", cls=OneLineCommand)
@@ -177,7 +140,7 @@ def theme_command(
     name: str | None,
     **options: Any,
 ) -> None:
-    """Make a 16-colour terminal scheme from IMAGE's palette (foreground 7:1, ANSI colours 3:1)."""
+    """Make a 16-colour terminal scheme from IMAGE's palette (text 7:1, colours 4.5:1 both ways)."""
     if target is None and not preview:
         raise click.UsageError("give --target NAME to write a scheme, or --preview to see it")
     if output is not None and target is None:

@@ -8,6 +8,8 @@ CIEDE2000 difference; ties go to the name listed first.
 from __future__ import annotations
 
 import functools
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from typing import Final
@@ -70,6 +72,30 @@ def nearest_names(colors: ArrayLike, which: str = "css") -> list[str]:
     lab = lab_from_srgb(np.asarray(colors, dtype=np.float64).reshape(-1, 3))
     distances = ciede2000(lab[:, None, :], table.lab[None, :, :])  # (n, names)
     return [table.names[i] for i in np.argmin(distances, axis=1)]
+
+
+def label_key(label: str) -> str:
+    """The identifier form of a label: lower case, runs of other characters as ``-``."""
+    return re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "color"
+
+
+def unique_labels(labels: Sequence[str]) -> list[str]:
+    """Number repeated labels: ``["dimgray", "dimgray", "red"]`` -> ``dimgray, dimgray 2, red``.
+
+    The one naming rule of every palette file: a label whose identifier (`label_key`) is
+    already taken gets `` 2``, `` 3`` ... until it is free, so labels (GIMP, ASE, Krita,
+    SVG) and identifiers (``--color-dimgray-2`` in CSS, SCSS, Tailwind) match.
+    """
+    out: list[str] = []
+    taken: set[str] = set()
+    for label in labels:
+        text, n = label, 1
+        while label_key(text) in taken:
+            n += 1
+            text = f"{label} {n}"
+        taken.add(label_key(text))
+        out.append(text)
+    return out
 
 
 def palette_names(palette: Palette) -> dict[str, list[str]]:

@@ -117,6 +117,7 @@ class Theme:
     ansi: tuple[RGB, ...]  # 16 colours: 0-7 normal, 8-15 bright
     light: bool = False
     name: str = "chromapal"
+    source: str | None = None  # the image's path, for tools that show the wallpaper (pywal)
 
     def __post_init__(self) -> None:
         if len(self.ansi) != 16:
@@ -320,4 +321,6 @@ def make_theme(palette: Palette, *, light: bool = False, name: str = "chromapal"
     if lch_[best, 1] >= CHROMATIC:
         L, C, h = lch_[best]
         cursor = fit_or_extreme((float(np.clip(L, lo, hi)), C, h), *w.comment)
-    return Theme(background, foreground, cursor, tuple(ansi), light=light, name=name)
+    return Theme(
+        background, foreground, cursor, tuple(ansi), light=light, name=name, source=palette.source
+    )

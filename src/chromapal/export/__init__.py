@@ -9,6 +9,12 @@ longest registered extension the file name ends with, the first registered forma
 winning a tie. So ``.txt`` is the plain hex list and ``.json`` chromapal's JSON;
 Paint.NET (also ``.txt``) needs ``--format paintnet`` to be written, and is recognised
 by its content when a ``.txt`` file is read. ``.tailwind.json`` names the Tailwind map.
+
+Labels follow one rule in every format (`chromapal.names.unique_labels`): a name that
+repeats gets `` 2``, `` 3`` ... (``dimgray``, ``dimgray 2``), and identifiers (CSS, SCSS,
+Tailwind) are those labels in lower case with ``-`` for spaces (``dimgray-2``).
+Formats whose program reads fewer colours than a palette can have (`Format.max_colors`:
+Procreate 30, Paint.NET 96) get the first colours only, and `colors_written` says so.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from pathlib import Path
 from typing import Final
 
 from ..errors import PaletteError
-from ..names import nearest_names
+from ..names import nearest_names, unique_labels
 from ..palette import Palette
 from . import apps, data, web
 from .atomic import write_bytes_atomic
@@ -41,6 +47,7 @@ class Format:
     reader: Reader
     description: str
     binary: bool = False
+    max_colors: int | None = None  # the most colours the program reads; the rest are left out
 
 
 FORMATS: Final[dict[str, Format]] = {
@@ -64,7 +71,11 @@ FORMATS: Final[dict[str, Format]] = {
         ("ase",), apps.write_ase, apps.read_ase, "Adobe Swatch Exchange (binary)", binary=True
     ),
     "paintnet": Format(
-        ("txt",), apps.write_paintnet, apps.read_paintnet, "Paint.NET palette (.txt)"
+        ("txt",),
+        apps.write_paintnet,
+        apps.read_paintnet,
+        "Paint.NET palette (.txt, up to 96 colours)",
+        max_colors=apps.PAINTNET_MAX,
     ),
     "kpl": Format(("kpl",), apps.write_kpl, apps.read_kpl, "Krita palette (zip)", binary=True),
     "procreate": Format(
@@ -73,6 +84,7 @@ FORMATS: Final[dict[str, Format]] = {
         apps.read_procreate,
         "Procreate swatches (zip, up to 30 colours)",
         binary=True,
+        max_colors=apps.PROCREATE_MAX,
     ),
     "svg": Format(("svg",), web.write_svg, web.read_svg, "SVG swatch strip with labels"),
 }
@@ -113,8 +125,35 @@ def format_for_path(path: str | Path, fmt: str | None = None) -> str:
 
 
 def palette_labels(palette: Palette, names: str = "css") -> list[str]:
-    """Return each colour's label in exported files: its nearest ``"css"`` or ``"xkcd"`` name."""
-    return nearest_names(palette.colors, names) if len(palette) else []
+    """Return each colour's label in exported files: its nearest ``"css"`` or ``"xkcd"`` name.
+
+    Repeated names are numbered (``dimgray``, ``dimgray 2``): see the module doc.
+    """
+    return unique_labels(nearest_names(palette.colors, names)) if len(palette) else []
+
+
+def written_palette(palette: Palette, fmt: str) -> Palette:
+    """The part of `palette` a `fmt` file holds: all of it, or its first `Format.max_colors`."""
+    limit = FORMATS[fmt].max_colors
+    if limit is None or len(palette) <= limit:
+        return palette
+    return Palette(
+        palette.colors[:limit],
+        palette.proportions[:limit],
+        source=palette.source,
+        k=palette.k,
+        space=palette.space,
+        note=palette.note,
+        meta=palette.meta,
+    )
+
+
+def colors_written(palette: Palette, fmt: str) -> str:
+    """``"12 colours"``, or ``"the first 30 of 256 colours (Procreate reads 30)"``."""
+    kept = len(written_palette(palette, fmt))
+    if kept == len(palette):
+        return f"{kept} colours"
+    return f"the first {kept} of {len(palette)} colours ({fmt} reads {kept})"
 
 
 def dump_palette(palette: Palette, fmt: str, *, names: str = "css") -> bytes:
@@ -127,6 +166,7 @@ def dump_palette(palette: Palette, fmt: str, *, names: str = "css") -> bytes:
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown palette format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    palette = written_palette(palette, fmt)
     return FORMATS[fmt].writer(palette, palette_labels(palette, names))
 
 

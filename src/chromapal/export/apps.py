@@ -29,10 +29,12 @@ import numpy as np
 from ..colorspace import lab_to_srgb
 from ..palette import Palette
 from .data import equal_shares
+from .text import comment_text
 
 
 def _name(palette: Palette) -> str:
-    return PurePath(palette.source).stem if palette.source else "chromapal"
+    """The palette's name inside a file: the image's name, safe in any comment or line."""
+    return comment_text(PurePath(palette.source).stem) if palette.source else "chromapal"
 
 
 def _u8(value: float) -> int:
@@ -52,7 +54,7 @@ def write_gpl(palette: Palette, labels: Sequence[str]) -> bytes:
     ]
     for label, s in zip(labels, palette, strict=True):
         r, g, b = s.rgb
-        lines.append(f"{r:3d} {g:3d} {b:3d}\t{label}")
+        lines.append(f"{r:3d} {g:3d} {b:3d}\t{comment_text(label)}")
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -132,17 +134,21 @@ def read_ase(data: bytes) -> Palette:
 # Paint.NET ----------------------------------------------------------------------------------
 
 _PDN_LINE = re.compile(r"[0-9a-fA-F]{8}")
+PAINTNET_MAX = 96  # colours Paint.NET reads from a palette file
 
 
 def write_paintnet(palette: Palette, labels: Sequence[str]) -> bytes:
-    """Paint.NET palette: comment header, then ``FFRRGGBB`` per colour (labels as comments)."""
+    """Paint.NET palette: comment header, then ``FFRRGGBB`` per colour (labels as comments).
+
+    Paint.NET reads 96 colours; only the first `PAINTNET_MAX` are written.
+    """
     lines = [
         "; paint.net Palette File",
-        "; Made by chromapal. Lines that start with a semicolon are comments.",
-        "; Colors are written as 8-digit hexadecimal numbers: aarrggbb (Paint.NET reads up to 96).",
+        f"; {_name(palette)}: made by chromapal. Lines that start with a semicolon are comments.",
+        "; Colors are written as 8-digit hexadecimal numbers: aarrggbb (Paint.NET reads 96).",
     ]
-    for label, s in zip(labels, palette, strict=True):
-        lines += [f"; {label}", "FF" + s.hex[1:].upper()]
+    for label, s in list(zip(labels, palette, strict=True))[:PAINTNET_MAX]:
+        lines += [f"; {comment_text(label)}", "FF" + s.hex[1:].upper()]
     return ("\r\n".join(lines) + "\r\n").encode()
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from ..names import label_key, unique_labels
 from ..palette import Palette, dumps_palettes, parse_hex
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6}|[0-9a-fA-F]{3})")
@@ -96,21 +97,26 @@ def read_hex(data: bytes) -> Palette:
 
 
 def slugs(labels: Sequence[str]) -> list[str]:
-    """Make labels identifiers: ``'dark olive green'`` -> ``'dark-olive-green'``; repeats ``-2``."""
-    out: list[str] = []
-    for label in labels:
-        base = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-") or "color"
-        slug, n = base, 1
-        while slug in out:
-            n += 1
-            slug = f"{base}-{n}"
-        out.append(slug)
-    return out
+    """Make labels identifiers: ``'dark olive green'`` -> ``'dark-olive-green'``.
+
+    Repeats are numbered by the one naming rule, `chromapal.names.unique_labels`
+    (``dimgray``, ``dimgray-2``), whether or not the labels were numbered already.
+    """
+    return [label_key(label) for label in unique_labels(labels)]
+
+
+#: The one key of the Tailwind map: ``theme.extend.colors`` gains ``palette-*`` colours and
+#: keeps every default colour (``red``, ``gray`` ...).
+TAILWIND_KEY = "palette"
 
 
 def write_tailwind(palette: Palette, labels: Sequence[str]) -> bytes:
-    """Write a flat ``{"name": "#rrggbb"}`` map, ready for Tailwind's ``theme.extend.colors``."""
-    colors = dict(zip(slugs(labels), palette.hex, strict=True))
+    """Write ``{"palette": {"name": "#rrggbb"}}`` for Tailwind's ``theme.extend.colors``.
+
+    Classes are ``bg-palette-NAME``, ``text-palette-NAME`` ...: namespaced, so extending
+    Tailwind's colours never replaces a default scale such as ``red`` or ``gray``.
+    """
+    colors = {TAILWIND_KEY: dict(zip(slugs(labels), palette.hex, strict=True))}
     return (json.dumps(colors, indent=2) + "\n").encode()
 
 

@@ -1,4 +1,10 @@
-"""Terminal colour-scheme files: one writer per terminal, registered in `THEME_TARGETS`."""
+"""Terminal colour-scheme files: one writer per terminal, registered in `THEME_TARGETS`.
+
+Writers of the terminals of Linux desktops (GNOME Terminal, Konsole, xfce4-terminal, Tilix,
+st, tmux) are in `terminal_linux`; formats other tools read (Alacritty's YAML, base16,
+pywal) in `terminal_tools`. Every name is `Theme.scheme_name` (``"<image> dark"`` or
+``"<image> light"``), so both schemes of one image install side by side.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,8 @@ from dataclasses import dataclass
 from typing import Final
 
 from ..theme import ANSI_NAMES, Theme
+from . import terminal_linux, terminal_tools
+from .text import header_line, toml_string
 
 
 def _hex(theme: Theme) -> dict[str, str]:
@@ -16,8 +24,7 @@ def _hex(theme: Theme) -> dict[str, str]:
 
 
 def _header(theme: Theme, comment: str) -> str:
-    kind = "light" if theme.light else "dark"
-    return f"{comment} {theme.name}: {kind} terminal colours made by chromapal\n"
+    return header_line(theme.scheme_name, comment)
 
 
 def write_xresources(theme: Theme) -> str:
@@ -46,7 +53,7 @@ def write_kitty(theme: Theme) -> str:
 
 
 def _toml_table(name: str, values: dict[str, str]) -> str:
-    return f"[{name}]\n" + "".join(f'{key} = "{value}"\n' for key, value in values.items())
+    return f"[{name}]\n" + "".join(f"{key} = {toml_string(value)}\n" for key, value in values.items())
 
 
 def write_alacritty(theme: Theme) -> str:
@@ -83,7 +90,7 @@ def write_wezterm(theme: Theme) -> str:
     return (
         _header(theme, "#")
         + body
-        + _toml_table("metadata", {"name": theme.name, "author": "chromapal"})
+        + _toml_table("metadata", {"name": theme.scheme_name, "author": "chromapal"})
     )
 
 
@@ -94,7 +101,7 @@ def write_windows_terminal(theme: Theme) -> str:
     """Windows Terminal scheme object (add it to ``schemes`` in settings.json)."""
     h = _hex(theme)
     scheme = {
-        "name": theme.name,
+        "name": theme.scheme_name,
         "background": h["background"],
         "foreground": h["foreground"],
         "cursorColor": h["cursor"],
@@ -204,7 +211,10 @@ THEME_TARGETS: Final[dict[str, ThemeTarget]] = {
         "colors.Xresources", write_xresources, "X resources (xterm, urxvt, st)"
     ),
     "kitty": ThemeTarget("theme.conf", write_kitty, "kitty"),
-    "alacritty": ThemeTarget("theme.toml", write_alacritty, "Alacritty (TOML)"),
+    "alacritty": ThemeTarget("theme.toml", write_alacritty, "Alacritty 0.13 and later (TOML)"),
+    "alacritty-yaml": ThemeTarget(
+        "theme.yml", terminal_tools.write_alacritty_yaml, "Alacritty 0.11 and 0.12 (YAML)"
+    ),
     "wezterm": ThemeTarget("chromapal.toml", write_wezterm, "WezTerm colour scheme (TOML)"),
     "windows-terminal": ThemeTarget(
         "scheme.json", write_windows_terminal, "Windows Terminal scheme (JSON)"
@@ -215,6 +225,29 @@ THEME_TARGETS: Final[dict[str, ThemeTarget]] = {
     "shell": ThemeTarget("theme.sh", write_shell, "shell script of escape sequences"),
     "vscode": ThemeTarget(
         "settings.json", write_vscode, "VS Code terminal colours (settings fragment)"
+    ),
+    "gnome-terminal": ThemeTarget(
+        "gnome-terminal.sh",
+        terminal_linux.write_gnome_terminal,
+        "GNOME Terminal (a script adding the profile with dconf)",
+    ),
+    "konsole": ThemeTarget(
+        "chromapal.colorscheme", terminal_linux.write_konsole, "Konsole (.colorscheme)"
+    ),
+    "xfce4-terminal": ThemeTarget(
+        "chromapal.theme", terminal_linux.write_xfce4_terminal, "xfce4-terminal colour scheme"
+    ),
+    "tilix": ThemeTarget("chromapal.json", terminal_linux.write_tilix, "Tilix scheme (JSON)"),
+    "st": ThemeTarget("colors.h", terminal_linux.write_st, "st (config.h colour array)"),
+    "tmux": ThemeTarget("colors.tmux.conf", terminal_linux.write_tmux, "tmux status colours"),
+    "base16": ThemeTarget(
+        "chromapal.yaml", terminal_tools.write_base16, "base16 scheme (tinted-theming YAML)"
+    ),
+    "pywal": ThemeTarget(
+        "colors.json", terminal_tools.write_pywal_json, "pywal colors.json (wal -f FILE)"
+    ),
+    "pywal-sh": ThemeTarget(
+        "colors.sh", terminal_tools.write_pywal_sh, "pywal colors.sh (shell variables)"
     ),
 }
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..palette import Palette, parse_hex, text_color_for
 from .data import equal_shares, slugs
+from .text import comment_text
 
 _CSS_VAR = re.compile(r"--([A-Za-z0-9_-]+)\s*:\s*(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3})\b")
 _SCSS_VAR = re.compile(r"\$([A-Za-z0-9_-]+)\s*:\s*(#[0-9a-fA-F]{6}|#[0-9a-fA-F]{3})\b")
@@ -18,7 +19,12 @@ _SVG_NS = "http://www.w3.org/2000/svg"
 
 
 def _title(palette: Palette) -> str:
-    return f"chromapal palette of {palette.source}" if palette.source else "chromapal palette"
+    """The palette's title in comments: its image's path, made safe for any comment."""
+    return (
+        f"chromapal palette of {comment_text(palette.source)}"
+        if palette.source
+        else "chromapal palette"
+    )
 
 
 def write_css(palette: Palette, labels: Sequence[str]) -> bytes:
