@@ -21,7 +21,7 @@ from PIL import Image
 
 from chromapal import cli
 from chromapal.pipeline import extract
-from chromapal import store as store_module
+from chromapal import store_export
 from chromapal.store import PaletteStore
 
 CHROMAPAL = [sys.executable, "-m", "chromapal"]
@@ -391,7 +391,7 @@ def test_a_failed_export_leaves_no_partial_file(collection, tmp_path, monkeypatc
     invoke("batch", str(collection), "-k", "2", "--db", str(db), "--workers", "1")
     old = tmp_path / "old.csv"
     old.write_text("the previous export\n")
-    real_rows = store_module.flat_rows
+    real_rows = store_export.flat_rows
 
     def rows_then_disk_full(store):
         rows = real_rows(store)
@@ -401,7 +401,7 @@ def test_a_failed_export_leaves_no_partial_file(collection, tmp_path, monkeypatc
         finally:
             rows.close()
 
-    monkeypatch.setattr(store_module, "flat_rows", rows_then_disk_full)
+    monkeypatch.setattr(store_export, "flat_rows", rows_then_disk_full)
     for name in ("new.csv", "new.jsonl", "old.csv"):
         result = invoke("export", "--db", str(db), "-o", str(tmp_path / name))
         assert (result.exit_code, result.stderr) == (

@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from chromapal.colorspace import lab_from_srgb, oklab_from_srgb
-from chromapal import store as store_module
-from chromapal.store import CELL, PaletteStore, StoreError, bucket_of, export, options_key
+from chromapal import store_export
+from chromapal.store import CELL, PaletteStore, StoreError, bucket_of, options_key
+from chromapal.store_export import export
 
 OPTIONS = options_key({"k": 2, "space": "oklab"})
 CLOSE = 1e-9
@@ -255,7 +256,7 @@ def test_an_export_that_fails_midway_leaves_no_file(store, tmp_path, monkeypatch
         pytest.importorskip("pyarrow", reason="pyarrow (the parquet extra) is not installed")
     for i in range(3):
         store.add_palette(record(source=f"/img/{i}.png"), OPTIONS)
-    real_rows = store_module.flat_rows
+    real_rows = store_export.flat_rows
 
     def rows_then_fail(s):
         rows = real_rows(s)
@@ -266,7 +267,7 @@ def test_an_export_that_fails_midway_leaves_no_file(store, tmp_path, monkeypatch
         finally:
             rows.close()
 
-    monkeypatch.setattr(store_module, "flat_rows", rows_then_fail)
+    monkeypatch.setattr(store_export, "flat_rows", rows_then_fail)
     out = tmp_path / "out" / f"palettes.{fmt}"
     out.parent.mkdir()
     with pytest.raises(RuntimeError, match="midway"):

@@ -14,46 +14,22 @@ be stopped from outside); decoding and clustering there run to the end.
 
 from __future__ import annotations
 
-import glob
 import inspect
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 from . import __version__
 from .colorspace import canonical_space
 from .errors import ImageTimeoutError, PaletteError
-from .load import DRAFT_ABOVE, MAX_PIXELS, is_url, load_image
+from .load import DRAFT_ABOVE, MAX_PIXELS, load_image
 from .pipeline import extract, extract_palette
+from .sources import IMAGE_EXTENSIONS, expand_inputs, file_stamp  # noqa: F401 - part of this API
 from .store import PaletteStore, options_key
 from .workers import WorkerCrashedError, WorkerPool, fetch_within
 
-#: File extensions picked up when a folder is given (case-insensitive).
-IMAGE_EXTENSIONS: Final = frozenset(
-    {
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".jpe",
-        ".gif",
-        ".webp",
-        ".bmp",
-        ".tif",
-        ".tiff",
-        ".tga",
-        ".ppm",
-        ".pgm",
-        ".pbm",
-        ".pnm",
-        ".ico",
-        ".jp2",
-        ".j2k",
-        ".jpx",
-    }
-)
 #: Seconds each image may take (download, decoding, clustering) unless told otherwise.
 DEFAULT_TIMEOUT: Final = 30.0
 #: Tasks kept in flight per Dask worker thread: enough to keep them busy, few enough to stop fast.
@@ -167,82 +143,6 @@ class BatchSummary:
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
 
-# -- inputs ------------------------------------------------------------------------------
-
-
-def expand_inputs(inputs: Iterable[str]) -> list[str]:
-    """Expand command-line INPUTS into sources: absolute file paths and http(s) URLs.
-
-    Each input is a URL; a file; a folder (searched recursively for `IMAGE_EXTENSIONS`);
-    a glob pattern (``**`` recurses); or ``@list.txt``, a text file of paths and URLs,
-    one per line, where blank lines and lines starting with ``#`` are skipped and
-    relative paths are relative to the list's folder. Paths that do not exist are kept,
-    so they are recorded as failures. Duplicates are dropped, order is kept.
-
-    Raises
-    ------
-    PaletteError
-        If a ``@list`` file cannot be read.
-    """
-    seen: dict[str, None] = {}
-    for item in inputs:
-        for source in _expand_one(item):
-            seen.setdefault(source, None)
-    return list(seen)
-
-
-def _expand_one(item: str) -> Iterator[str]:
-    if is_url(item):
-        yield item
-    elif item.startswith("@"):
-        yield from _read_list(Path(item[1:]))
-    elif os.path.isdir(item):
-        yield from _image_files(Path(item))
-    elif not os.path.exists(item) and glob.has_magic(item):
-        for match in sorted(glob.glob(item, recursive=True)):
-            if os.path.isdir(match):
-                yield from _image_files(Path(match))
-            elif os.path.splitext(match)[1].lower() in IMAGE_EXTENSIONS:
-                yield os.path.abspath(match)
-    else:
-        yield os.path.abspath(item)
-
-
-def _image_files(folder: Path) -> Iterator[str]:
-    """Image files under `folder`, recursively, in sorted order."""
-    for root, dirs, files in os.walk(folder):
-        dirs.sort()
-        for name in sorted(files):
-            if os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS:
-                yield os.path.abspath(os.path.join(root, name))
-
-
-def _read_list(path: Path) -> Iterator[str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise PaletteError(f"@{path}: cannot read the list of inputs ({exc})") from exc
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if is_url(line):
-            yield line
-        else:
-            yield os.path.abspath(path.parent / os.path.expanduser(line))
-
-
-def file_stamp(source: str) -> tuple[int | None, int | None]:
-    """Return (size in bytes, mtime in ns) of a file; (None, None) for URLs and missing files."""
-    if is_url(source):
-        return None, None
-    try:
-        st = os.stat(source)
-    except OSError:
-        return None, None
-    return st.st_size, st.st_mtime_ns
-
-
 # -- the worker --------------------------------------------------------------------------
 
 
@@ -330,8 +230,10 @@ def run_batch(
         Extraction options; with each file's size and modification time they form
         the "done" key, so changed files and new options are processed again.
     workers : int, optional
-        Local worker processes (default: all cores). With 1 and no `timeout`, images
-        are processed in this process.
+        Local worker processes (default: all cores), a `chromapal.workers.WorkerPool`:
+        a script calling this must guard its entry point with
+        ``if __name__ == "__main__":``. With 1 and no `timeout`, images are processed
+        in this process.
     scheduler : str, optional
         Address of a Dask scheduler (``tcp://host:8786``); `workers` is then ignored.
     timeout : float or None

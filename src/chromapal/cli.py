@@ -330,6 +330,8 @@ def extract_command(
 
     export = export_format(output, fmt, images)
     as_json = as_json or export == "json" and output is None
+    if as_json or export == "json":
+        options["delta_e"] = True  # the JSON carries the palette's exact error (issue 12)
     cleanup: dict[str, Any] = {"ignore": parse_ignore(None, None, ignore), "ignore_tolerance": ignore_tolerance,
                "merge": merge, "min_share": min_share, "sort": sort}
     console = PipeConsole(highlight=False, soft_wrap=True)
@@ -395,10 +397,11 @@ from .cli_theme import theme_command  # noqa: E402 - registers `chromapal theme`
 main.add_command(theme_command)
 
 
-# The picture commands live in their own module, which needs the helpers above.
+# The picture commands live in their own modules, which need the helpers above.
 from .cli_pictures import COMMANDS as _PICTURE_COMMANDS  # noqa: E402
+from .cli_report import COMMANDS as _REPORT_COMMANDS  # noqa: E402
 
-for _command in _PICTURE_COMMANDS:
+for _command in [*_PICTURE_COMMANDS, *_REPORT_COMMANDS]:
     main.add_command(_command)
 
 

@@ -39,7 +39,8 @@ from .cli import (
 from .errors import InvalidColorError, PaletteError
 from .palette import parse_hex, text_color_for
 from .search import Match, search
-from .store import EXPORT_FORMATS, PaletteStore, export
+from .store import PaletteStore
+from .store_export import EXPORT_FORMATS, export
 
 DB_OPTION = click.option(
     "--db",

@@ -21,24 +21,20 @@ is processed again and its old rows are replaced in the same transaction.
 
 from __future__ import annotations
 
-import contextlib
-import csv
-import itertools
 import json
 import os
 import sqlite3
 import time
-from collections.abc import Generator, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, Final
+from typing import Any, Final
 
 import numpy as np
 
 from ._types import FloatArray, IntArray
 from .colorspace import lab_from_srgb, oklab_from_srgb
 from .errors import PaletteError
-from .export.atomic import atomic_path
 
 SCHEMA_VERSION: Final = 1
 #: The tables of a chromapal database; a file holding any other table is refused.
@@ -445,173 +441,3 @@ class _Transaction:
             self.conn.execute("COMMIT")
         else:
             self.conn.execute("ROLLBACK")
-
-
-# -- export ------------------------------------------------------------------------------
-
-#: Columns of the flat exports (CSV, Parquet): one row per palette colour.
-FLAT_COLUMNS: Final = (
-    "source",
-    "size",
-    "mtime_ns",
-    "k",
-    "space",
-    "options",
-    "width",
-    "height",
-    "note",
-    "load_ms",
-    "extract_ms",
-    "rank",
-    "hex",
-    "r",
-    "g",
-    "b",
-    "ok_l",
-    "ok_a",
-    "ok_b",
-    "lab_l",
-    "lab_a",
-    "lab_b",
-    "share",
-)
-_IMAGE_COLUMNS: Final = 11
-
-
-def flat_rows(store: PaletteStore) -> Generator[tuple[Any, ...], None, None]:
-    """Every stored colour as a tuple in `FLAT_COLUMNS` order, by image then rank."""
-    yield from store.conn.execute(
-        "SELECT i.source, i.size, i.mtime_ns, i.k, i.space, i.options, i.width, i.height, i.note, "
-        "i.load_ms, i.extract_ms, c.rank, c.hex, c.r, c.g, c.b, c.ok_l, c.ok_a, c.ok_b, "
-        "c.lab_l, c.lab_a, c.lab_b, c.share "
-        "FROM images AS i JOIN colors AS c ON c.image_id = i.id ORDER BY i.id, c.rank"
-    )
-
-
-def write_csv(store: PaletteStore, out: IO[str]) -> int:
-    """Write one CSV row per colour (`FLAT_COLUMNS`, with a header); return the number of rows."""
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(FLAT_COLUMNS)
-    n = 0
-    # closing(): a reader that hangs up (BrokenPipeError) must not leave an open cursor
-    # to be finalised after the database is closed.
-    with contextlib.closing(flat_rows(store)) as rows:
-        for row in rows:
-            writer.writerow(row)
-            n += 1
-    return n
-
-
-def write_jsonl(store: PaletteStore, out: IO[str]) -> int:
-    """Write one JSON object per palette, its colours nested; return the number of palettes."""
-    n = 0
-    with contextlib.closing(flat_rows(store)) as rows:
-        n = _write_jsonl_rows(rows, out)
-    return n
-
-
-def _write_jsonl_rows(flat: Iterator[tuple[Any, ...]], out: IO[str]) -> int:
-    n = 0
-    for _, group in itertools.groupby(flat, key=lambda r: (r[0], r[5])):
-        rows = list(group)
-        image = dict(zip(FLAT_COLUMNS[:_IMAGE_COLUMNS], rows[0][:_IMAGE_COLUMNS], strict=True))
-        image["options"] = json.loads(image["options"])
-        image["colors"] = [
-            {
-                "rank": r[11],
-                "hex": r[12],
-                "rgb": list(r[13:16]),
-                "oklab": list(r[16:19]),
-                "lab": list(r[19:22]),
-                "share": r[22],
-            }
-            for r in rows
-        ]
-        out.write(json.dumps(image) + "\n")
-        n += 1
-    return n
-
-
-def write_parquet(
-    store: PaletteStore, path: str | os.PathLike[str], *, batch_rows: int = 100_000
-) -> int:
-    """Write one Parquet row per colour (`FLAT_COLUMNS`), streaming; return the number of rows.
-
-    Raises
-    ------
-    StoreError
-        If pyarrow is not installed.
-    """
-    try:
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-    except ImportError as exc:
-        raise StoreError("Parquet export needs pyarrow: pip install 'chromapal[parquet]'") from exc
-    types = [
-        pa.string(),
-        pa.int64(),
-        pa.int64(),
-        pa.int32(),
-        pa.string(),
-        pa.string(),
-        pa.int32(),
-        pa.int32(),
-        pa.string(),
-        pa.float64(),
-        pa.float64(),
-        pa.int32(),
-        pa.string(),
-        pa.uint8(),
-        pa.uint8(),
-        pa.uint8(),
-    ]
-    types += [pa.float64()] * 7
-    schema = pa.schema(list(zip(FLAT_COLUMNS, types, strict=True)))
-    n = 0
-    with contextlib.closing(flat_rows(store)) as rows, pq.ParquetWriter(path, schema) as writer:
-        while chunk := list(itertools.islice(rows, batch_rows)):
-            columns = list(zip(*chunk, strict=True))
-            writer.write_table(
-                pa.table(
-                    [pa.array(c, t) for c, t in zip(columns, types, strict=True)], schema=schema
-                )
-            )
-            n += len(chunk)
-        if n == 0:
-            writer.write_table(schema.empty_table())
-    return n
-
-
-_TEXT_WRITERS: Final = {"csv": write_csv, "jsonl": write_jsonl}
-#: Export formats, for CLI choices and messages.
-EXPORT_FORMATS: Final = ("csv", "jsonl", "parquet")
-
-
-def export(store: PaletteStore, fmt: str, out: str | os.PathLike[str] | IO[str]) -> int:
-    """Write every stored palette to `out` (a path, or a text stream for csv and jsonl) as `fmt`.
-
-    A path is written whole or not at all: into a temporary file beside it, renamed at the
-    end, so a failed export leaves no partial file (and an older export stays as it was).
-
-    Returns the number of rows (csv, parquet: colours) or lines (jsonl: palettes) written.
-
-    Raises
-    ------
-    ValueError
-        If `fmt` is not one of `EXPORT_FORMATS`, or a stream is given for Parquet.
-    StoreError
-        If Parquet is asked for and pyarrow is not installed.
-    """
-    if fmt not in EXPORT_FORMATS:
-        raise ValueError(
-            f"unknown export format {fmt!r}; expected one of {', '.join(EXPORT_FORMATS)}"
-        )
-    if fmt == "parquet":
-        if not isinstance(out, (str, os.PathLike)):
-            raise ValueError("Parquet export needs a file path, not a stream")
-        with atomic_path(out) as temporary:
-            return write_parquet(store, temporary)
-    if isinstance(out, (str, os.PathLike)):
-        with atomic_path(out) as temporary, open(temporary, "w", encoding="utf-8", newline="") as fh:
-            return _TEXT_WRITERS[fmt](store, fh)
-    return _TEXT_WRITERS[fmt](store, out)
