@@ -118,9 +118,11 @@ def test_shares_are_the_pixel_counts_of_the_flattened_photo(k):
 @pytest.mark.parametrize("k", [2, 8])
 def test_delta_e_is_the_mean_de2000_of_the_flattened_photo(k):
     """The palette's reported error is the mean CIEDE2000 of the flattened photo (NumPy, per pixel)."""
-    palette = chromapal.extract(DATA / "kodim23.png", k)
+    palette = chromapal.extract(DATA / "kodim23.png", k, delta_e=True)
     picture = chromapal.recolor(DATA / "kodim23.png", palette)
     assert palette.delta_e == pytest.approx(mean_de(photo(), picture), rel=1e-9, abs=1e-9)
+    assert palette == chromapal.extract(DATA / "kodim23.png", k)  # the same palette and shares without it
+    assert chromapal.extract(DATA / "kodim23.png", k).delta_e is None
 
 
 def test_shares_and_error_of_a_synthetic_image_with_alpha():
@@ -128,7 +130,7 @@ def test_shares_and_error_of_a_synthetic_image_with_alpha():
     rng = np.random.default_rng(7)
     image = rng.integers(0, 256, (90, 70, 4), dtype=np.uint8)
     image[..., 3] = np.where(rng.random((90, 70)) < 0.3, 0, rng.integers(60, 256, (90, 70)))
-    palette = chromapal.extract(image, 6, alpha_threshold=100)
+    palette = chromapal.extract(image, 6, alpha_threshold=100, delta_e=True)
     picture = chromapal.recolor(image, palette, alpha_threshold=100)
     counts, total = counts_in(picture, palette)
     assert total == int((image[..., 3] >= 100).sum())
@@ -270,7 +272,7 @@ def test_a_comic_panel_with_jpeg_noise_is_left_as_found():
     image, _ = comic_panel()
     buffer = io.BytesIO()
     Image.fromarray(image).save(buffer, "JPEG", quality=60)
-    palette = chromapal.extract(buffer.getvalue(), 6)
+    palette = chromapal.extract(buffer.getvalue(), 6, delta_e=True)
     assert len(palette) == 6 and palette.delta_e is not None
 
 
@@ -384,14 +386,14 @@ def test_to_dict_is_what_json_prints(tmp_path):
     result = CliRunner().invoke(main, [str(path), "-k", "5", "--json"])
     assert result.exit_code == 0, result.output
     printed = json.loads(result.output)
-    made = chromapal.extract(path, 5).to_dict()
+    made = chromapal.extract(path, 5, delta_e=True).to_dict()
     assert printed == json.loads(json.dumps(made))
     assert {"name", "xkcd_name"} <= set(made["colors"][0]) and made["delta_e"] > 0
 
 
 def test_delta_e_survives_a_json_round_trip():
     """from_dict(to_dict()) keeps delta_e; a palette file without it has None."""
-    palette = chromapal.extract(photo(), 4)
+    palette = chromapal.extract(photo(), 4, delta_e=True)
     again = Palette.from_dict(json.loads(palette.to_json()))
     assert again.delta_e == round(palette.delta_e, 4)
     assert Palette.from_dict({"colors": [{"hex": "#123456"}]}).delta_e is None
@@ -435,3 +437,18 @@ def test_exact_colour_kernels_agree_with_their_numpy_twins(monkeypatch):
     for result in (compiled, split):
         assert np.array_equal(result[0], numpy_[0]) and np.array_equal(result[1], numpy_[1])
         assert result[2] == pytest.approx(numpy_[2], rel=1e-10)
+
+
+def test_a_palette_colour_sharing_its_cell_with_a_nearer_colour_keeps_its_pixels():
+    """Two palette colours in one cell: each keeps the pixels of exactly its colour, and the shares
+    (counted from cells plus a pass for that cell) are the flattened picture's, without delta_e too."""
+    rng = np.random.default_rng(5)
+    image = rng.integers(0, 256, (80, 80, 3), dtype=np.uint8)
+    image[:20, :20] = (100, 100, 100)
+    image[20:40, :20] = (103, 101, 102)  # the same 8x8x8 cell
+    palette = chromapal.extract(image, 12)
+    labels, counts = flatten_labels(image, rule_for(palette.colors))
+    assert np.array_equal(palette.proportions, counts / image[..., 0].size)
+    for colour in ((100, 100, 100), (103, 101, 102)):
+        if colour in [tuple(c) for c in palette.colors.tolist()]:
+            assert (palette.colors[labels[(image == colour).all(-1)]] == colour).all()

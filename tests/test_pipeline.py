@@ -262,7 +262,7 @@ def test_auto_finds_the_number_of_flat_colours(n: int) -> None:
     """k="auto" with max_error=1 on n well-separated flat colours returns exactly those n colours."""
     image = flat_rows([(c, 3) for c in DISTINCT[:n]], width=4)
 
-    palette = extract_palette(image, k="auto", max_error=1.0)
+    palette = extract_palette(image, k="auto", max_error=1.0, delta_e=True)
 
     assert sorted(colours(palette)) == sorted(DISTINCT[:n])
     assert palette.k == n and palette.note is None
@@ -271,13 +271,13 @@ def test_auto_finds_the_number_of_flat_colours(n: int) -> None:
 
 def test_auto_error_is_within_max_error(small_photo_array: np.ndarray) -> None:
     """The error k="auto" reports is at most max_error, and one colour fewer would exceed it."""
-    palette = extract_palette(small_photo_array, k="auto", max_error=5.0)
+    palette = extract_palette(small_photo_array, k="auto", max_error=5.0, delta_e=True)
     k = len(palette)
 
     assert palette.delta_e <= 5.0
-    again = extract_palette(small_photo_array, k=k)
+    again = extract_palette(small_photo_array, k=k, delta_e=True)
     assert again == palette and again.delta_e == palette.delta_e
-    fewer = extract_palette(small_photo_array, k=k - 1)
+    fewer = extract_palette(small_photo_array, k=k - 1, delta_e=True)
     assert fewer.delta_e > 5.0
 
 

@@ -21,7 +21,19 @@ import numpy as np
 import numpy.typing as npt
 
 from ._types import FloatArray, UInt8Array
-from .assign import _WHITE_C, _XYZ, CELL_BITS, KERNELS, Rule, _flat, cell_index, labels_of_colors, rule_for_cells
+from .assign import (
+    _WHITE_C,
+    _XYZ,
+    CELL_BITS,
+    CELLS,
+    KERNELS,
+    Rule,
+    _flat,
+    cell_index,
+    flatten_labels,
+    labels_of_colors,
+    rule_for_cells,
+)
 from .colorspace import SRGB8_TO_LINEAR, ciede2000, lab_from_srgb
 from .sample import ColorCounts
 
@@ -153,7 +165,9 @@ def finish(
     counts: ColorCounts,
     *,
     exact: ColorCounts | Prefetch | None = None,
-) -> tuple[UInt8Array, npt.NDArray[np.int64], float]:
+    pixels: UInt8Array | None = None,
+    alpha_threshold: int = 128,
+) -> tuple[UInt8Array, npt.NDArray[np.int64], float | None]:
     """Return the final colours, the opaque pixels each owns under the rule, and the mean ΔE2000.
 
     Parameters
@@ -161,13 +175,16 @@ def finish(
     rgb : ndarray of shape (k, 3), uint8
         Distinct cluster colours.
     counts : ColorCounts
-        The histogram the colours were found from.
+        The histogram the colours were found from (made with `alpha_threshold`).
     exact : ColorCounts or Prefetch, optional
-        The image's exact distinct colours (`chromapal.assign.distinct_counts`, or a
-        `Prefetch` computing them meanwhile), needed for exact figures when `counts`
-        holds cell means (photos). Without them the shares are exact except for pixels
-        equal to a palette colour and the error is taken from the cell means (a few per
-        cent low): what `palette_from_counts` gives a caller that kept no pixels.
+        The image's exact distinct colours (`distinct_counts`, or a `Prefetch` computing
+        them meanwhile). With them, or when `counts` holds exact colours, the error is
+        computed; otherwise it is None (it needs every exact colour: see `distinct_counts`).
+    pixels : ndarray, optional
+        The image, for the few pixel passes the shares and exact colours may need when
+        `counts` holds cell means (a palette colour whose cell is another colour's, a
+        cluster one colour dominates). Without it those shares count such pixels by
+        their cell.
     """
     cells = cell_index(counts.colors)  # cell means: one row per occupied cell, in order
     if counts.exact:
@@ -175,13 +192,49 @@ def finish(
     rule = _owning(rule_for_cells(rgb, cells), counts, cells)
     rows = counts if counts.exact else exact.result() if isinstance(exact, Prefetch) else exact
     if rows is None:
-        return rule.colors, *measure_counts(rule, counts)
+        rule = _snap_cells(rule, counts, cells, pixels, alpha_threshold)
+        return rule.colors, _cell_shares(rule, counts, pixels, alpha_threshold), None
     owned, top, total = row_stats(rule, rows)
     snapped = _snap(rule, rows, cells, owned, top)
     if snapped is not rule:
         rule = snapped
         owned, _, total = row_stats(rule, rows)
     return rule.colors, owned, total / max(rows.total, 1)
+
+
+def _cell_shares(
+    rule: Rule, counts: ColorCounts, pixels: UInt8Array | None, thr: int
+) -> npt.NDArray[np.int64]:
+    """Pixels per colour from cell counts; counted on the pixels when a palette colour's cell is another's.
+
+    Such a colour keeps its own pixels under the rule although its cell goes to another
+    colour, and only a pass over the pixels can count them (rare: two colours within a cell).
+    """
+    own_cell = cell_index(rule.colors)
+    if pixels is not None and np.any(rule.base[own_cell] != np.arange(len(rule.colors))):
+        return flatten_labels(pixels, rule, alpha_threshold=thr, labels=False)[1]
+    labels = labels_of_colors(counts.colors, rule, exact=False)
+    return np.bincount(labels, counts.counts, minlength=len(rule.colors)).astype(np.int64)
+
+
+def _snap_cells(
+    rule: Rule, counts: ColorCounts, cells: npt.NDArray[np.intp], pixels: UInt8Array | None, thr: int
+) -> Rule:
+    """`_snap` from cell counts: the image's exact colours are read only in a cell holding most of a cluster."""
+    k = len(rule.colors)
+    labels = _row_labels(rule, counts)
+    owned = np.bincount(labels, counts.counts, minlength=k)
+    big_rows = np.flatnonzero(counts.counts > SNAP_SHARE * owned[labels])  # at most one per cluster
+    if len(big_rows) == 0 or pixels is None:
+        return rule
+    top_cells = np.zeros(k, np.intp)
+    wanted = np.zeros(k, bool)
+    top_cells[labels[big_rows]] = cell_index(counts.colors[big_rows])
+    wanted[labels[big_rows]] = True
+    best, best_n = _top_exact(pixels, thr, top_cells, wanted)
+    rows = ColorCounts(best.astype(np.float64), np.maximum(best_n, 1), True)
+    top = np.where(wanted & (best_n > 0), np.arange(k), -1)
+    return _snap(rule, rows, cells, owned, top)
 
 
 def measure_counts(rule: Rule, counts: ColorCounts) -> tuple[npt.NDArray[np.int64], float]:
@@ -197,6 +250,12 @@ def measure_counts(rule: Rule, counts: ColorCounts) -> tuple[npt.NDArray[np.int6
     owned = np.bincount(labels, counts.counts, minlength=k).astype(np.int64)
     de = de2000_pairs(lab_from_srgb(counts.colors), rule.lab[labels])
     return owned, float(np.dot(counts.counts, de) / max(counts.total, 1))
+
+
+def estimate_error(colors: UInt8Array, counts: ColorCounts) -> float:
+    """Mean ΔE2000 of the image to `colors` under the rule, from `counts` alone (exact for exact colours)."""
+    cells = np.unique(cell_index(counts.colors))
+    return measure_counts(rule_for_cells(colors, cells), counts)[1]
 
 
 def _row_labels(rule: Rule, counts: ColorCounts) -> npt.NDArray[np.intp]:
@@ -259,3 +318,42 @@ def _snap(
         if not any(np.array_equal(colour, c) for m, c in enumerate(out) if m != j):
             out[j] = colour
     return rule if np.array_equal(out, rgb) else rule_for_cells(out, cells)
+
+
+def _top_exact(
+    pixels: UInt8Array, thr: int, top_cells: npt.NDArray[np.intp], wanted: npt.NDArray[np.bool_]
+) -> tuple[UInt8Array, npt.NDArray[np.int64]]:
+    """The most frequent exact colour in each wanted cell of `top_cells`, and its pixel count."""
+    k = len(top_cells)
+    shift = 8 - CELL_BITS
+    sub = 1 << (3 * shift)
+    rank = np.full(CELLS, k, np.int64)  # every other cell counts into a spare block
+    for j in np.flatnonzero(wanted)[::-1]:  # a cell wanted twice keeps its first rank
+        rank[top_cells[j]] = j
+    exact = np.zeros((k + 1) * sub, np.int64)
+    image = np.ascontiguousarray(pixels, dtype=np.uint8)
+    channels = image.shape[-1]
+    if KERNELS is not None:
+        KERNELS.exact_histogram(image, channels, int(thr), CELL_BITS, rank, exact)
+    else:
+        flat = image.reshape(-1, channels)
+        if channels == 4:
+            flat = flat[flat[:, 3] >= thr]
+        rgb = flat[:, :3]
+        low = (1 << shift) - 1
+        key = rank[cell_index(rgb)] << (3 * shift)
+        key |= ((rgb[:, 0] & low).astype(np.int64) << (2 * shift)) | ((rgb[:, 1] & low).astype(np.int64) << shift)
+        key |= rgb[:, 2] & low
+        exact = np.bincount(key, minlength=(k + 1) * sub).astype(np.int64)
+    table = exact[: k * sub].reshape(k, sub)
+    pos = np.argmax(table, axis=1)
+    n = table[np.arange(k), pos]
+    cell = top_cells
+    low_bits = np.stack([(pos >> (2 * shift)) & 7, (pos >> shift) & 7, pos & 7], axis=1)
+    hi = np.stack([(cell >> (2 * CELL_BITS)) & 31, (cell >> CELL_BITS) & 31, cell & 31], axis=1)
+    colours = ((hi << shift) | low_bits).astype(np.uint8)
+    # a cell shared by two clusters was counted under its first rank only
+    for j in range(k):
+        if wanted[j] and rank[top_cells[j]] != j:
+            n[j] = 0
+    return colours, n.astype(np.int64)

@@ -14,7 +14,7 @@ from .arrays import as_image_array
 from .cluster import kmeans, kmeans_plus_plus, median_cut, nearest, polish_de2000
 from .colorspace import SPACE_TO_LINEAR, SPACES, canonical_space, lab_from_linear, lab_from_srgb, lab_to_srgb
 from .errors import EmptyImageError
-from .finish import Prefetch, finish
+from .finish import Prefetch, estimate_error, finish
 from .load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
 from .palette import Palette
 from .sample import ColorCounts, coarsen, color_counts
@@ -40,6 +40,7 @@ def extract(
     ignore: Sequence[Sequence[int]] = (),
     ignore_tolerance: float = IGNORE_TOLERANCE,
     timeout: float | None = None,
+    delta_e: bool = False,
 ) -> Palette:
     """Return the `k` dominant colours of an image and the share of the image each covers.
 
@@ -74,6 +75,13 @@ def extract(
         within `ignore_tolerance` (CIELAB ΔE76) of any of them are not counted.
     ignore_tolerance : float
         Radius of `ignore`, in ΔE76 units.
+    delta_e : bool
+        Also measure ``Palette.delta_e``: the mean CIEDE2000 from every opaque pixel to
+        the palette colour it belongs to, which is exactly the error of the flattened
+        image (`chromapal.recolor`). It needs every exact colour of the image, counted on
+        a second thread while the palette is found (about 30-100 % more time on a
+        0.4-megapixel photo, docs/benchmarks.md), so it is off by default; the CLI's
+        ``--json`` turns it on. Without it ``delta_e`` is None.
     timeout : float, optional
         Seconds the whole call (downloading a URL, decoding, clustering) may take. When
         given, the work runs in a forked child process that is killed at the deadline
@@ -105,7 +113,7 @@ def extract(
         return extract_within(
             source, timeout, k=k, space=space, seed=seed, init=init, max_error=max_error,
             alpha_threshold=alpha_threshold, frames=frames, max_pixels=max_pixels, draft=draft,
-            ignore=ignore, ignore_tolerance=ignore_tolerance,
+            ignore=ignore, ignore_tolerance=ignore_tolerance, **({"delta_e": True} if delta_e else {}),
         )
     loaded = load_image(
         source, frames=frames, max_pixels=max_pixels, draft_above=DRAFT_ABOVE if draft else None
@@ -113,6 +121,7 @@ def extract(
     return extract_palette(
         loaded.pixels, k=k, space=space, seed=seed, init=init, max_error=max_error,
         alpha_threshold=alpha_threshold, source=loaded.name, ignore=ignore, ignore_tolerance=ignore_tolerance,
+        delta_e=delta_e,
     )
 
 
@@ -146,6 +155,7 @@ def extract_palette(
     source: str | None = None,
     ignore: Sequence[Sequence[int]] = (),
     ignore_tolerance: float = IGNORE_TOLERANCE,
+    delta_e: bool = False,
 ) -> Palette:
     """Palette of a decoded image array; see `extract` for the parameters.
 
@@ -161,11 +171,12 @@ def extract_palette(
         image = hide_colors(image, ignore, ignore_tolerance)
         alpha_threshold = max(alpha_threshold, 1)
     counts = color_counts(image, alpha_threshold=alpha_threshold)
-    # the exact colours (for exact shares and error) are counted while the palette is found
-    exact = Prefetch(image, alpha_threshold=alpha_threshold) if not counts.exact and len(counts.counts) else None
+    # the exact colours (for the error) are counted while the palette is found
+    want = (delta_e or k == "auto") and not counts.exact and len(counts.counts) > 0
+    exact = Prefetch(image, alpha_threshold=alpha_threshold) if want else None
     return palette_from_counts(
         counts, k=k, space=space, seed=seed, init=init, max_error=max_error, source=source,
-        alpha_threshold=alpha_threshold, exact=exact,
+        alpha_threshold=alpha_threshold, exact=exact, pixels=image, delta_e=delta_e,
     )
 
 
@@ -180,16 +191,20 @@ def palette_from_counts(
     source: str | None = None,
     alpha_threshold: int = 128,
     exact: ColorCounts | Prefetch | None = None,
+    pixels: UInt8Array | None = None,
+    delta_e: bool = False,
 ) -> Palette:
     """The palette of an already counted histogram (`chromapal.sample.color_counts`).
 
     What `extract_palette` returns for the image the counts came from; lets a caller
     count an image once and try several k or spaces (the web app's slider does).
-    `alpha_threshold` is the threshold the counts were made with. Shares and ``delta_e``
-    follow the one assignment rule (`chromapal.assign`); with `exact` (the image's exact
-    colours, `chromapal.assign.distinct_counts`) they are exact for any image, without it
-    exact when the histogram holds exact colours and otherwise taken from the cell means
-    (see `chromapal.finish`).
+    `alpha_threshold` is the threshold the counts were made with. The shares are the
+    pixels each colour owns under the one assignment rule (`chromapal.assign`), exact
+    given `pixels` (the image the counts came from; without it a pixel of a palette
+    colour whose cell goes to another colour counts for that other colour). With
+    `delta_e` the palette's ``delta_e`` is set: it needs the image's exact colours,
+    `exact` (`chromapal.finish.distinct_counts` or a `Prefetch`), unless the counts hold
+    exact colours already.
     """
     if len(counts.counts) == 0:
         raise EmptyImageError(
@@ -199,19 +214,24 @@ def palette_from_counts(
     if k == "auto":
         return auto_palette(
             counts, max_error=max_error, space=space, seed=seed, init=init, source=source,
-            exact=exact,
+            exact=exact, pixels=pixels, alpha_threshold=alpha_threshold, delta_e=delta_e,
         )
     n = int(k)
     if counts.exact and len(counts.counts) <= n:
-        return _all_colors(counts, k=n, space=space, source=source)
+        return _all_colors(counts, k=n, space=space, source=source, delta_e=delta_e)
+    if delta_e and not counts.exact and exact is None:
+        raise ValueError("delta_e=True needs the image's exact colours: pass exact= (see distinct_counts)")
     rgb, _ = cluster_colors(counts, n, space=space, seed=seed, init=init)
-    rgb, owned, error = finish(rgb, counts, exact=exact)
-    return rank(rgb, owned.astype(np.float64), k=n, space=space, source=source, delta_e=error)
+    rgb, owned, error = finish(rgb, counts, exact=exact, pixels=pixels, alpha_threshold=alpha_threshold)
+    return rank(rgb, owned.astype(np.float64), k=n, space=space, source=source, delta_e=error if delta_e else None)
 
 
 def auto_palette(
     counts: ColorCounts, *, max_error: float, space: str, seed: int, init: str, source: str | None,
     exact: ColorCounts | Prefetch | None = None,
+    pixels: UInt8Array | None = None,
+    alpha_threshold: int = 128,
+    delta_e: bool = False,
 ) -> Palette:
     """The palette of the smallest k whose mean ΔE2000 is at most `max_error`.
 
@@ -228,7 +248,9 @@ def auto_palette(
                 tried[k] = (counts.colors.astype(np.uint8), counts.counts, 0.0)
             else:
                 rgb, _ = cluster_colors(counts, k, space=space, seed=seed, init=init)
-                tried[k] = finish(rgb, counts, exact=exact)
+                rgb, owned, error = finish(rgb, counts, exact=exact, pixels=pixels, alpha_threshold=alpha_threshold)
+                # without the exact colours: the error of the cell means (a few per cent low)
+                tried[k] = (rgb, owned, error if error is not None else estimate_error(rgb, counts))
         return tried[k][2]
 
     hi = 1
@@ -241,7 +263,7 @@ def auto_palette(
     rgb, owned, error = tried[hi]
     note = None if error <= max_error else f"even {hi} colours leave a mean ΔE2000 of {error:.2f} (> {max_error:g})"
     return rank(rgb, owned.astype(np.float64), k=hi, space=space, source=source, note=note,
-                meta={"max_error": max_error}, delta_e=error)
+                meta={"max_error": max_error}, delta_e=error if delta_e else None)
 
 
 #: Weight of lightness in each clustering space. Halving Oklab's L (as Okolors
@@ -333,11 +355,14 @@ def _make_distinct(rgb: UInt8Array, colors: FloatArray, k: int) -> UInt8Array:
     return np.array(out, dtype=np.uint8)
 
 
-def _all_colors(counts: ColorCounts, *, k: int, space: str, source: str | None) -> Palette:
+def _all_colors(counts: ColorCounts, *, k: int, space: str, source: str | None, delta_e: bool = False) -> Palette:
     rgb = counts.colors.astype(np.uint8)
     n = len(rgb)
     note = None if n == k else f"the image has only {n} distinct colour{'s' if n != 1 else ''}, fewer than k={k}"
-    return rank(rgb, counts.counts.astype(np.float64), k=k, space=space, source=source, note=note, delta_e=0.0)
+    return rank(
+        rgb, counts.counts.astype(np.float64), k=k, space=space, source=source, note=note,
+        delta_e=0.0 if delta_e else None,
+    )
 
 
 def rank(
