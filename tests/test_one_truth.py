@@ -180,13 +180,18 @@ def test_the_report_table_shows_the_shares_of_its_flattened_picture():
 
 
 def reference_labels(pixels: np.ndarray, palette: Palette) -> np.ndarray:
-    """The rule, written out: a palette colour keeps its pixels; others go by their cell's centre."""
+    """The rule, written out: least ΔE2000 from the cell centre among the palette colours inside the
+    cell if there are any, else among all; a pixel of exactly a palette colour keeps it."""
     rgb = pixels.reshape(-1, pixels.shape[-1])[:, :3].astype(np.int64)
     cell = ((rgb[:, 0] >> 3) << 10) | ((rgb[:, 1] >> 3) << 5) | (rgb[:, 2] >> 3)
     centre = np.stack([(cell >> 10) * 8 + 3.5, ((cell >> 5) & 31) * 8 + 3.5, (cell & 31) * 8 + 3.5], 1)
     de = np.stack([ciede2000(lab_from_srgb(centre), c) for c in lab_from_srgb(palette.colors)], 1)
+    pal = palette.colors.astype(np.int64)
+    pal_cell = ((pal[:, 0] >> 3) << 10) | ((pal[:, 1] >> 3) << 5) | (pal[:, 2] >> 3)
+    inside = cell[:, None] == pal_cell[None, :]  # a cell holding palette colours: only those compete
+    de = np.where(inside.any(axis=1, keepdims=True) & ~inside, np.inf, de)
     labels = np.argmin(de, axis=1)
-    for i, c in enumerate(palette.colors.astype(np.int64)):
+    for i, c in enumerate(pal):
         labels[(rgb == c).all(axis=1)] = i
     return labels.reshape(pixels.shape[:-1])
 

@@ -32,6 +32,8 @@ def brute_force(pixels: np.ndarray, palette: Palette) -> np.ndarray:
     rgb = pixels[..., :3].astype(np.float64)
     centre = np.floor(rgb / 8) * 8 + 3.5
     d = ciede2000(lab_from_srgb(centre)[..., None, :], lab_from_srgb(palette.colors))
+    inside = (np.floor(rgb / 8)[..., None, :] == np.floor(palette.colors / 8)).all(-1)
+    d = np.where(inside.any(-1, keepdims=True) & ~inside, np.inf, d)  # palette colours in the cell compete alone
     labels = np.argmin(d, axis=-1)
     for i, colour in enumerate(palette.colors):
         labels[(pixels[..., :3] == colour).all(-1)] = i

@@ -6,7 +6,9 @@ tell the same story:
 
     An opaque pixel belongs to the palette colour of least CIEDE2000 from the
     centre of the pixel's histogram cell (8 x 8 x 8 sRGB codes, the cells
-    `chromapal.sample.color_counts` counts in).
+    `chromapal.sample.color_counts` counts in). A cell that holds palette colours
+    belongs to the one of them nearest its centre, and a pixel of exactly a palette
+    colour keeps that colour.
 
 The decision is made once per cell (at most 32,768, each compared with every palette
 colour) and applied to pixels through a look-up table, so it is as fast for a
@@ -50,7 +52,7 @@ CHUNK: Final = 1 << 20
 #: From this many pixels the exact error is computed on two threads, half the pixels each.
 SPLIT_PIXELS: Final = 1 << 17
 #: From this many colour pairs the nearest colours are found on two threads.
-SPLIT_PAIRS: Final = 1 << 15
+SPLIT_PAIRS: Final = 1 << 18
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,9 +161,14 @@ def _make_rule(rgb: UInt8Array, lab: FloatArray, labels: npt.NDArray[np.int64]) 
     """Build the tables: each cell's label, and a split row for each cell holding a palette colour."""
     rgb = rgb.copy()
     base = labels.astype(np.int32)
-    cells = base.copy()
     own = cell_index(rgb)
     split = np.unique(own)
+    # a cell holding palette colours belongs to the one of them nearest its centre
+    de = ciede2000(cell_centres_lab()[own], lab)
+    for cell in split:
+        members = np.flatnonzero(own == cell)
+        base[cell] = members[int(np.argmin(de[members]))]
+    cells = base.copy()
     sub = np.repeat(base[split].astype(np.uint8), 512)
     row = np.searchsorted(split, own)
     sub[row * 512 + _sub_index(rgb)] = np.arange(len(rgb), dtype=np.uint8)

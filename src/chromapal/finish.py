@@ -30,7 +30,6 @@ from .assign import (
     Rule,
     _flat,
     cell_index,
-    flatten_labels,
     labels_of_colors,
     rule_for_cells,
 )
@@ -192,8 +191,8 @@ def finish(
     rule = _owning(rule_for_cells(rgb, cells), counts, cells)
     rows = counts if counts.exact else exact.result() if isinstance(exact, Prefetch) else exact
     if rows is None:
-        rule = _snap_cells(rule, counts, cells, pixels, alpha_threshold)
-        return rule.colors, _cell_shares(rule, counts, pixels, alpha_threshold), None
+        rule, owned = _cell_mode(rule, counts, cells, pixels, alpha_threshold)
+        return rule.colors, owned, None
     owned, top, total = row_stats(rule, rows)
     snapped = _snap(rule, rows, cells, owned, top)
     if snapped is not rule:
@@ -202,39 +201,80 @@ def finish(
     return rule.colors, owned, total / max(rows.total, 1)
 
 
-def _cell_shares(
-    rule: Rule, counts: ColorCounts, pixels: UInt8Array | None, thr: int
-) -> npt.NDArray[np.int64]:
-    """Pixels per colour from cell counts; counted on the pixels when a palette colour's cell is another's.
-
-    Such a colour keeps its own pixels under the rule although its cell goes to another
-    colour, and only a pass over the pixels can count them (rare: two colours within a cell).
-    """
-    own_cell = cell_index(rule.colors)
-    if pixels is not None and np.any(rule.base[own_cell] != np.arange(len(rule.colors))):
-        return flatten_labels(pixels, rule, alpha_threshold=thr, labels=False)[1]
-    labels = labels_of_colors(counts.colors, rule, exact=False)
-    return np.bincount(labels, counts.counts, minlength=len(rule.colors)).astype(np.int64)
-
-
-def _snap_cells(
+def _cell_mode(
     rule: Rule, counts: ColorCounts, cells: npt.NDArray[np.intp], pixels: UInt8Array | None, thr: int
-) -> Rule:
-    """`_snap` from cell counts: the image's exact colours are read only in a cell holding most of a cluster."""
-    k = len(rule.colors)
-    labels = _row_labels(rule, counts)
-    owned = np.bincount(labels, counts.counts, minlength=k)
-    big_rows = np.flatnonzero(counts.counts > SNAP_SHARE * owned[labels])  # at most one per cluster
-    if len(big_rows) == 0 or pixels is None:
-        return rule
-    top_cells = np.zeros(k, np.intp)
-    wanted = np.zeros(k, bool)
-    top_cells[labels[big_rows]] = cell_index(counts.colors[big_rows])
-    wanted[labels[big_rows]] = True
-    best, best_n = _top_exact(pixels, thr, top_cells, wanted)
-    rows = ColorCounts(best.astype(np.float64), np.maximum(best_n, 1), True)
-    top = np.where(wanted & (best_n > 0), np.arange(k), -1)
-    return _snap(rule, rows, cells, owned, top)
+) -> tuple[Rule, npt.NDArray[np.int64]]:
+    """Exact colours and shares from cell counts, reading exact colours only in the few cells that need them.
+
+    Two kinds of cell do: one holding most of a cluster (its most frequent colour may be
+    the colour to snap to) and one holding a palette colour its cell does not go to (that
+    colour keeps its own pixels under the rule). One pass over `pixels` counts the exact
+    colours of all of them; without `pixels` neither is done.
+    """
+    for snapping in (True, False):  # a snapped palette changes which cells hold palette colours: once more
+        k = len(rule.colors)
+        labels = _row_labels(rule, counts)
+        owned = np.bincount(labels, counts.counts, minlength=k).astype(np.int64)
+        big_rows = np.flatnonzero(counts.counts > SNAP_SHARE * owned[labels])  # at most one per cluster
+        if not snapping:
+            big_rows = big_rows[:0]
+        own_cell = cell_index(rule.colors)
+        strangers = np.flatnonzero(rule.base[own_cell] != np.arange(k))
+        if pixels is None or (len(big_rows) == 0 and len(strangers) == 0):
+            return rule, owned
+        needed = np.unique(np.concatenate([cell_index(counts.colors[big_rows]), own_cell[strangers]]))
+        table = _cell_colours(pixels, thr, needed)
+        where = {int(c): i for i, c in enumerate(needed)}
+        for j in strangers:  # those pixels are j's, not the cell's
+            n = table[where[int(own_cell[j])], int(_sub(rule.colors[j]))]
+            owned[j] += n
+            owned[rule.base[own_cell[j]]] -= n
+        if len(big_rows) == 0:
+            return rule, owned
+        rows_cells = cell_index(counts.colors[big_rows])
+        tops = np.array([int(np.argmax(table[where[int(c)]])) for c in rows_cells])
+        best = np.array([_colour(int(c), int(t)) for c, t in zip(rows_cells, tops, strict=True)], np.uint8)
+        best_n = np.array([table[where[int(c)], t] for c, t in zip(rows_cells, tops, strict=True)], np.int64)
+        top = np.full(k, -1, np.int64)
+        top[labels[big_rows]] = np.arange(len(big_rows))
+        snapped = _snap(rule, ColorCounts(best.astype(np.float64), np.maximum(best_n, 1), True), cells, owned, top)
+        if snapped is rule:
+            return rule, owned
+        rule = snapped
+    raise AssertionError("unreachable: the second round does not snap")  # pragma: no cover
+
+
+def _sub(rgb: npt.ArrayLike) -> npt.NDArray[np.intp]:
+    c = np.asarray(rgb).astype(np.intp) & 7
+    return (c[..., 0] << 6) | (c[..., 1] << 3) | c[..., 2]
+
+
+def _colour(cell: int, sub: int) -> tuple[int, int, int]:
+    """The 8-bit colour at position `sub` of histogram cell `cell`."""
+    return (
+        ((cell >> 10) & 31) << 3 | (sub >> 6) & 7,
+        ((cell >> 5) & 31) << 3 | (sub >> 3) & 7,
+        (cell & 31) << 3 | sub & 7,
+    )
+
+
+def _cell_colours(pixels: UInt8Array, thr: int, cells: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
+    """Pixels of each of the 512 exact colours of each cell in `cells` (distinct), shape (len(cells), 512)."""
+    m = len(cells)
+    rank = np.full(CELLS, m, np.int64)  # every other cell counts into a spare block
+    rank[cells] = np.arange(m)
+    image = np.ascontiguousarray(pixels, dtype=np.uint8)
+    channels = image.shape[-1]
+    if KERNELS is not None:
+        exact = np.zeros((m + 1) * 512, np.int64)
+        KERNELS.exact_histogram(image, channels, int(thr), CELL_BITS, rank, exact)
+    else:
+        flat = image.reshape(-1, channels)
+        if channels == 4:
+            flat = flat[flat[:, 3] >= thr]
+        key = (rank[cell_index(flat[:, :3])] << 9) | _sub(flat[:, :3])
+        exact = np.bincount(key, minlength=(m + 1) * 512).astype(np.int64)
+    return exact[: m * 512].reshape(m, 512)
 
 
 def measure_counts(rule: Rule, counts: ColorCounts) -> tuple[npt.NDArray[np.int64], float]:
@@ -318,42 +358,3 @@ def _snap(
         if not any(np.array_equal(colour, c) for m, c in enumerate(out) if m != j):
             out[j] = colour
     return rule if np.array_equal(out, rgb) else rule_for_cells(out, cells)
-
-
-def _top_exact(
-    pixels: UInt8Array, thr: int, top_cells: npt.NDArray[np.intp], wanted: npt.NDArray[np.bool_]
-) -> tuple[UInt8Array, npt.NDArray[np.int64]]:
-    """The most frequent exact colour in each wanted cell of `top_cells`, and its pixel count."""
-    k = len(top_cells)
-    shift = 8 - CELL_BITS
-    sub = 1 << (3 * shift)
-    rank = np.full(CELLS, k, np.int64)  # every other cell counts into a spare block
-    for j in np.flatnonzero(wanted)[::-1]:  # a cell wanted twice keeps its first rank
-        rank[top_cells[j]] = j
-    exact = np.zeros((k + 1) * sub, np.int64)
-    image = np.ascontiguousarray(pixels, dtype=np.uint8)
-    channels = image.shape[-1]
-    if KERNELS is not None:
-        KERNELS.exact_histogram(image, channels, int(thr), CELL_BITS, rank, exact)
-    else:
-        flat = image.reshape(-1, channels)
-        if channels == 4:
-            flat = flat[flat[:, 3] >= thr]
-        rgb = flat[:, :3]
-        low = (1 << shift) - 1
-        key = rank[cell_index(rgb)] << (3 * shift)
-        key |= ((rgb[:, 0] & low).astype(np.int64) << (2 * shift)) | ((rgb[:, 1] & low).astype(np.int64) << shift)
-        key |= rgb[:, 2] & low
-        exact = np.bincount(key, minlength=(k + 1) * sub).astype(np.int64)
-    table = exact[: k * sub].reshape(k, sub)
-    pos = np.argmax(table, axis=1)
-    n = table[np.arange(k), pos]
-    cell = top_cells
-    low_bits = np.stack([(pos >> (2 * shift)) & 7, (pos >> shift) & 7, pos & 7], axis=1)
-    hi = np.stack([(cell >> (2 * CELL_BITS)) & 31, (cell >> CELL_BITS) & 31, cell & 31], axis=1)
-    colours = ((hi << shift) | low_bits).astype(np.uint8)
-    # a cell shared by two clusters was counted under its first rank only
-    for j in range(k):
-        if wanted[j] and rank[top_cells[j]] != j:
-            n[j] = 0
-    return colours, n.astype(np.int64)
