@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/bench_recolor.py [PHOTO ...] [-k 8] [--dither]
 
 Each photo runs in a fresh subprocess so the numbers do not mix. Steps timed: decode
-(upright, full size), palette (`chromapal.extract`, as the CLI does), recolour (nearest
-palette colour per pixel) and PNG encoding of the indexed result. Memory is read from
+(upright, full size), palette (`chromapal.extract`, as the CLI does), recolour (each pixel's
+palette colour by the one assignment rule, `chromapal.assign`: a table of 32,768 cells; with
+``--dither`` Floyd-Steinberg in Oklab, `chromapal.dither`) and PNG encoding of the indexed result. Memory is read from
 /proc/self/status: VmHWM (peak RSS) is reset just before recolouring by writing 5 to
 /proc/self/clear_refs, so "recolour peak growth" is the memory the recolouring itself adds
 on top of the decoded image. Without arguments the largest photo in
