@@ -481,18 +481,28 @@ def test_timeout_bounds_a_url_download(files, http_server):
     assert result.stderr.count("\n") == 1
 
 
-def test_timeout_zero_extracts_here_and_a_deadline_in_a_child(files, monkeypatch):
-    """--timeout 0 extracts in this process; with the default deadline a child does the work."""
+def test_files_run_here_unless_a_timeout_is_given(files, monkeypatch):
+    """No --timeout or --timeout 0: extracted in this process; --timeout 5: in a child."""
     pids: list[int] = []
     real = cli.extract
     monkeypatch.setattr(cli, "extract", lambda *a, **kw: pids.append(os.getpid()) or real(*a, **kw))
 
-    here = run("bands.png", "-k", "3", "--timeout", "0")
-    child = run("bands.png", "-k", "3")
+    default = run("bands.png", "-k", "3")
+    no_limit = run("bands.png", "-k", "3", "--timeout", "0")
+    child = run("bands.png", "-k", "3", "--timeout", "5")
 
-    assert (here.exit_code, child.exit_code) == (0, 0)
-    assert here.stdout == child.stdout
-    assert pids == [os.getpid()]  # the child's call happened in another process
+    assert (default.exit_code, no_limit.exit_code, child.exit_code) == (0, 0, 0)
+    assert default.stdout == no_limit.stdout == child.stdout
+    assert pids == [os.getpid()] * 2  # the third call happened in another process
+
+
+def test_urls_get_the_default_deadline_files_none():
+    """The --timeout default: 30 s for a URL, none for a file or standard input; 0 is none."""
+    assert cli.deadline_for("https://example.org/a.png", None) == cli.DEFAULT_TIMEOUT == 30
+    assert cli.deadline_for("photo.jpg", None) is None
+    assert cli.deadline_for("-", None) is None
+    assert cli.deadline_for("https://example.org/a.png", 0) is None
+    assert cli.deadline_for("photo.jpg", 2.5) == 2.5
 
 
 def pipe_into_closed_reader(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
@@ -533,15 +543,18 @@ def test_no_decoder_chatter_from_any_command(files, photo_files):
     line = "Error: short.tif: damaged or incomplete image data (OSError: decoder error -2)\n"
     commands = [
         ["short.tif"],
-        ["short.tif", "--timeout", "0"],
+        ["short.tif", "--timeout", "5"],
         ["swatch", "short.tif", "-o", "s.png"],
         ["pies", "short.tif", "-o", "p.png", "-k", "1-2"],
         ["recolor", "short.tif", "-o", "r.png"],
-        ["recolor", "short.tif", "-o", "r.png", "--timeout", "0"],
+        ["recolor", "short.tif", "-o", "r.png", "--timeout", "5"],
         ["sweep", "short.tif", "-o", "s.gif", "-k", "2-3"],
         ["report", "short.tif", "-o", "r.html", "--pies", "1-2"],
-        ["report", "short.tif", "-o", "r.html", "--pies", "1-2", "--timeout", "0"],
+        ["report", "short.tif", "-o", "r.html", "--pies", "1-2", "--timeout", "5"],
         ["theme", "short.tif", "--preview"],
+        ["theme", "short.tif", "--preview", "--timeout", "5"],
+        ["pies", "short.tif", "-o", "p.png", "-k", "1-2", "--timeout", "5"],
+        ["sweep", "short.tif", "-o", "s.gif", "-k", "2-3", "--timeout", "5"],
     ]
     for args in commands:
         done = chromapal(*args, cwd=files)

@@ -26,7 +26,14 @@ from rich.progress import Progress as RichProgress
 from rich.table import Table
 from rich.text import Text
 
-from .batch import BatchOptions, BatchSummary, Progress, expand_inputs, run_batch
+from .batch import (
+    DEFAULT_TIMEOUT,
+    BatchOptions,
+    BatchSummary,
+    Progress,
+    expand_inputs,
+    run_batch,
+)
 from .cli import (
     FiniteFloatRange,
     OneLineCommand,
@@ -209,6 +216,7 @@ def batch_command(
     Ctrl-C finishes the images in progress and stops.
     """
     timeout = options.pop("timeout")
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout or None  # 0: no limit
     try:
         sources = expand_inputs(inputs)
         batch_options = BatchOptions(**options)
@@ -247,6 +255,14 @@ def batch_command(
         sys.exit(130)
     if summary.failed:
         sys.exit(1)
+
+
+for _param in batch_command.params:  # batch enforces the deadline on every image by default
+    if _param.name == "timeout":
+        _param.help = (
+            "Seconds each image may take (download, decoding, clustering); past it the image "
+            f"is recorded as failed and the run goes on; 0: no limit.  [default: {DEFAULT_TIMEOUT:g}]"
+        )
 
 
 # -- export ------------------------------------------------------------------------------

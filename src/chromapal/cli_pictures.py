@@ -27,6 +27,7 @@ from click.core import ParameterSource
 
 from .cli import (
     OneLineCommand,
+    deadline_for,
     display_name,
     extract_options,
     handle_errors,
@@ -243,7 +244,7 @@ def pies_command(
     """Draw one pie chart of IMAGE's palette per k, in a grid (5 x 2 for k = 1-10)."""
     from .render.pie import plot_pies, save_figure
 
-    timeout = options.pop("timeout")
+    timeout = deadline_for(image, options.pop("timeout"))
     if (output is None) == (separate is None):
         raise click.UsageError("give either -o/--output FILE or --separate DIR")
     if separate is not None:
@@ -306,7 +307,7 @@ def recolor_command(
     **options: Any,
 ) -> None:
     """Redraw IMAGE with every pixel in its palette colour: a flattened, indexed image."""
-    timeout = options.pop("timeout")
+    timeout = deadline_for(image, options.pop("timeout"))
     inputs = [image] + ([palette_file] if palette_file else [])
     out = output_path(output, allowed=RASTER_FORMATS, inputs=inputs)
     explicit_space = ctx.get_parameter_source("space") != ParameterSource.DEFAULT

@@ -13,6 +13,7 @@ import click
 
 from .cli import (
     OneLineCommand,
+    deadline_for,
     display_name,
     extract_options,
     handle_errors,
@@ -84,7 +85,7 @@ def sweep_command(
     **options: Any,
 ) -> None:
     """Animate IMAGE recoloured with k = 2, 3, ... colours, ending on the original (a GIF)."""
-    timeout = options.pop("timeout")
+    timeout = deadline_for(image, options.pop("timeout"))
     out = output_path(output, allowed=ANIMATION_FORMATS, inputs=[image])
     with user_errors(image):
         frames = within_deadline(
@@ -133,7 +134,7 @@ def report_command(
     image: str, output: str, pie_ks: list[int], dither: bool, max_side: int, **options: Any
 ) -> None:
     """Write one self-contained HTML page: IMAGE, its palette, pie grid and recoloured image."""
-    timeout = options.pop("timeout")
+    timeout = deadline_for(image, options.pop("timeout"))
     out = output_path(output, allowed=REPORT_FORMATS, inputs=[image])
     page_options = {
         "pie_ks": pie_ks,

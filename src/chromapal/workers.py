@@ -26,6 +26,7 @@ Functions and arguments sent to a `WorkerPool` must be picklable (module-level f
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import os
 import pickle
@@ -303,7 +304,9 @@ def run_with_deadline(func: Callable[..., Any], /, *args: Any, timeout: float, *
     read_end, write_end = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
+    gc.freeze()  # the child's collections then leave the parent's objects (and pages) alone
     pid = os.fork()
+    gc.unfreeze()
     if pid == 0:  # the child: never return into the caller's code
         try:
             os.close(read_end)
