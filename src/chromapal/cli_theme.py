@@ -127,7 +127,12 @@ def write_export(palette: Palette, fmt: str, output: str | None, *, names: str) 
     "-o", "--output", metavar="FILE", help="Write the scheme to FILE (default: standard output)."
 )
 @click.option("--light", is_flag=True, help="A light scheme (dark text on a light background).")
-@click.option("--preview", is_flag=True, help="Print the scheme as coloured text.")
+@click.option("--preview", is_flag=True, help="Print the scheme's pairings as coloured text.")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="White on red and blue at 4.5:1 too, for which a dark background is near black.",
+)
 @click.option("--name", help="Scheme name written into the file (default: the image's name).")
 @extract_options
 @handle_errors
@@ -137,6 +142,7 @@ def theme_command(
     output: str | None,
     light: bool,
     preview: bool,
+    strict: bool,
     name: str | None,
     **options: Any,
 ) -> None:
@@ -155,7 +161,7 @@ def theme_command(
     label = name or (
         Path(palette.source).stem if palette.source and palette.source != "<stdin>" else "chromapal"
     )
-    theme = make_theme(palette, light=light, name=label)
+    theme = make_theme(palette, light=light, name=label, strict=strict)
     if target is not None:
         text = dump_theme(theme, target)
         if output is None:

@@ -23,10 +23,18 @@ What holds, checked on the final 8-bit colours (WCAG 2 contrast ratios):
   orange and green toward teal (and, in dark schemes, green made lighter) until they do.
 
 What gives way: 4.5:1 from the background to colour 1 and 4.5:1 from colour 1 to white
-need a contrast of 20.25:1 between background and white, so a dark background has a
-luminance of at most `DARK_BG_MAX` (near black: the image's dark colour keeps its hue
-and chroma, not its lightness) and a light one at least `LIGHT_BG_MIN` (near white),
-with colour 0 black. Readability never gives way; the background's lightness does.
+need 20.25:1 between background and white, that is a dark background of luminance at
+most 0.00185 (L* 1.7, black with a tint), where the backgrounds of different images can
+hardly differ. So in dark schemes "colour 15 on colours 1 and 4" gives way, and only as
+far as the background needs: the background keeps the image's darkest dominant colour
+up to luminance `WALLPAPER_BG_MAX` (L* 15.5, chroma times `WALLPAPER_CHROMA_GAIN`), and
+white on red and blue gets the most contrast that background allows, 4.5:1 when the
+image is dark enough and never less than `WALLPAPER_WHITE_CONTRAST` (3:1, WCAG's bound for
+large text). Every other rule always holds. ``strict=True`` keeps 4.5:1 for white too:
+the dark background then has a luminance of at most `DARK_BG_MAX` (hue and chroma kept,
+chroma times `BG_CHROMA_GAIN`). A light background is at least `LIGHT_BG_MIN` (near
+white) with colour 0 black, in both modes: colour-0 text on colours that have 4.5:1 on
+the background needs it.
 """
 
 from __future__ import annotations
@@ -63,6 +71,12 @@ CVD_DELTA_E: Final = 10.0
 DOMINANT_SHARE: Final = 0.05
 #: Luminance bounds that let every contrast rule hold at once (see the module doc).
 DARK_BG_MAX: Final = 0.0012
+#: Without ``strict``: the dark background's largest luminance (L* 15.5), its chroma gain,
+#: and the least contrast of white text on colours 1 and 4.
+WALLPAPER_BG_MAX: Final = 0.02
+WALLPAPER_CHROMA_GAIN: Final = 1.5
+WALLPAPER_WHITE_CONTRAST: Final = 3.0
+WHITE_SLACK: Final = 1.03
 LIGHT_BG_MIN: Final = 0.98
 LIGHT_BLACK_MAX: Final = 0.0003
 #: A dark background's Oklab chroma is the image colour's times this (inside sRGB): near
@@ -183,9 +197,9 @@ class _Windows:
     foreground: tuple[float, float]
 
 
-def _windows(bg: RGB, black: RGB, light: bool) -> _Windows:
+def _windows(bg: RGB, black: RGB, light: bool, white_contrast: float) -> _Windows:
     yb, y0 = luminance(bg), luminance(black)
-    white_max = darker_than(1.0, TEXT_CONTRAST)
+    white_max = darker_than(1.0, white_contrast)
     if light:
         on_bg = darker_than(yb, TEXT_CONTRAST)
         normal = (lighter_than(y0, TEXT_CONTRAST), min(on_bg, white_max))
@@ -259,7 +273,19 @@ def _red_green(
     return best[1], best[2]
 
 
-def make_theme(palette: Palette, *, light: bool = False, name: str = "chromapal") -> Theme:
+def white_contrast(background: RGB) -> float:
+    """The contrast white text on colours 1 and 4 keeps on a dark `background` (non-strict).
+
+    The most that colours with 4.5:1 on `background` leave for white (less `WHITE_SLACK`,
+    room for 8-bit colours between the two bounds), at most 4.5:1.
+    """
+    lowest = lighter_than(luminance(background), TEXT_CONTRAST)
+    return min(TEXT_CONTRAST, 1.05 / (lowest + 0.05) / WHITE_SLACK)
+
+
+def make_theme(
+    palette: Palette, *, light: bool = False, name: str = "chromapal", strict: bool = False
+) -> Theme:
     """Derive a readable 16-colour terminal scheme from `palette` (see the module doc).
 
     Parameters
@@ -270,6 +296,10 @@ def make_theme(palette: Palette, *, light: bool = False, name: str = "chromapal"
         A light background with dark text instead of the default dark scheme.
     name : str
         Scheme name written into the target files (``dark`` or ``light`` is added).
+    strict : bool
+        Keep white (colour 15) text on red and blue at 4.5:1 for every image, which needs
+        a near-black dark background. Default: as much as the image's background allows,
+        at least 3:1, the background keeping the image's darkness (see the module doc).
 
     Raises
     ------
@@ -288,9 +318,13 @@ def make_theme(palette: Palette, *, light: bool = False, name: str = "chromapal"
         Ld, Cd, hd = lch_[int(np.argmin(lch_[:, 0]))]
         black = fit_or_extreme((0.0, Cd, hd), 0.0, LIGHT_BLACK_MAX)
     else:
-        background = fit_or_extreme((Lb, Cb * BG_CHROMA_GAIN, hb), 0.0, DARK_BG_MAX)
+        if strict:
+            background = fit_or_extreme((Lb, Cb * BG_CHROMA_GAIN, hb), 0.0, DARK_BG_MAX)
+        else:
+            background = fit_or_extreme((Lb, Cb * WALLPAPER_CHROMA_GAIN, hb), 0.0, WALLPAPER_BG_MAX)
         black = background
-    w = _windows(background, black, light)
+    white = TEXT_CONTRAST if strict or light else max(WALLPAPER_WHITE_CONTRAST, white_contrast(background))
+    w = _windows(background, black, light, white)
     foreground = fit_or_extreme((scheme.foreground, tint, hb), *w.foreground)
     ansi: list[RGB] = [black] + [WHITE] * 15
     ansi[8] = _distinct(black, (scheme.grey8, tint, hb), -0.04 if light else 0.04, w.comment)

@@ -64,7 +64,7 @@ def preview_lines(theme: Theme) -> list[Text]:
         parts = [(f"{who:<7}", base)]
         for i in range(1, 7):
             if (key, i) not in ratio:
-                parts.append((" " * 11, base))
+                parts.append((" " * 10, base))
                 continue
             ink = bg if key == "background" else h[f"color{key}"]
             parts += [(f" {ratio[(key, i)]:4.1f}:1  ", f"{ink} on {h[f'color{i}']}"), (" ", base)]
