@@ -27,7 +27,8 @@ need 20.25:1 between background and white, that is a dark background of luminanc
 most 0.00185 (L* 1.7, black with a tint), where the backgrounds of different images can
 hardly differ. So in dark schemes "colour 15 on colours 1 and 4" gives way, and only as
 far as the background needs: the background keeps the image's darkest dominant colour
-up to luminance `WALLPAPER_BG_MAX` (L* 15.5, chroma times `WALLPAPER_CHROMA_GAIN`), and
+up to luminance `WALLPAPER_BG_MAX` (L* 15.5; a colour darkened to get there has its
+chroma times `WALLPAPER_CHROMA_GAIN`), and
 white on red and blue gets the most contrast that background allows, 4.5:1 when the
 image is dark enough and never less than `WALLPAPER_WHITE_CONTRAST` (3:1, WCAG's bound for
 large text). Every other rule always holds. ``strict=True`` keeps 4.5:1 for white too:
@@ -320,8 +321,11 @@ def make_theme(
     else:
         if strict:
             background = fit_or_extreme((Lb, Cb * BG_CHROMA_GAIN, hb), 0.0, DARK_BG_MAX)
-        else:
-            background = fit_or_extreme((Lb, Cb * WALLPAPER_CHROMA_GAIN, hb), 0.0, WALLPAPER_BG_MAX)
+        else:  # kept as it is when dark enough; a darkened colour gets more chroma
+            background = fit_or_extreme((Lb, Cb, hb), 0.0, WALLPAPER_BG_MAX)
+            if lch(np.array(background, np.uint8))[0, 0] < Lb - 0.02:
+                gained = (Lb, Cb * WALLPAPER_CHROMA_GAIN, hb)
+                background = fit_or_extreme(gained, 0.0, WALLPAPER_BG_MAX)
         black = background
     white = TEXT_CONTRAST if strict or light else max(WALLPAPER_WHITE_CONTRAST, white_contrast(background))
     w = _windows(background, black, light, white)
