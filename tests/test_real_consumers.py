@@ -302,3 +302,47 @@ def test_tailwind_cli_keeps_the_default_colours(tmp_path):
     assert rules["bg-palette-red"].startswith("rgb(255 0 0")
     assert rules["text-palette-gray"].startswith("rgb(128 128 128")
     assert rules["border-palette-pink"].startswith("rgb(255 192 203")
+
+
+_KEYFILE = """
+import sys
+import gi
+gi.require_version("GLib", "2.0")
+from gi.repository import GLib
+kf = GLib.KeyFile()
+kf.load_from_file(sys.argv[1], GLib.KeyFileFlags.NONE)
+for group, key in zip(sys.argv[2::2], sys.argv[3::2]):
+    print(kf.get_string(group, key))
+"""
+
+
+def _glib_keyfile(path: Path, *keys: str) -> list[str]:
+    """Values of (group, key) pairs as GLib's GKeyFile reads them (the system Python's gi)."""
+    python = shutil.which("python3", path="/usr/bin")
+    if python is None or run([python, "-c", "import gi"]).returncode != 0:
+        pytest.skip("GLib's Python bindings (python3-gi) are not installed")
+    result = run([python, "-c", _KEYFILE, str(path), *keys])
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_xfce4_terminal_scheme_reads_with_glib_keyfile(theme, tmp_path):
+    """The xfce4-terminal .theme is a key file GLib parses: Name, colours and a 16-colour palette."""
+    path = tmp_path / "chromapal.theme"
+    path.write_text(dump_theme(theme, "xfce4-terminal"))
+    keys = ["Scheme", "Name", "Scheme", "ColorBackground", "Scheme", "ColorPalette"]
+    name, background, palette = _glib_keyfile(path, *keys)
+    h = theme.hex()
+    assert (name, background) == (theme.scheme_name, h["background"])
+    assert palette.split(";") == [h[f"color{i}"] for i in range(16)]
+
+
+def test_konsole_colorscheme_reads_with_glib_keyfile(theme, tmp_path):
+    """The Konsole .colorscheme is a key file GLib parses: each [ColorN] has Color=R,G,B."""
+    path = tmp_path / "chromapal.colorscheme"
+    path.write_text(dump_theme(theme, "konsole"))
+    keys = [x for i in range(8) for x in (f"Color{i}", "Color", f"Color{i}Intense", "Color")]
+    values = _glib_keyfile(path, "General", "Description", "Background", "Color", *keys)
+    assert values[0] == theme.scheme_name
+    assert values[1] == ",".join(str(c) for c in theme.background)
+    assert values[2:] == [",".join(str(c) for c in theme.ansi[j + k]) for j in range(8) for k in (0, 8)]
