@@ -457,3 +457,14 @@ def test_a_palette_colour_sharing_its_cell_with_a_nearer_colour_keeps_its_pixels
     for colour in ((100, 100, 100), (103, 101, 102)):
         if colour in [tuple(c) for c in palette.colors.tolist()]:
             assert (palette.colors[labels[(image == colour).all(-1)]] == colour).all()
+
+
+def test_the_rule_cache_stays_bounded():
+    """However many palettes recolour, at most CACHE_SIZE rules (128 KB tables) are kept, newest last."""
+    rng = np.random.default_rng(2)
+    palettes = [rng.integers(0, 256, (4, 3)).astype(np.uint8) for _ in range(3 * assign.CACHE_SIZE)]
+    for colors in palettes:
+        rule_for(colors)
+    assert len(assign._RULES) == assign.CACHE_SIZE
+    assert rule_for(palettes[-1]) is rule_for(palettes[-1])  # the newest is cached
+    assert palettes[0].tobytes() not in assign._RULES  # the oldest were dropped
