@@ -468,3 +468,14 @@ def test_the_rule_cache_stays_bounded():
     assert len(assign._RULES) == assign.CACHE_SIZE
     assert rule_for(palettes[-1]) is rule_for(palettes[-1])  # the newest is cached
     assert palettes[0].tobytes() not in assign._RULES  # the oldest were dropped
+
+
+def test_import_chromapal_stays_light():
+    """`import chromapal` loads none of the heavy or network modules (checked in a fresh interpreter)."""
+    import subprocess
+    import sys
+
+    heavy = ("http.client", "ssl", "concurrent.futures", "multiprocessing", "click", "rich", "matplotlib", "fastapi")
+    code = f"import sys, chromapal; print([m for m in {heavy!r} if m in sys.modules])"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

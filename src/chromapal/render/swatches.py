@@ -8,14 +8,20 @@ gets none (``equal=True`` gives every colour room).
 from __future__ import annotations
 
 from functools import lru_cache
+from html import escape as _html_escape
 from typing import Final
-from xml.sax.saxutils import escape
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from .._types import FloatArray
 from ..palette import Palette, parse_hex, text_color_for
+
+
+def escape(text: str) -> str:
+    """``&``, ``<`` and ``>`` escaped for XML text (xml.sax.saxutils would import urllib and ssl)."""
+    return _html_escape(text, quote=False)
+
 
 WIDTH: Final = 960
 HEIGHT: Final = 160
