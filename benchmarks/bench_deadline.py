@@ -25,7 +25,7 @@ DEFAULT_IMAGE = Path(__file__).resolve().parents[1] / "tests" / "data" / "kodim2
 
 _ONE_CALL = """
 import resource, time
-import chromapal.cli as cli
+import chromapal.cli.common as cli
 def cpu():
     return sum(getattr(resource.getrusage(w), f) for w in (resource.RUSAGE_SELF,
                resource.RUSAGE_CHILDREN) for f in ("ru_utime", "ru_stime"))

@@ -17,6 +17,8 @@ from conftest import BLUE, GREEN, RED, declare_size, encode, png_with_size
 from PIL import Image
 
 from chromapal import cli
+from chromapal.cli import common
+from chromapal.cli.group import BROKEN_PIPE_STATUS, COMMANDS, load_command
 from chromapal import fetch as fetch_module
 
 #: Difference allowed between the sum of the printed proportions and 1.
@@ -402,7 +404,8 @@ def float_options() -> list[tuple[str, click.Option]]:
     """(command, option) for every float option of every command, found by walking the CLI."""
     return [
         (name, param)
-        for name, command in sorted(cli.main.commands.items())
+        for name in sorted(COMMANDS)
+        for command in [load_command(name)]
         for param in command.params
         if isinstance(param, click.Option) and isinstance(param.type, click.FloatRange)
     ]
@@ -421,7 +424,7 @@ def test_every_float_option_refuses_nan_and_infinity_with_a_usage_error():
         ("serve", "--max-upload-mb"),
     } <= flags
     for command, option in options:
-        assert isinstance(option.type, cli.FiniteFloatRange), (command, option.opts)
+        assert isinstance(option.type, common.FiniteFloatRange), (command, option.opts)
         flag = max(option.opts, key=len)
         for value in ("nan", "inf", "-inf", "NaN"):
             result = run(command, flag, value)
@@ -484,8 +487,8 @@ def test_timeout_bounds_a_url_download(files, http_server):
 def test_files_run_here_unless_a_timeout_is_given(files, monkeypatch):
     """No --timeout or --timeout 0: extracted in this process; --timeout 5: in a child."""
     pids: list[int] = []
-    real = cli.extract
-    monkeypatch.setattr(cli, "extract", lambda *a, **kw: pids.append(os.getpid()) or real(*a, **kw))
+    real = common.extract
+    monkeypatch.setattr(common, "extract", lambda *a, **kw: pids.append(os.getpid()) or real(*a, **kw))
 
     default = run("bands.png", "-k", "3")
     no_limit = run("bands.png", "-k", "3", "--timeout", "0")
@@ -498,11 +501,11 @@ def test_files_run_here_unless_a_timeout_is_given(files, monkeypatch):
 
 def test_urls_get_the_default_deadline_files_none():
     """The --timeout default: 30 s for a URL, none for a file or standard input; 0 is none."""
-    assert cli.deadline_for("https://example.org/a.png", None) == cli.DEFAULT_TIMEOUT == 30
-    assert cli.deadline_for("photo.jpg", None) is None
-    assert cli.deadline_for("-", None) is None
-    assert cli.deadline_for("https://example.org/a.png", 0) is None
-    assert cli.deadline_for("photo.jpg", 2.5) == 2.5
+    assert common.deadline_for("https://example.org/a.png", None) == common.DEFAULT_TIMEOUT == 30
+    assert common.deadline_for("photo.jpg", None) is None
+    assert common.deadline_for("-", None) is None
+    assert common.deadline_for("https://example.org/a.png", 0) is None
+    assert common.deadline_for("photo.jpg", 2.5) == 2.5
 
 
 def pipe_into_closed_reader(args: list[str], cwd: Path) -> subprocess.CompletedProcess[bytes]:
@@ -529,8 +532,8 @@ def test_a_closed_pipe_ends_quietly(files):
         env={**os.environ, "NO_COLOR": "1"},
     )
 
-    assert (closed.returncode, closed.stderr) == (cli.BROKEN_PIPE_STATUS, b"")
-    assert (closed_json.returncode, closed_json.stderr) == (cli.BROKEN_PIPE_STATUS, b"")
+    assert (closed.returncode, closed.stderr) == (BROKEN_PIPE_STATUS, b"")
+    assert (closed_json.returncode, closed_json.stderr) == (BROKEN_PIPE_STATUS, b"")
     assert head.returncode == 0 and head.stderr == b"" and head.stdout.count(b"\n") == 1
 
 

@@ -233,7 +233,7 @@ def test_a_picture_whose_writer_fails_midway_leaves_no_file(workdir, monkeypatch
     """The writer fails after writing part of the file: exit 1, no file, an older one kept."""
     import errno
 
-    from chromapal import cli_pictures
+    from chromapal.cli import pictures as cli_pictures
 
     def half_then_fail(image, path, **options):
         Path(path).write_bytes(b"\x89PNG\r\n\x1a\n half a picture")

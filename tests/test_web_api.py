@@ -304,7 +304,7 @@ def test_browser_opens_only_when_asked(monkeypatch, flag):
     """The browser is opened with the page's URL only with --open."""
     opened: list[tuple[object, ...]] = []
     monkeypatch.setattr("uvicorn.run", lambda app, **kwargs: None)
-    monkeypatch.setattr("chromapal.cli_web.threading.Timer", lambda delay, func, args: _Started(opened, args))
+    monkeypatch.setattr("chromapal.cli.web.threading.Timer", lambda delay, func, args: _Started(opened, args))
 
     result = CliRunner().invoke(cli.main, ["serve", *flag])
 

@@ -15,7 +15,7 @@ from rich.style import Style
 from rich.text import Text
 
 from chromapal import cli  # noqa: F401 - loads the CLI modules in their order
-from chromapal.cli_theme import preview_lines
+from chromapal.theme_preview import preview_lines
 from chromapal.pipeline import extract
 from chromapal.theme import make_theme
 

@@ -1,6 +1,6 @@
 """The ``chromapal serve`` command: run the local web app with uvicorn.
 
-Imported by ``chromapal.cli``, which registers `serve_command` at its end.
+Imported only when ``chromapal serve`` runs (see `chromapal.cli.group`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import webbrowser
 
 import click
 
-from .cli import FiniteFloatRange, OneLineCommand, handle_errors
+from .common import FiniteFloatRange, OneLineCommand, handle_errors
 
 _LOCAL = ("127.0.0.1", "localhost", "::1")
 
@@ -62,8 +62,8 @@ def serve_command(
     try:
         import uvicorn
 
-        from .web import Settings, create_app
-        from .web.server import server_options
+        from ..web import Settings, create_app
+        from ..web.server import server_options
     except ImportError as exc:
         raise click.ClickException(
             f"the web app needs the 'web' extra: pip install 'chromapal[web]' ({exc.name} is missing)"

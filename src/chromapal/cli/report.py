@@ -1,6 +1,6 @@
 """The ``sweep`` and ``report`` commands: an animation over k, and a one-page HTML report.
 
-Like the other picture commands (`chromapal.cli_pictures`): the work on the image runs
+Like the other picture commands (`chromapal.cli.pictures`): the work on the image runs
 with decoders silenced and under ``--timeout``; files are written whole or not at all.
 """
 
@@ -11,25 +11,24 @@ from typing import Any
 
 import click
 
-from .cli import (
+from ..render import report_html, save_animation, sweep_frames
+from ..render.sweep import ANIMATION_FORMATS, DURATION, HOLD, MAX_SIDE
+
+from .common import (
+    KRange,
     OneLineCommand,
+    cluster_options,
     deadline_for,
     display_name,
     extract_options,
     handle_errors,
-    output_path,
-    within_deadline,
-)
-from .cli_pictures import (
-    KRange,
-    cluster_options,
     output_option,
+    output_path,
     source_of,
     user_errors,
+    within_deadline,
     writing,
 )
-from .render import report_html, save_animation, sweep_frames
-from .render.sweep import ANIMATION_FORMATS, DURATION, HOLD, MAX_SIDE
 
 REPORT_FORMATS = ["htm", "html"]
 
@@ -151,6 +150,3 @@ def report_command(
 
 def _report(image: str, timeout: float | None, options: dict[str, Any]) -> str:
     return report_html(source_of(image, timeout), **options)
-
-
-COMMANDS = [sweep_command, report_command]

@@ -1,33 +1,37 @@
-"""The ``chromapal`` command: a thin layer that parses, calls the library, prints, translates errors.
+"""What every ``chromapal`` subcommand shares: option types, options, reading, errors, output paths.
 
-Exit status: 0 ok, 1 an input could not be used, 2 a usage error (click's own).
+Imports no command. Errors become one line, ``Error: ...``: exit status 2 for a usage
+error (unknown extension, unwritable folder, bad k range, missing option), 1 for an
+input that cannot be used.
+
+The work on an image (download, decoding, clustering, drawing the pixels) runs with
+decoders silenced and, under ``--timeout``, in a child process killed at the deadline
+(`within_deadline`); files are written whole or not at all (`writing`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import math
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable
+import warnings
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.text import Text
 
-from . import __version__
-from .adjust import IGNORE_TOLERANCE, SORT_KEYS
-from .colorspace import SPACES
-from .errors import ImageTimeoutError, PaletteError
-from .export import FORMATS
-from .load import MAX_PIXELS, quiet_decoders
-from .names import NAME_LISTS
-from .palette import Palette, dumps_palettes, text_color_for
-from .pipeline import INITS, MAX_ERROR, MAX_K, extract
+from ..errors import ImageTimeoutError, PaletteError
+from ..export.atomic import atomic_path
+from ..load import MAX_PIXELS, quiet_decoders
+from ..colorspace import SPACES
+from ..palette import Palette
+from ..pipeline import INITS, MAX_ERROR, MAX_K, extract
+from ..render.common import parse_ks
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -37,8 +41,6 @@ T = TypeVar("T")
 #: the forked child that enforces one costs about 10-15 ms per image (measured, see
 #: `within_deadline`), a sizeable share of a 0.35 s run.
 DEFAULT_TIMEOUT = 30.0
-#: Exit status after the reader of standard output went away (as a shell reports SIGPIPE).
-BROKEN_PIPE_STATUS = 141
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -78,23 +80,11 @@ def deadline_for(image: str, timeout: float | None) -> float | None:
 
     Not given: `DEFAULT_TIMEOUT` for a URL, none for a file or standard input; 0: none.
     """
-    from .load import is_url
+    from ..load import is_url
 
     if timeout is None:
         return DEFAULT_TIMEOUT if is_url(image) else None
     return timeout or None
-
-class PipeConsole(Console):
-    """A Rich console whose closed pipe ends the run like any other (`DefaultGroup.invoke`).
-
-    Rich's own handling exits with status 1; ``head`` and the shell expect the quiet
-    SIGPIPE-style status that every other write path gives.
-    """
-
-    def on_broken_pipe(self) -> None:
-        """Hand the closed pipe to the command group."""
-        raise BrokenPipeError
-
 
 class KType(click.ParamType):
     """-k: an integer from 1 to 256, or 'auto'."""
@@ -179,7 +169,7 @@ def palette_for(image: str, **options: Any) -> Palette:
 
 def read_and_extract(image: str, timeout: float | None, options: dict[str, Any]) -> Palette:
     """Read IMAGE (standard input, a URL within `timeout`, a path) and extract its palette."""
-    from .workers import fetch_within
+    from ..workers import fetch_within
 
     deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
     return extract(fetch_within(read_source(image), deadline), **options)
@@ -194,7 +184,7 @@ def within_deadline(
     (`chromapal.workers.run_with_deadline`); its result must be picklable. Raises
     `ImageTimeoutError` naming IMAGE; other errors pass through unchanged.
     """
-    from .workers import WorkerCrashedError, run_with_deadline
+    from ..workers import WorkerCrashedError, run_with_deadline
 
     try:
         with quiet_decoders():
@@ -221,26 +211,6 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def use_color(stream: Any = None) -> bool:
-    """True colour swatches only on a terminal and when NO_COLOR is unset."""
-    stream = stream or sys.stdout
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty()
-
-
-def palette_lines(palette: Palette, *, color: bool) -> Iterable[Text | str]:
-    """One line per colour: swatch (when `color`), hex, RGB and share in percent."""
-    for s in palette:
-        r, g, b = s.rgb
-        plain = f"{s.hex}  rgb({r:3d}, {g:3d}, {b:3d})  {s.proportion * 100:5.1f}%"
-        if not color:
-            yield plain
-            continue
-        line = Text()
-        line.append(f" {s.hex} ", style=f"{text_color_for(s.rgb)} on {s.hex}")
-        line.append("  ")
-        line.append(plain[9:])
-        yield line
-
 
 class OneLineCommand(click.Command):
     """A command whose usage errors print one line, ``Error: ...``, without the usage text."""
@@ -260,131 +230,6 @@ class OneLineCommand(click.Command):
         except click.UsageError as exc:
             exc.ctx = None
             raise
-
-
-class DefaultGroup(click.Group):
-    """A group whose first argument is an image unless it names a sub-command."""
-
-    default_command = "extract"
-
-    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        """Route ``chromapal IMAGE ...`` to the default command."""
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
-            args = [self.default_command, *args]
-        return super().parse_args(ctx, args)
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; a reader that closed standard output ends the run quietly."""
-        try:
-            result = super().invoke(ctx)
-            sys.stdout.flush()  # here, not at exit, so a closed pipe is caught below
-            return result
-        except BrokenPipeError:
-            quiet_exit_after_broken_pipe()
-
-
-def quiet_exit_after_broken_pipe() -> None:
-    """Exit with status 141 and no message, as ``git log | head -1`` does.
-
-    Standard output is pointed at /dev/null first, so the interpreter's final flush
-    cannot print "Exception ignored ... BrokenPipeError".
-    """
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):  # no real fd (tests)
-        pass
-    sys.exit(BROKEN_PIPE_STATUS)
-
-
-@click.group(cls=DefaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="chromapal")
-def main() -> None:
-    """Find the colour palette of images: chromapal IMAGE... [-k 8] [--json].
-
-    Without a command, prints each IMAGE's dominant colours (the `extract` command).
-    """
-
-
-@main.command("extract", cls=OneLineCommand)
-@click.argument("images", nargs=-1, required=True)
-@extract_options
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@click.option("-o", "--output", metavar="FILE",
-              help="Write the palette to FILE; the format follows its extension (see --format).")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)),
-              help="File format (default: from the -o extension; .txt is the hex list, "
-                   "paintnet the Paint.NET .txt). Without -o, written to standard output.")
-@click.option("--names", type=click.Choice(list(NAME_LISTS)), default="css", show_default=True,
-              help="Name list labelling the colours in exported files.")
-@click.option("--sort", type=click.Choice(SORT_KEYS), default="share", show_default=True,
-              help="Order: share (largest first), lightness (dark to light), hue, "
-                   "chroma (most vivid first).")
-@click.option("--merge", type=FiniteFloatRange(min=0), metavar="DELTA_E",
-              help="Merge colours closer than this CIEDE2000 difference (shares added).")
-@click.option("--ignore", metavar="COLORS",
-              help="Leave pixels near these colours out of the clustering: CSS names or hex, "
-                   "comma-separated, e.g. white,black or '#f0f0f0'.")
-@click.option("--ignore-tolerance", type=FiniteFloatRange(0, 200), default=IGNORE_TOLERANCE,
-              show_default=True,
-              help="How near a pixel must be to an --ignore colour: CIELAB distance (ΔE76).")
-@click.option("--min-share", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,
-              help="Drop colours under this share of the image (0-1); shares are rescaled.")
-@handle_errors
-def extract_command(
-    images: tuple[str, ...], as_json: bool, output: str | None, fmt: str | None, names: str,
-    sort: str, merge: float | None, ignore: str | None, ignore_tolerance: float, min_share: float,
-    **options: Any,
-) -> None:
-    """Print the dominant colours of IMAGES (paths, http(s) URLs, or - for standard input).
-
-    With -o FILE or --format, write the palette as JSON, CSV, a hex list, CSS, SCSS, Tailwind,
-    GIMP, Adobe ASE, Paint.NET, Krita, Procreate or SVG instead.
-    """
-    from .cli_theme import cleaned_palette, export_format, parse_ignore, write_export
-    from .export.data import palette_dict
-    from .names import nearest_names
-
-    export = export_format(output, fmt, images)
-    as_json = as_json or export == "json" and output is None
-    if as_json or export == "json":
-        options["delta_e"] = True  # the JSON carries the palette's exact error (issue 12)
-    cleanup: dict[str, Any] = {"ignore": parse_ignore(None, None, ignore), "ignore_tolerance": ignore_tolerance,
-               "merge": merge, "min_share": min_share, "sort": sort}
-    console = PipeConsole(highlight=False, soft_wrap=True)
-    color = use_color()
-    results: list[dict[str, Any]] = []
-    failed = 0
-    for image in images:
-        try:
-            palette = cleaned_palette(image, **cleanup, **options)
-        except click.ClickException as exc:
-            if export and not as_json:
-                raise
-            click.echo(f"Error: {exc.format_message()}", err=True)
-            failed += 1
-            continue
-        if palette.note:
-            click.echo(f"note: {palette.source}: {palette.note}", err=True)
-        if export and not as_json:
-            write_export(palette, export, output, names=names)
-            continue
-        if as_json:
-            results.append(palette_dict(palette))
-            continue
-        if len(images) > 1 or color:
-            header = f"{palette.source}  ({len(palette)} colours, {palette.space})"
-            console.print(header, style="bold" if color else None)
-        css, xkcd = nearest_names(palette.colors, "css"), nearest_names(palette.colors, "xkcd")
-        lines = palette_lines(palette, color=color)
-        for line, css_name, xkcd_name in zip(lines, css, xkcd, strict=True):
-            column = f"  {css_name:<20} {xkcd_name}"
-            console.print(line + column if isinstance(line, str) else Text.assemble(line, column))
-    if as_json and results:
-        click.echo(dumps_palettes(results[0] if len(images) == 1 else results))
-    if failed:
-        sys.exit(1)
 
 
 def output_path(path: str, *, allowed: Iterable[str], inputs: Iterable[str] = ()) -> Path:
@@ -410,28 +255,98 @@ def output_path(path: str, *, allowed: Iterable[str], inputs: Iterable[str] = ()
     return out
 
 
-from .cli_theme import theme_command  # noqa: E402 - registers `chromapal theme`
+class KRange(click.ParamType):
+    """A k range: ``1-10``, ``2,4,8`` or ``2-6,10`` (see `chromapal.render.parse_ks`)."""
 
-main.add_command(theme_command)
+    name = "RANGE"
 
-
-# The picture commands live in their own modules, which need the helpers above.
-from .cli_pictures import COMMANDS as _PICTURE_COMMANDS  # noqa: E402
-from .cli_report import COMMANDS as _REPORT_COMMANDS  # noqa: E402
-
-for _command in [*_PICTURE_COMMANDS, *_REPORT_COMMANDS]:
-    main.add_command(_command)
-
-
-# Batch storage and search of many palettes (batch, export, search) live in cli_batch.
-from .cli_batch import batch_command, export_command, search_command  # noqa: E402
-
-main.add_command(batch_command)
-main.add_command(export_command)
-main.add_command(search_command)
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> list[int]:
+        """Parse `value` into a sorted list of k values."""
+        if isinstance(value, list):
+            return value
+        try:
+            return parse_ks(str(value), max_k=MAX_K)
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
-# The local web app (`chromapal serve`); its dependencies are imported only when it runs.
-from .cli_web import serve_command  # noqa: E402
+def cluster_options(func: F) -> F:
+    """`extract_options` without ``-k`` (and its --max-error): for commands taking a k range."""
+    func = extract_options(func)
+    func.__click_params__ = [  # type: ignore[attr-defined]
+        p for p in func.__click_params__ if p.name not in ("k", "max_error")  # type: ignore[attr-defined]
+    ]
+    return func
 
-main.add_command(serve_command)
+
+def output_option(formats: list[str], *, required: bool = True) -> Callable[[F], F]:
+    """``-o/--output FILE``; the format follows the extension."""
+    return click.option(
+        "-o",
+        "--output",
+        "output",
+        metavar="FILE",
+        required=required,
+        help=f"File to write; the extension picks the format ({', '.join(formats)}).",
+    )
+
+
+def source_of(image: str, timeout: float | None = None) -> Any:
+    """IMAGE as the library takes it: ``-`` (standard input) and URLs read once into bytes.
+
+    The picture commands read their image more than once (palette, then pixels). Called
+    inside the deadline, so a stalled standard input or server is cut off too.
+    """
+    from ..load import is_url
+    from ..workers import fetch_within
+
+    if image == "-":
+        return sys.stdin.buffer.read()
+    if not is_url(image):
+        return image
+    deadline = time.monotonic() + (timeout if timeout is not None else float("inf"))
+    return fetch_within(image, deadline).getvalue()
+
+
+@contextlib.contextmanager
+def user_errors(image: str) -> Iterator[None]:
+    """Translate problems with IMAGE raised by the library into one-line errors (exit 1)."""
+    try:
+        with warnings.catch_warnings():  # a Pillow warning would break the one-line error
+            warnings.simplefilter("ignore")
+            yield
+    except PaletteError as exc:
+        message = str(exc)
+        if message.startswith("<bytes>:"):  # a URL or standard input, read into bytes
+            message = ("<stdin>" if image == "-" else image) + message[len("<bytes>") :]
+        raise click.ClickException(message) from exc
+    except MemoryError as exc:
+        raise click.ClickException(f"{image}: out of memory") from exc
+    except (ValueError, TypeError, OSError) as exc:
+        raise click.ClickException(
+            f"{image}: {' '.join(str(exc).split()) or type(exc).__name__}"
+        ) from exc
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to `path`, renamed to it when the block succeeds.
+
+    A failure leaves no file (and any earlier `path` untouched); a failure to write
+    (disk full, permissions) becomes a one-line error.
+    """
+    try:
+        with atomic_path(path) as temporary:
+            yield temporary
+    except OSError as exc:
+        raise click.ClickException(f"{path}: cannot write ({exc.strerror or exc})") from exc
+
+
+def note(palette: Palette) -> None:
+    """Tell the user (on standard error) anything the palette's `note` says."""
+    if palette.note:
+        click.echo(f"note: {palette.source}: {palette.note}", err=True)
+
+

@@ -1,0 +1,91 @@
+"""The clean-up and export steps the commands share: ignore colours, merge, drop, sort, write files."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..adjust import clean_palette
+from ..errors import PaletteError
+from ..export import FORMATS, PaletteFileError, colors_written, dump_palette, extensions, format_for_path
+from ..export.atomic import write_bytes_atomic
+from ..names import parse_color
+from ..palette import Palette
+from .common import output_path, palette_for
+
+RGB = tuple[int, int, int]
+
+
+def parse_ignore(
+    ctx: click.Context | None, param: click.Parameter | None, value: str | None
+) -> list[RGB]:
+    """Click callback: ``'white,black'`` or ``'#f0f0f0'`` -> RGB tuples; bad colour: usage error."""
+    if not value:
+        return []
+    try:
+        return [parse_color(item) for item in value.split(",") if item.strip()]
+    except PaletteError as exc:
+        raise click.BadParameter(str(exc), ctx=ctx, param=param, param_hint="'--ignore'") from exc
+
+
+def extract_ignoring(
+    image: str, ignore: Sequence[RGB], tolerance: float, **options: Any
+) -> Palette:
+    """Palette of IMAGE with the pixels near `ignore` colours left out of the clustering."""
+    return palette_for(image, ignore=ignore, ignore_tolerance=tolerance, **options)
+
+
+def cleaned_palette(
+    image: str,
+    *,
+    ignore: Sequence[RGB] = (),
+    ignore_tolerance: float = 10.0,
+    merge: float | None = None,
+    min_share: float = 0.0,
+    sort: str = "share",
+    **options: Any,
+) -> Palette:
+    """Extract IMAGE's palette (leaving `ignore` colours out), then merge, drop and sort it."""
+    palette = extract_ignoring(image, ignore, ignore_tolerance, **options)
+    return clean_palette(palette, merge=merge, min_share=min_share, sort=sort)
+
+
+def export_format(output: str | None, fmt: str | None, images: Sequence[str]) -> str | None:
+    """Check ``-o``/``--format`` before any work; return the format to write (None: the table).
+
+    Raises ``click.UsageError`` (exit 2) for an unknown extension, a bad folder, or a file
+    format with more than one image.
+    """
+    if output is None and fmt in (None, "json"):
+        return None if fmt is None else "json"
+    if len(images) > 1 and not (output is None and fmt == "json"):
+        raise click.UsageError(f"-o/--output and --format take one IMAGE (got {len(images)})")
+    if output is None:
+        return fmt
+    suffix = Path(output).suffix.lower().lstrip(".")
+    allowed = [suffix] if fmt else {ext.rsplit(".", 1)[-1] for ext in extensions()}
+    output_path(output, allowed=allowed, inputs=images)
+    try:
+        return format_for_path(output, fmt)
+    except PaletteFileError as exc:
+        raise click.UsageError(str(exc)) from exc
+
+
+def write_export(palette: Palette, fmt: str, output: str | None, *, names: str) -> None:
+    """Write `palette` as `fmt` to `output`, or to standard output when `output` is None."""
+    data = dump_palette(palette, fmt, names=names)
+    if output is None:
+        if FORMATS[fmt].binary and sys.stdout.isatty():
+            raise click.UsageError(f"{fmt} is a binary format; write it to a file with -o FILE")
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+        return
+    try:
+        write_bytes_atomic(output, data)
+    except OSError as exc:
+        raise click.ClickException(f"{output}: cannot write ({exc.strerror or exc})") from exc
+    click.echo(f"wrote {output} ({fmt}, {colors_written(palette, fmt)})", err=True)

@@ -1,0 +1,104 @@
+"""The ``extract`` command (``chromapal IMAGE...``): print or write the palette of images."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from ..adjust import IGNORE_TOLERANCE, SORT_KEYS
+from ..export import FORMATS
+from ..names import NAME_LISTS
+from ..palette import dumps_palettes
+from .cleanup import cleaned_palette, export_format, parse_ignore, write_export
+from .common import FiniteFloatRange, OneLineCommand, extract_options, handle_errors
+from .output import palette_lines, pipe_console, use_color
+
+
+@click.command("extract", cls=OneLineCommand)
+@click.argument("images", nargs=-1, required=True)
+@extract_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the palette to FILE; the format follows its extension (see --format).")
+@click.option("--format", "fmt", type=click.Choice(list(FORMATS)),
+              help="File format (default: from the -o extension; .txt is the hex list, "
+                   "paintnet the Paint.NET .txt). Without -o, written to standard output.")
+@click.option("--names", type=click.Choice(list(NAME_LISTS)), default="css", show_default=True,
+              help="Name list labelling the colours in exported files.")
+@click.option("--sort", type=click.Choice(SORT_KEYS), default="share", show_default=True,
+              help="Order: share (largest first), lightness (dark to light), hue, "
+                   "chroma (most vivid first).")
+@click.option("--merge", type=FiniteFloatRange(min=0), metavar="DELTA_E",
+              help="Merge colours closer than this CIEDE2000 difference (shares added).")
+@click.option("--ignore", metavar="COLORS",
+              help="Leave pixels near these colours out of the clustering: CSS names or hex, "
+                   "comma-separated, e.g. white,black or '#f0f0f0'.")
+@click.option("--ignore-tolerance", type=FiniteFloatRange(0, 200), default=IGNORE_TOLERANCE,
+              show_default=True,
+              help="How near a pixel must be to an --ignore colour: CIELAB distance (ΔE76).")
+@click.option("--min-share", type=FiniteFloatRange(0, 1), default=0.0, show_default=True,
+              help="Drop colours under this share of the image (0-1); shares are rescaled.")
+@handle_errors
+def extract_command(
+    images: tuple[str, ...], as_json: bool, output: str | None, fmt: str | None, names: str,
+    sort: str, merge: float | None, ignore: str | None, ignore_tolerance: float, min_share: float,
+    **options: Any,
+) -> None:
+    """Print the dominant colours of IMAGES (paths, http(s) URLs, or - for standard input).
+
+    With -o FILE or --format, write the palette as JSON, CSV, a hex list, CSS, SCSS, Tailwind,
+    GIMP, Adobe ASE, Paint.NET, Krita, Procreate or SVG instead.
+    """
+    from ..export.data import palette_dict
+    from ..names import nearest_names
+
+    export = export_format(output, fmt, images)
+    as_json = as_json or export == "json" and output is None
+    if as_json or export == "json":
+        options["delta_e"] = True  # the JSON carries the palette's exact error (issue 12)
+    cleanup: dict[str, Any] = {"ignore": parse_ignore(None, None, ignore), "ignore_tolerance": ignore_tolerance,
+               "merge": merge, "min_share": min_share, "sort": sort}
+    color = use_color()
+    console = pipe_console(highlight=False, soft_wrap=True) if color else None
+    results: list[dict[str, Any]] = []
+    failed = 0
+    for image in images:
+        try:
+            palette = cleaned_palette(image, **cleanup, **options)
+        except click.ClickException as exc:
+            if export and not as_json:
+                raise
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            failed += 1
+            continue
+        if palette.note:
+            click.echo(f"note: {palette.source}: {palette.note}", err=True)
+        if export and not as_json:
+            write_export(palette, export, output, names=names)
+            continue
+        if as_json:
+            results.append(palette_dict(palette))
+            continue
+        if len(images) > 1 or color:
+            header = f"{palette.source}  ({len(palette)} colours, {palette.space})"
+            if console is None:
+                click.echo(header)
+            else:
+                console.print(header, style="bold")
+        css, xkcd = nearest_names(palette.colors, "css"), nearest_names(palette.colors, "xkcd")
+        lines = palette_lines(palette, color=color)
+        for line, css_name, xkcd_name in zip(lines, css, xkcd, strict=True):
+            column = f"  {css_name:<20} {xkcd_name}"
+            if console is None:
+                click.echo(f"{line}{column}")
+            else:
+                line.append(column)
+                console.print(line)
+    if as_json and results:
+        click.echo(dumps_palettes(results[0] if len(images) == 1 else results))
+    if failed:
+        sys.exit(1)
+
+
