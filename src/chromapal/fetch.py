@@ -52,6 +52,22 @@ _HTML_STARTS: Final = (
 _HEADERS: Final = {"User-Agent": "chromapal", "Accept": "image/*,*/*;q=0.8"}
 
 
+class HTTPStatusError(SourceError):
+    """The server answered with an error status; `status` and its ``Retry-After`` are kept."""
+
+    def __init__(self, message: str, *, status: int, retry_after: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    def __reduce__(self) -> Any:  # picklable across worker processes, keywords included
+        return (_http_status_error, (str(self), self.status, self.retry_after))
+
+
+def _http_status_error(message: str, status: int, retry_after: str | None) -> HTTPStatusError:
+    return HTTPStatusError(message, status=status, retry_after=retry_after)
+
+
 @dataclass(frozen=True)
 class _Limits:
     """What one fetch may cost, and how its messages name it."""
@@ -256,7 +272,11 @@ def _check_answer(response: http.client.HTTPResponse, where: str, limits: _Limit
     """Refuse an error status, an HTML answer or a declared body over the size limit."""
     if response.status not in _OK:
         reason = one_line(response.reason)[:80]
-        raise SourceError(f"{where}: the server answered {response.status} {reason}".rstrip())
+        raise HTTPStatusError(
+            f"{where}: the server answered {response.status} {reason}".rstrip(),
+            status=response.status,
+            retry_after=response.getheader("Retry-After"),
+        )
     media = (response.getheader("Content-Type") or "").split(";")[0].strip().lower()
     if media in _HTML_TYPES:
         raise SourceError(f"{where}: the server sent {media}, not an image")

@@ -1,22 +1,11 @@
 """SQLite storage of batch results: one writer, WAL mode, one transaction per image.
 
-Schema
-------
-``runs``
-    One row per ``chromapal batch`` invocation: options, inputs, counts, times.
-``images``
-    One row per (source, options): the palette's image, with the file's size and
-    modification time (NULL for URLs), width, height and timings.
-``colors``
-    The palette: one row per colour with rank (1 = most dominant), hex, sRGB, Oklab,
-    CIELAB, share and ``bucket``, a coarse CIELAB cell number indexed for search.
-``failures``
-    One row per (source, options) that could not be processed, with the reason.
-
-An image's ``images`` and ``colors`` rows are written in one transaction, so a process
+The tables are described in `chromapal.store_schema`. An image's ``images``,
+``colors``, ``facets`` and ``iiif`` rows are written in one transaction, so a process
 killed at any moment (even ``kill -9``) leaves either the whole palette or none of it.
-The "done" key is (source, size, mtime, options): a changed file, or other options,
-is processed again and its old rows are replaced in the same transaction.
+The "done" key is (source, size, mtime, options): a changed file is processed again and
+its old palette for those options replaced in the same transaction; other options give
+another palette, kept beside the first (``batch -k 1-10`` keeps ten palettes per image).
 """
 
 from __future__ import annotations
@@ -26,168 +15,31 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any
 
-import numpy as np
-
-from ._types import FloatArray, IntArray
-from .colorspace import lab_from_srgb, oklab_from_srgb
 from .errors import PaletteError
-
-SCHEMA_VERSION: Final = 1
-#: The tables of a chromapal database; a file holding any other table is refused.
-TABLES: Final = ("meta", "runs", "images", "colors", "failures")
-
-#: Edge of a search cell in CIELAB units; see `bucket_of`.
-CELL: Final = 4.0
-#: Cells per axis: L in [0, 100] needs 26, a and b in [-128, 128) need 64.
-_NA: Final = 64
-_NB: Final = 64
-_AB_OFFSET: Final = 128.0
-
-_SCHEMA: Final = """
-CREATE TABLE IF NOT EXISTS meta (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    id INTEGER PRIMARY KEY,
-    started REAL NOT NULL,
-    finished REAL,
-    options TEXT NOT NULL,
-    inputs TEXT NOT NULL,
-    version TEXT NOT NULL,
-    done INTEGER NOT NULL DEFAULT 0,
-    skipped INTEGER NOT NULL DEFAULT 0,
-    failed INTEGER NOT NULL DEFAULT 0,
-    interrupted INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS images (
-    id INTEGER PRIMARY KEY,
-    source TEXT NOT NULL,
-    size INTEGER,
-    mtime_ns INTEGER,
-    options TEXT NOT NULL,
-    k INTEGER NOT NULL,
-    space TEXT NOT NULL,
-    width INTEGER,
-    height INTEGER,
-    n_colors INTEGER NOT NULL,
-    note TEXT,
-    load_ms REAL,
-    extract_ms REAL,
-    run_id INTEGER,
-    created REAL NOT NULL,
-    UNIQUE (source, options)
-);
-CREATE TABLE IF NOT EXISTS colors (
-    image_id INTEGER NOT NULL,
-    rank INTEGER NOT NULL,
-    hex TEXT NOT NULL,
-    r INTEGER NOT NULL,
-    g INTEGER NOT NULL,
-    b INTEGER NOT NULL,
-    ok_l REAL NOT NULL,
-    ok_a REAL NOT NULL,
-    ok_b REAL NOT NULL,
-    lab_l REAL NOT NULL,
-    lab_a REAL NOT NULL,
-    lab_b REAL NOT NULL,
-    share REAL NOT NULL,
-    bucket INTEGER NOT NULL,
-    PRIMARY KEY (image_id, rank)
-) WITHOUT ROWID;
--- Covering index for search: a bucket range scan reads L, a, b, share and the key only.
-CREATE INDEX IF NOT EXISTS colors_search ON colors (bucket, lab_l, lab_a, lab_b, share);
-CREATE TABLE IF NOT EXISTS failures (
-    id INTEGER PRIMARY KEY,
-    source TEXT NOT NULL,
-    size INTEGER,
-    mtime_ns INTEGER,
-    options TEXT NOT NULL,
-    error TEXT NOT NULL,
-    reason TEXT NOT NULL,
-    run_id INTEGER,
-    created REAL NOT NULL,
-    UNIQUE (source, options)
-);
-"""
-
-_COLOR_COLUMNS: Final = (
-    "image_id, rank, hex, r, g, b, ok_l, ok_a, ok_b, lab_l, lab_a, lab_b, share, bucket"
+from .facets import facet_shares
+from .store_schema import (  # noqa: F401 - re-exported: the store's public names
+    PaletteFilter,
+    StoredImage,
+    CELL,
+    COLOR_COLUMNS,
+    IIIF_COLUMNS,
+    SCHEMA,
+    SCHEMA_V2,
+    SCHEMA_VERSION,
+    TABLES,
+    bucket_number,
+    bucket_of,
+    cell_index,
+    color_rows,
+    options_key,
 )
 
 
 class StoreError(PaletteError, ValueError):
     """The database is missing, not a chromapal database, or cannot be written."""
-
-
-def bucket_of(lab: FloatArray) -> IntArray:
-    """Search cell number of CIELAB colours ``(..., 3)``: ``(iL * 64 + ia) * 64 + ib``.
-
-    Cells are `CELL` units on each axis; b is the fastest-varying index, so the cells
-    of one (L, a) column form one contiguous range of numbers.
-    """
-    lab = np.asarray(lab, dtype=np.float64)
-    il = np.floor(np.clip(lab[..., 0], 0.0, 100.0) / CELL).astype(np.int64)
-    ia = np.floor(np.clip(lab[..., 1] + _AB_OFFSET, 0.0, _NA * CELL - 1e-9) / CELL).astype(np.int64)
-    ib = np.floor(np.clip(lab[..., 2] + _AB_OFFSET, 0.0, _NB * CELL - 1e-9) / CELL).astype(np.int64)
-    return (il * _NA + ia) * _NB + ib
-
-
-def cell_index(value: float, axis: int) -> int:
-    """Cell index of one coordinate on `axis` (0 = L, 1 = a, 2 = b), clipped like `bucket_of`."""
-    if axis == 0:
-        return int(np.floor(min(max(value, 0.0), 100.0) / CELL))
-    return int(np.floor(min(max(value + _AB_OFFSET, 0.0), _NA * CELL - 1e-9) / CELL))
-
-
-def bucket_number(il: int, ia: int, ib: int) -> int:
-    """Cell number from per-axis cell indices (see `bucket_of`)."""
-    return (il * _NA + ia) * _NB + ib
-
-
-def options_key(options: Mapping[str, Any]) -> str:
-    """Canonical JSON text of extraction options: the same options give the same key."""
-    return json.dumps(dict(options), sort_keys=True, separators=(",", ":"))
-
-
-@dataclass(frozen=True)
-class StoredImage:
-    """One stored palette as read back from the database."""
-
-    source: str
-    size: int | None
-    mtime_ns: int | None
-    options: str
-    k: int
-    space: str
-    width: int | None
-    height: int | None
-    note: str | None
-    load_ms: float | None
-    extract_ms: float | None
-    colors: list[dict[str, Any]]
-
-
-def color_rows(
-    image_id: int, rgb: Sequence[Sequence[int]], shares: Sequence[float]
-) -> list[tuple[Any, ...]]:
-    """Return the ``colors`` rows of one palette: hex, sRGB, Oklab, CIELAB, share, bucket."""
-    arr = np.asarray(rgb, dtype=np.uint8).reshape(-1, 3)
-    oklab = oklab_from_srgb(arr)
-    lab = lab_from_srgb(arr)
-    buckets = bucket_of(lab)
-    rows = []
-    for rank, ((r, g, b), ok, lb, share, bucket) in enumerate(
-        zip(arr.tolist(), oklab.tolist(), lab.tolist(), shares, buckets.tolist(), strict=True), 1
-    ):
-        rows.append(
-            (image_id, rank, f"#{r:02x}{g:02x}{b:02x}", r, g, b, *ok, *lb, float(share), bucket)
-        )
-    return rows
 
 
 class PaletteStore:
@@ -225,13 +77,14 @@ class PaletteStore:
             # power cut may lose the last few commits (never corrupt the database).
             self.conn.execute("PRAGMA synchronous=NORMAL")
             if create:
-                self.conn.executescript(_SCHEMA)
+                self.conn.executescript(SCHEMA)
                 self.conn.execute(
                     "INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                     (str(SCHEMA_VERSION),),
                 )
             else:
                 self._check_schema()
+            self._upgrade()
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise StoreError(f"{self.path}: cannot open as a chromapal database ({exc})") from exc
@@ -265,6 +118,56 @@ class PaletteStore:
         }
         if not {"images", "colors", "failures", "runs"} <= tables:
             raise StoreError(f"{self.path}: not a chromapal database (no palette tables)")
+
+    def _upgrade(self) -> None:
+        """Bring a version-1 database to version 2: facet and IIIF tables, facets filled in.
+
+        A database that cannot be written (a read-only file) is read as it is.
+        """
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        if row is not None and int(row[0]) >= SCHEMA_VERSION and self._has("facets"):
+            return
+        try:
+            with self._transaction():
+                for statement in SCHEMA_V2.split(";"):
+                    if statement.strip():
+                        self.conn.execute(statement)
+                self._backfill_facets()
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                )
+        except sqlite3.OperationalError:
+            pass
+
+    def _has(self, table: str) -> bool:
+        return (
+            self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
+            ).fetchone()
+            is not None
+        )
+
+    def _backfill_facets(self) -> None:
+        """Compute the facets of palettes stored before facets existed."""
+        ids = [
+            row[0]
+            for row in self.conn.execute(
+                "SELECT id FROM images WHERE id NOT IN (SELECT image_id FROM facets)"
+            )
+        ]
+        for image_id in ids:
+            colors = self.conn.execute(
+                "SELECT r, g, b, share FROM colors WHERE image_id = ? ORDER BY rank", (image_id,)
+            ).fetchall()
+            self._write_facets(image_id, [c[:3] for c in colors], [c[3] for c in colors])
+
+    def _write_facets(
+        self, image_id: int, rgb: Sequence[Sequence[int]], shares: Sequence[float]
+    ) -> None:
+        self.conn.executemany(
+            "INSERT INTO facets (image_id, name, share) VALUES (?, ?, ?)",
+            [(image_id, name, share) for name, share in facet_shares(rgb, shares).items()],
+        )
 
     def close(self) -> None:
         """Close the connection (committed data is already on disk)."""
@@ -303,8 +206,9 @@ class PaletteStore:
     ) -> int:
         """Store one successful worker record (see `chromapal.batch.process`) in one transaction.
 
-        Any earlier palette or failure of the same (source, options) is replaced.
-        Returns the new image id.
+        Any earlier palette or failure of the same (source, options) is replaced; palettes
+        of the same source with other options are kept. The record's ``"iiif"`` dict, if
+        any, gives the `IIIF_COLUMNS`. Returns the new image id.
         """
         opts = json.loads(options)
         with self._transaction():
@@ -332,9 +236,17 @@ class PaletteStore:
             )
             image_id = int(cur.lastrowid or 0)
             self.conn.executemany(
-                f"INSERT INTO colors ({_COLOR_COLUMNS}) VALUES ({', '.join('?' * 14)})",
+                f"INSERT INTO colors ({COLOR_COLUMNS}) VALUES ({', '.join('?' * 14)})",
                 color_rows(image_id, record["colors"], record["shares"]),
             )
+            self._write_facets(image_id, record["colors"], record["shares"])
+            iiif = record.get("iiif")
+            if iiif:
+                self.conn.execute(
+                    f"INSERT INTO iiif (image_id, {', '.join(IIIF_COLUMNS)}) "
+                    f"VALUES ({', '.join('?' * (len(IIIF_COLUMNS) + 1))})",
+                    (image_id, *(_text(iiif.get(name)) for name in IIIF_COLUMNS)),
+                )
         return image_id
 
     def add_failure(
@@ -366,7 +278,8 @@ class PaletteStore:
             "SELECT id FROM images WHERE source = ? AND options = ?", (source, options)
         ).fetchone()
         if row is not None:
-            self.conn.execute("DELETE FROM colors WHERE image_id = ?", (row[0],))
+            for table in ("colors", "facets", "iiif"):
+                self.conn.execute(f"DELETE FROM {table} WHERE image_id = ?", (row[0],))
             self.conn.execute("DELETE FROM images WHERE id = ?", (row[0],))
         self.conn.execute(
             "DELETE FROM failures WHERE source = ? AND options = ?", (source, options)
@@ -389,35 +302,80 @@ class PaletteStore:
 
     def count(self, table: str) -> int:
         """Return the number of rows in `table` (one of images, colors, failures, runs)."""
-        if table not in ("images", "colors", "failures", "runs"):
-            raise ValueError(f"unknown table {table!r}; expected images, colors, failures or runs")
+        if table not in TABLES[1:]:
+            raise ValueError(f"unknown table {table!r}; expected one of {', '.join(TABLES[1:])}")
         return int(self.conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
 
-    def images(self) -> Iterator[StoredImage]:
-        """Every stored palette, in insertion order, with its colours most dominant first."""
+    def images(
+        self, where: PaletteFilter | None = None, *, source: str | None = None
+    ) -> Iterator[StoredImage]:
+        """Stored palettes in insertion order, colours most dominant first.
+
+        Parameters
+        ----------
+        where : PaletteFilter, optional
+            Only the palettes it takes (all by default).
+        source : str, optional
+            Only the palettes of this source (one per k and options).
+        """
+        condition, params = (where or PaletteFilter()).sql("images")
+        if source is not None:
+            condition += " AND images.source = ?"
+            params.append(source)
         image_cur = self.conn.execute(
             "SELECT id, source, size, mtime_ns, options, k, space, width, height, note, load_ms, "
-            "extract_ms "
-            "FROM images ORDER BY id"
+            f"extract_ms FROM images WHERE {condition} ORDER BY id",
+            params,
         )
-        for row in image_cur:
-            colors = [
-                {
-                    "rank": c[0],
-                    "hex": c[1],
-                    "rgb": [c[2], c[3], c[4]],
-                    "oklab": [c[5], c[6], c[7]],
-                    "lab": [c[8], c[9], c[10]],
-                    "share": c[11],
-                }
-                for c in self.conn.execute(
-                    "SELECT rank, hex, r, g, b, ok_l, ok_a, ok_b, lab_l, lab_a, lab_b, share "
-                    "FROM colors "
-                    "WHERE image_id = ? ORDER BY rank",
-                    (row[0],),
-                )
-            ]
-            yield StoredImage(*row[1:], colors=colors)  # type: ignore[misc]
+        for row in image_cur.fetchall() if source is not None else image_cur:
+            yield self.image(row[0], row)
+
+    def image(self, image_id: int, row: Sequence[Any] | None = None) -> StoredImage:
+        """One stored palette by id, with its colours, facets and IIIF record.
+
+        Raises
+        ------
+        KeyError
+            If no palette has this id.
+        """
+        if row is None:
+            row = self.conn.execute(
+                "SELECT id, source, size, mtime_ns, options, k, space, width, height, note, "
+                "load_ms, extract_ms FROM images WHERE id = ?",
+                (image_id,),
+            ).fetchone()
+            if row is None:
+                raise KeyError(image_id)
+        colors = [
+            {
+                "rank": c[0],
+                "hex": c[1],
+                "rgb": [c[2], c[3], c[4]],
+                "oklab": [c[5], c[6], c[7]],
+                "lab": [c[8], c[9], c[10]],
+                "share": c[11],
+            }
+            for c in self.conn.execute(
+                "SELECT rank, hex, r, g, b, ok_l, ok_a, ok_b, lab_l, lab_a, lab_b, share "
+                "FROM colors WHERE image_id = ? ORDER BY rank",
+                (image_id,),
+            )
+        ]
+        facets = dict(
+            self.conn.execute(
+                "SELECT name, share FROM facets WHERE image_id = ? ORDER BY share DESC", (image_id,)
+            ).fetchall()
+        )
+        return StoredImage(
+            *row[1:], colors=colors, image_id=image_id, facets=facets, iiif=self.iiif(image_id)
+        )
+
+    def iiif(self, image_id: int) -> dict[str, Any] | None:
+        """The IIIF record of a palette (`IIIF_COLUMNS`), or None for a file or plain URL."""
+        row = self.conn.execute(
+            f"SELECT {', '.join(IIIF_COLUMNS)} FROM iiif WHERE image_id = ?", (image_id,)
+        ).fetchone()
+        return None if row is None else dict(zip(IIIF_COLUMNS, row, strict=True))
 
     def failures(self) -> list[dict[str, Any]]:
         """Every stored failure: source, error class name and reason."""
@@ -425,6 +383,13 @@ class PaletteStore:
             "SELECT source, error, reason FROM failures ORDER BY id"
         ).fetchall()
         return [{"source": s, "error": e, "reason": r} for s, e, r in rows]
+
+
+def _text(value: Any) -> str | None:
+    """A value of the ``iiif`` table as text: strings as they are, anything else as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 class _Transaction:
