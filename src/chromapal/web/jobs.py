@@ -97,7 +97,10 @@ def preview_pixels(pixels: UInt8Array, side: int) -> UInt8Array:
 
 def cluster(counts: ColorCounts, how: Clustering, source: str, exact: ColorCounts | None = None) -> Palette:
     """The raw palette of a histogram (before clean-up); shares and error exact with `exact`."""
-    return palette_from_counts(counts, k=how.k, space=how.space, seed=how.seed, source=source, exact=exact)
+    return palette_from_counts(
+        counts, k=how.k, space=how.space, seed=how.seed, source=source, exact=exact,
+        delta_e=exact is not None or counts.exact,  # as `--json` does, whenever the exact colours are known
+    )
 
 
 def image_job(
