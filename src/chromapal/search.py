@@ -34,16 +34,18 @@ pairs; the bound is empirical, not a proof.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 
 from ._types import FloatArray
 from .colorspace import ciede2000, lab_from_srgb
-from .palette import parse_hex, to_hex
-from .store import PaletteStore, bucket_number, cell_index
+from .names import parse_color
+from .palette import to_hex
+from .store import PaletteFilter, PaletteStore, bucket_number, cell_index
 
 #: Relative widening of the measured box (covers the directions between sampled rays).
 BOX_MARGIN: Final = 0.15
@@ -83,6 +85,8 @@ class Match:
     rank: int  # of that colour in the palette (1 = most dominant)
     k: int
     image_id: int
+    options: str = "{}"  # canonical JSON of the palette's non-default extraction options
+    label: str | None = None  # the IIIF canvas label, if the image came from a manifest
 
     def to_dict(self) -> dict[str, object]:
         """Return a JSON-ready dict."""
@@ -93,6 +97,8 @@ class Match:
             "delta_e": round(self.delta_e, 4),
             "rank": self.rank,
             "k": self.k,
+            "options": json.loads(self.options),
+            "label": self.label,
         }
 
 
@@ -160,6 +166,7 @@ def search(
     max_delta_e: float = 10.0,
     min_share: float = 0.0,
     limit: int = 20,
+    where: PaletteFilter | None = None,
 ) -> list[Match]:
     """Images whose palette holds a colour within `max_delta_e` (CIEDE2000) of `color`.
 
@@ -168,23 +175,26 @@ def search(
     store : PaletteStore
         An open database filled by ``chromapal batch``.
     color : str or (r, g, b)
-        Hex code (``'#c1a4a9'``) or uint8 sRGB triple.
+        Hex code (``'#c1a4a9'``), CSS colour name (``'red'``) or uint8 sRGB triple.
     max_delta_e : float
         Largest CIEDE2000 difference accepted, > 0.
     min_share : float
         Palette colours covering less of their image than this (0-1) are ignored.
     limit : int
         Number of images returned at most.
+    where : PaletteFilter, optional
+        Only palettes with these k and options (all by default).
 
     Returns
     -------
     list of Match
-        Best first: smallest ΔE, then largest share. One entry per stored palette.
+        Best first: smallest ΔE, then largest share. One entry per stored palette (an
+        image stored with several k or options may appear once per palette).
 
     Raises
     ------
     InvalidColorError
-        If `color` is not a hex colour.
+        If `color` is neither a hex colour nor a CSS colour name.
     ValueError
         If `max_delta_e` <= 0, `min_share` is outside [0, 1] or `limit` < 1.
     """
@@ -194,16 +204,62 @@ def search(
         raise ValueError(f"min_share must be between 0 and 1 (got {min_share})")
     if limit < 1:
         raise ValueError(f"limit must be at least 1 (got {limit})")
-    rgb = parse_hex(color) if isinstance(color, str) else tuple(int(v) for v in color)
-    query = lab_from_srgb(np.array(rgb, dtype=np.uint8))
+    query = query_lab(color)
     profile = RayProfile(query, max_delta_e)
     for fraction in DEEPENING:
         radius = max_delta_e * fraction
         best = _closest_per_image(store, query, profile.box(radius), radius, min_share)
+        if where:
+            best = {i: best[i] for i in filter_ids(store, best, where)}
         if len(best) >= limit or fraction == 1.0:
             break
     top = sorted(best.items(), key=lambda item: (item[1][0], -item[1][1], item[0]))[:limit]
     return [_match(store, image_id, *found) for image_id, found in top]
+
+
+def query_lab(color: str | Iterable[int]) -> FloatArray:
+    """CIELAB of a query colour: hex code, CSS colour name or uint8 sRGB triple.
+
+    Raises
+    ------
+    InvalidColorError
+        If a string is neither a hex code nor a CSS colour name.
+    """
+    rgb = parse_color(color) if isinstance(color, str) else tuple(int(v) for v in color)
+    return lab_from_srgb(np.array(rgb, dtype=np.uint8))
+
+
+def filter_ids(store: PaletteStore, ids: Iterable[int], where: PaletteFilter) -> set[int]:
+    """The ids among `ids` of palettes that `where` takes (asked in chunks of 500)."""
+    condition, params = where.sql("images")
+    ids = list(ids)
+    kept: set[int] = set()
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        kept.update(
+            row[0]
+            for row in store.conn.execute(
+                f"SELECT id FROM images WHERE id IN ({', '.join('?' * len(chunk))}) AND {condition}",
+                [*chunk, *params],
+            )
+        )
+    return kept
+
+
+def closest_per_image(
+    store: PaletteStore,
+    query: FloatArray,
+    radius: float,
+    min_share: float = 0.0,
+    *,
+    profile: RayProfile | None = None,
+) -> dict[int, tuple[float, float, int]]:
+    """Map image id -> (ΔE, share, rank) of its palette colour closest to `query`, within `radius`.
+
+    `profile` (made for a radius at least `radius`) is reused across calls if given.
+    """
+    box = (profile or RayProfile(query, radius)).box(radius)
+    return _closest_per_image(store, query, box, radius, min_share)
 
 
 def _closest_per_image(
@@ -250,10 +306,18 @@ def _box_rows(
             )
 
 
-def _match(store: PaletteStore, image_id: int, delta_e: float, share: float, rank: int) -> Match:
-    source, k = store.conn.execute(
-        "SELECT source, k FROM images WHERE id = ?", (image_id,)
+def describe(store: PaletteStore, image_id: int) -> tuple[str, int, str, str | None]:
+    """(source, k, options, IIIF label or None) of a stored palette."""
+    row = store.conn.execute(
+        "SELECT i.source, i.k, i.options, f.label FROM images AS i "
+        "LEFT JOIN iiif AS f ON f.image_id = i.id WHERE i.id = ?",
+        (image_id,),
     ).fetchone()
+    return row[0], row[1], row[2], row[3]
+
+
+def _match(store: PaletteStore, image_id: int, delta_e: float, share: float, rank: int) -> Match:
+    source, k, options, label = describe(store, image_id)
     r, g, b = store.conn.execute(
         "SELECT r, g, b FROM colors WHERE image_id = ? AND rank = ?", (image_id, rank)
     ).fetchone()
@@ -265,4 +329,6 @@ def _match(store: PaletteStore, image_id: int, delta_e: float, share: float, ran
         rank=rank,
         k=k,
         image_id=image_id,
+        options=options,
+        label=label,
     )
