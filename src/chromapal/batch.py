@@ -1,7 +1,11 @@
 """Palettes of many images into a database: expand inputs, extract in parallel, store results.
 
-The worker function `process` takes a source and plain options and returns a plain,
-picklable dict; it never raises, so one bad image never stops a batch. `run_batch`
+The worker function `process` (`chromapal.batch_worker`) takes a source and plain options
+and returns a plain, picklable dict; it never raises, so one bad image never stops a
+batch. IIIF manifests and collections among the inputs are expanded into their canvases
+first (`expand_batch_inputs`); a canvas is stored under its Image API service (or image
+URL) with its manifest, canvas, label and rights, and at most `PER_HOST` downloads
+from one host run at once. `run_batch`
 sends sources to a local `chromapal.workers.WorkerPool`, or to a Dask cluster when
 given a scheduler address, and writes each result through the single `PaletteStore`
 writer as soon as it arrives. Progress goes to a callback; this module never prints.
@@ -17,18 +21,24 @@ from __future__ import annotations
 import inspect
 import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from . import __version__
+from .batch_worker import failure_record, one_line, process
 from .colorspace import canonical_space
-from .errors import ImageTimeoutError, PaletteError
-from .load import DRAFT_ABOVE, MAX_PIXELS, load_image
-from .pipeline import extract, extract_palette
-from .sources import IMAGE_EXTENSIONS, expand_inputs, file_stamp  # noqa: F401 - part of this API
+from .errors import PaletteError
+from .pipeline import extract
+from .batch_hosts import HostGate
+from .sources import (  # noqa: F401 - part of this API
+    IMAGE_EXTENSIONS,
+    expand_batch_inputs,
+    expand_inputs,
+    file_stamp,
+)
 from .store import PaletteStore, options_key
-from .workers import WorkerCrashedError, WorkerPool, fetch_within
+from .workers import WorkerPool
 
 #: Seconds each image may take (download, decoding, clustering) unless told otherwise.
 DEFAULT_TIMEOUT: Final = 30.0
@@ -50,8 +60,8 @@ _EXTRACT_DEFAULTS: Final = {
     for name, p in inspect.signature(extract).parameters.items()
     if name not in ("source", "timeout")
 }
-# Options that go to `load_image`; every other one goes to `extract_palette`.
-_LOAD_OPTIONS: Final = frozenset({"frames", "max_pixels", "draft"})
+#: Images downloaded from one host at a time, at most (IIIF servers and other URLs).
+PER_HOST: Final = 4
 
 
 class BatchOptions:
@@ -143,66 +153,6 @@ class BatchSummary:
         return self.done / self.seconds if self.seconds > 0 else 0.0
 
 
-# -- the worker --------------------------------------------------------------------------
-
-
-def process(source: str, options: Mapping[str, Any], timeout: float | None = None) -> Record:
-    """Extract the palette of one source; return a plain dict and never raise.
-
-    Returns ``{"source", "ok": True, "size", "mtime_ns", "width", "height", "colors",
-    "shares", "note", "k", "space", "load_ms", "extract_ms"}`` on success, or
-    ``{"source", "ok": False, "size", "mtime_ns", "error", "reason"}`` where `error` is
-    the exception's class name and `reason` its one-line message. `timeout` (seconds)
-    bounds a URL's download; the caller enforces it on the rest by killing the worker.
-    """
-    size, mtime_ns = file_stamp(source)  # before reading: a later change is seen next run
-    record: Record = {"source": source, "size": size, "mtime_ns": mtime_ns}
-    try:
-        t0 = time.perf_counter()
-        if timeout is not None:
-            source_or_data = fetch_within(source, time.monotonic() + timeout)
-        else:
-            source_or_data = source
-        loaded = load_image(
-            source_or_data,
-            frames=options.get("frames", "first"),
-            max_pixels=options.get("max_pixels", MAX_PIXELS),
-            draft_above=DRAFT_ABOVE if options.get("draft", True) else None,
-        )
-        t1 = time.perf_counter()
-        rest = {name: v for name, v in options.items() if name not in _LOAD_OPTIONS}
-        palette = extract_palette(loaded.pixels, **rest, source=loaded.name)
-        t2 = time.perf_counter()
-    except PaletteError as exc:
-        return {**record, "ok": False, "error": type(exc).__name__, "reason": str(exc)}
-    except Exception as exc:  # noqa: BLE001 - a worker must return, whatever the decoder does
-        return {
-            **record,
-            "ok": False,
-            "error": type(exc).__name__,
-            "reason": f"{source}: {_one_line(exc)}",
-        }
-    height, width = loaded.pixels.shape[:2]
-    return {
-        **record,
-        "ok": True,
-        "width": width * loaded.scale,
-        "height": height * loaded.scale,
-        "colors": palette.colors.tolist(),
-        "shares": palette.proportions.tolist(),
-        "note": palette.note,
-        "k": palette.k,
-        "space": palette.space,
-        "load_ms": (t1 - t0) * 1000,
-        "extract_ms": (t2 - t1) * 1000,
-    }
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
-
-
 # -- the runner --------------------------------------------------------------------------
 
 
@@ -217,6 +167,9 @@ def run_batch(
     progress: ProgressCallback | None = None,
     should_stop: Callable[[], bool] | None = None,
     inputs: Iterable[str] = (),
+    canvases: Mapping[str, Mapping[str, Any]] | None = None,
+    failures: Sequence[Record] = (),
+    per_host: int = PER_HOST,
 ) -> BatchSummary:
     """Extract and store the palettes of `sources`, skipping those already stored.
 
@@ -246,6 +199,15 @@ def run_batch(
         already arriving are stored, and the summary is returned with ``interrupted``.
     inputs : iterable of str
         The command-line inputs, recorded in the ``runs`` table.
+    canvases : mapping, optional
+        ``{source: canvas}`` for the sources that are IIIF canvases (see
+        `chromapal.sources.expand_batch_inputs`): downloaded through their Image API
+        service, stored with their IIIF record.
+    failures : sequence of dict
+        Inputs that failed before the run (a manifest that cannot be read): recorded
+        first, as failures (``{"source", "error", "reason"}``).
+    per_host : int
+        Downloads from one host in flight at most.
 
     Raises
     ------
@@ -255,9 +217,10 @@ def run_batch(
     started = time.perf_counter()
     key = options.key
     run_id = store.start_run(key, list(inputs) or sources[:1000], __version__)
-    state = Progress(total=len(sources))
+    state = Progress(total=len(sources) + len(failures))
     reasons: list[str] = []
     stop = should_stop or (lambda: False)
+    canvases = canvases or {}
 
     def todo() -> Iterator[str]:
         for source in sources:
@@ -286,15 +249,19 @@ def run_batch(
 
     n_workers = workers or os.cpu_count() or 1
     try:
+        for failure in failures:
+            record({"ok": False, "size": None, "mtime_ns": None, **failure})
+        gate = HostGate(todo(), per_host, canvases)
+        job = _Job(options.as_dict(), timeout, canvases)
         if scheduler:
-            _run_dask(scheduler, todo(), options.as_dict(), record, stop, timeout)
+            _run_dask(scheduler, gate, job, record, stop)
         elif n_workers == 1 and timeout is None:
-            _run_inline(todo(), options.as_dict(), record, stop)
+            _run_inline(gate, job, record, stop)
         else:
-            _run_pool(n_workers, todo(), options.as_dict(), record, stop, timeout)
+            _run_pool(n_workers, gate, job, record, stop)
     finally:
         # Every source is skipped, done or failed unless the run was stopped or broke off.
-        interrupted = state.finished < len(sources)
+        interrupted = state.finished < state.total
         store.finish_run(
             run_id,
             done=state.done,
@@ -303,7 +270,7 @@ def run_batch(
             interrupted=interrupted,
         )
     return BatchSummary(
-        total=len(sources),
+        total=state.total,
         done=state.done,
         skipped=state.skipped,
         failed=state.failed,
@@ -313,23 +280,38 @@ def run_batch(
     )
 
 
+@dataclass(frozen=True)
+class _Job:
+    """What every task of a run shares: the options, the deadline and the IIIF canvases."""
+
+    options: Record
+    timeout: float | None
+    canvases: Mapping[str, Mapping[str, Any]]
+
+    def args(self, source: str) -> tuple[Any, ...]:
+        """Arguments of `process` for `source` (a canvas only when it is one)."""
+        canvas = self.canvases.get(source)
+        base = (source, self.options, self.timeout)
+        return base if canvas is None else (*base, dict(canvas))
+
+
 def _run_inline(
-    todo: Iterator[str], options: Record, record: Callable[[Record], None], stop: Callable[[], bool]
+    gate: HostGate, job: _Job, record: Callable[[Record], None], stop: Callable[[], bool]
 ) -> None:
     """Run in this process, one image at a time."""
-    for source in todo:
-        record(process(source, options))
+    while (source := gate.take()) is not None:
+        record(process(*job.args(source)))
+        gate.finished(source)
         if stop():
             return
 
 
 def _run_pool(
     workers: int,
-    todo: Iterator[str],
-    options: Record,
+    gate: HostGate,
+    job: _Job,
     record: Callable[[Record], None],
     stop: Callable[[], bool],
-    timeout: float | None,
 ) -> None:
     """Run on a `WorkerPool`: an image past its deadline, or whose worker dies, fails alone.
 
@@ -340,57 +322,35 @@ def _run_pool(
 
     pending: dict[Any, str] = {}
     with WorkerPool(workers) as pool:
-        exhausted = False
         while True:
-            while not exhausted and not stop() and len(pending) < workers:
-                source = next(todo, None)
+            while not stop() and len(pending) < workers:
+                source = gate.take()
                 if source is None:
-                    exhausted = True
                     break
-                pending[pool.submit(process, source, options, timeout, timeout=timeout)] = source
+                pending[pool.submit(process, *job.args(source), timeout=job.timeout)] = source
             if not pending:
                 break
             finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
             for future in finished:
                 source = pending.pop(future)
+                gate.finished(source)
                 try:
                     result = future.result()
                 except Exception as exc:  # noqa: BLE001 - deadline or dead worker: this image only
-                    result = _failure_record(source, exc)
+                    result = failure_record(source, exc)
                 record(result)
-
-
-def _failure_record(source: str, exc: BaseException) -> Record:
-    """The record of an image whose worker was stopped at the deadline or died."""
-    size, mtime_ns = file_stamp(source)
-    if isinstance(exc, ImageTimeoutError):
-        error, reason = "ImageTimeoutError", f"{source}: {exc}"
-    elif isinstance(exc, WorkerCrashedError):
-        error = "WorkerCrash"
-        reason = f"{source}: the worker process died while this image was in progress ({exc})"
-    else:
-        error, reason = type(exc).__name__, f"{source}: {_one_line(exc)}"
-    return {
-        "source": source,
-        "ok": False,
-        "size": size,
-        "mtime_ns": mtime_ns,
-        "error": error,
-        "reason": reason,
-    }
 
 
 def _run_dask(
     scheduler: str,
-    todo: Iterator[str],
-    options: Record,
+    gate: HostGate,
+    job: _Job,
     record: Callable[[Record], None],
     stop: Callable[[], bool],
-    timeout: float | None = None,
 ) -> None:
     """Run on a Dask cluster: workers open the images, results stream back to this writer.
 
-    `timeout` bounds downloads only: a running Dask task cannot be stopped from outside.
+    The deadline bounds downloads only: a running Dask task cannot be stopped from outside.
     """
     try:
         from distributed import Client, as_completed
@@ -402,7 +362,7 @@ def _run_dask(
         client = Client(scheduler, timeout=f"{DASK_CONNECT_TIMEOUT}s")
     except (OSError, TimeoutError, ValueError) as exc:
         raise PaletteError(
-            f"cannot reach the Dask scheduler at {scheduler} ({_one_line(exc)})"
+            f"cannot reach the Dask scheduler at {scheduler} ({one_line(exc)})"
         ) from exc
     try:
         n_workers = max(
@@ -411,24 +371,20 @@ def _run_dask(
         window = n_workers * IN_FLIGHT_PER_WORKER
         futures = as_completed()
         sources: dict[Any, str] = {}  # future key -> source
-        exhausted = False
 
-        def submit() -> None:
-            nonlocal exhausted
-            source = next(todo, None)
-            if source is None:
-                exhausted = True
-                return
-            future = client.submit(process, source, options, timeout, pure=False)
-            sources[future.key] = source
-            futures.add(future)
+        def fill() -> None:
+            while len(sources) < window and not stop():
+                source = gate.take()
+                if source is None:
+                    return
+                future = client.submit(process, *job.args(source), pure=False)
+                sources[future.key] = source
+                futures.add(future)
 
-        for _ in range(window):
-            if stop() or exhausted:
-                break
-            submit()
+        fill()
         for future in futures:
             source = sources.pop(future.key)
+            gate.finished(source)
             try:
                 result = future.result()
             except Exception as exc:  # noqa: BLE001 - a lost worker fails the task, not the run
@@ -439,10 +395,9 @@ def _run_dask(
                     "size": size,
                     "mtime_ns": mtime_ns,
                     "error": type(exc).__name__,
-                    "reason": f"{source}: dask task failed ({_one_line(exc)})",
+                    "reason": f"{source}: dask task failed ({one_line(exc)})",
                 }
             record(result)
-            if not stop() and not exhausted:
-                submit()
+            fill()
     finally:
         client.close()

@@ -1,7 +1,8 @@
 """The images of a batch: command-line inputs expanded into file paths and URLs.
 
-Inputs are URLs, files, folders (searched recursively for image extensions), glob
-patterns and ``@list.txt`` files; `file_stamp` gives the size and modification time
+Inputs are URLs (IIIF manifests and collections among them, see
+`expand_batch_inputs`), files, folders (searched recursively for image extensions),
+glob patterns and ``@list.txt`` files; `file_stamp` gives the size and modification time
 that, with the options, decide whether an image is already done.
 """
 
@@ -9,9 +10,11 @@ from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+from urllib.parse import urlsplit
 
 from .errors import PaletteError
 from .load import is_url
@@ -114,3 +117,66 @@ def file_stamp(source: str) -> tuple[int | None, int | None]:
     return st.st_size, st.st_mtime_ns
 
 
+
+
+def host_of(source: str, canvas: Mapping[str, Any] | None = None) -> str | None:
+    """The host a source is downloaded from (a canvas: its service's or image's); None for files."""
+    url = (canvas.get("service") or canvas.get("image_url")) if canvas else source
+    if not url or not is_url(url):
+        return None
+    return urlsplit(url).netloc.lower() or None
+
+
+@dataclass
+class BatchInputs:
+    """The sources of a batch, the IIIF canvases among them, and inputs that failed outright."""
+
+    sources: list[str] = field(default_factory=list)
+    canvases: dict[str, dict[str, Any]] = field(default_factory=dict)  # source -> canvas
+    failures: list[dict[str, str]] = field(default_factory=list)  # {"source", "error", "reason"}
+
+
+def expand_batch_inputs(inputs: Iterable[str]) -> BatchInputs:
+    """`expand_inputs`, with IIIF manifests and collections expanded into their canvases.
+
+    Each URL that is not plainly an image (by its extension) is read once: a IIIF
+    manifest or collection is walked (`chromapal.iiif.expand_url`) and each canvas
+    becomes a source (its Image API service id, or its image URL); anything else stays
+    an image URL. A manifest or collection that cannot be read, and bounds hit while
+    walking, become failures; the rest of the batch goes on.
+
+    Raises
+    ------
+    PaletteError
+        If a ``@list`` file cannot be read.
+    """
+    from .iiif import expand_url
+
+    out = BatchInputs()
+    seen: set[str] = set()
+    for source in expand_inputs(inputs):
+        if not is_url(source):
+            _add(out, seen, source)
+            continue
+        try:
+            found = expand_url(source)
+        except PaletteError as exc:
+            out.failures.append({"source": source, "error": type(exc).__name__, "reason": str(exc)})
+            continue
+        if found is None:
+            _add(out, seen, source)
+            continue
+        for url, reason in found.errors:
+            out.failures.append({"source": url, "error": "IIIFError", "reason": reason})
+        for canvas in found.canvases:
+            if _add(out, seen, canvas.source):
+                out.canvases[canvas.source] = canvas.as_dict()
+    return out
+
+
+def _add(out: BatchInputs, seen: set[str], source: str) -> bool:
+    if source in seen:
+        return False
+    seen.add(source)
+    out.sources.append(source)
+    return True

@@ -1,0 +1,130 @@
+"""The work of one batch image, in a worker process: download, decode, extract; never raise.
+
+`process` returns a plain, picklable dict, so one bad image never stops a batch. URLs
+are downloaded with retries on 429, 503 and connection errors (`chromapal.iiif.polite`)
+inside the image's deadline; a IIIF canvas is downloaded through its Image API service
+at the size a palette needs (`chromapal.iiif.fetch_canvas`).
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from .errors import ImageTimeoutError, PaletteError
+from .load import DRAFT_ABOVE, MAX_PIXELS, is_url, load_image
+from .pipeline import extract_palette
+from .sources import file_stamp
+from .workers import WorkerCrashedError
+
+Record = dict[str, Any]
+# Options that go to `load_image`; every other one goes to `extract_palette`.
+LOAD_OPTIONS = frozenset({"frames", "max_pixels", "draft"})
+#: Seconds a download may take when the batch has no per-image deadline.
+NO_DEADLINE_DOWNLOAD = 60.0
+
+
+def _download(source: str, canvas: Mapping[str, Any] | None, deadline: float) -> tuple[Any, str | None]:
+    """The bytes to decode (a named stream) and the URL fetched; files are returned as they are."""
+    from .iiif import fetch_canvas
+    from .iiif.polite import polite_fetch
+
+    if canvas is not None:
+        data, url = fetch_canvas(dict(canvas), deadline)
+        return data, url
+    if not is_url(source):
+        return source, None
+    if deadline - time.monotonic() <= 0:
+        raise ImageTimeoutError("no time left to download the image")
+    stream = io.BytesIO(polite_fetch(source, deadline=deadline))
+    stream.name = source  # type: ignore[attr-defined]
+    return stream, source
+
+
+def process(
+    source: str,
+    options: Mapping[str, Any],
+    timeout: float | None = None,
+    canvas: Mapping[str, Any] | None = None,
+) -> Record:
+    """Extract the palette of one source; return a plain dict and never raise.
+
+    Returns ``{"source", "ok": True, "size", "mtime_ns", "width", "height", "colors",
+    "shares", "note", "k", "space", "load_ms", "extract_ms"}`` (and ``"iiif"``, the
+    canvas with the image URL fetched, for a IIIF canvas) on success, or ``{"source",
+    "ok": False, "size", "mtime_ns", "error", "reason"}`` where `error` is the
+    exception's class name and `reason` its one-line message. `timeout` (seconds) bounds
+    the download; the caller enforces it on the rest by killing the worker.
+    """
+    size, mtime_ns = file_stamp(source)  # before reading: a later change is seen next run
+    record: Record = {"source": source, "size": size, "mtime_ns": mtime_ns}
+    try:
+        t0 = time.perf_counter()
+        deadline = time.monotonic() + (NO_DEADLINE_DOWNLOAD if timeout is None else timeout)
+        source_or_data, url = _download(source, canvas, deadline)
+        loaded = load_image(
+            source_or_data,
+            frames=options.get("frames", "first"),
+            max_pixels=options.get("max_pixels", MAX_PIXELS),
+            draft_above=DRAFT_ABOVE if options.get("draft", True) else None,
+        )
+        t1 = time.perf_counter()
+        rest = {name: v for name, v in options.items() if name not in LOAD_OPTIONS}
+        palette = extract_palette(loaded.pixels, **rest, source=loaded.name)
+        t2 = time.perf_counter()
+    except PaletteError as exc:
+        return {**record, "ok": False, "error": type(exc).__name__, "reason": str(exc)}
+    except Exception as exc:  # noqa: BLE001 - a worker must return, whatever the decoder does
+        return {
+            **record,
+            "ok": False,
+            "error": type(exc).__name__,
+            "reason": f"{source}: {one_line(exc)}",
+        }
+    height, width = loaded.pixels.shape[:2]
+    result = {
+        **record,
+        "ok": True,
+        "width": width * loaded.scale,
+        "height": height * loaded.scale,
+        "colors": palette.colors.tolist(),
+        "shares": palette.proportions.tolist(),
+        "note": palette.note,
+        "k": palette.k,
+        "space": palette.space,
+        "load_ms": (t1 - t0) * 1000,
+        "extract_ms": (t2 - t1) * 1000,
+    }
+    if canvas is not None:
+        result["iiif"] = {**canvas, "image_url": url}
+    return result
+
+
+def one_line(exc: BaseException) -> str:
+    """``ClassName: first line of the message``."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def failure_record(source: str, exc: BaseException) -> Record:
+    """The record of an image whose worker was stopped at the deadline or died."""
+    size, mtime_ns = file_stamp(source)
+    if isinstance(exc, ImageTimeoutError):
+        error, reason = "ImageTimeoutError", f"{source}: {exc}"
+    elif isinstance(exc, WorkerCrashedError):
+        error = "WorkerCrash"
+        reason = f"{source}: the worker process died while this image was in progress ({exc})"
+    else:
+        error, reason = type(exc).__name__, f"{source}: {one_line(exc)}"
+    return {
+        "source": source,
+        "ok": False,
+        "size": size,
+        "mtime_ns": mtime_ns,
+        "error": error,
+        "reason": reason,
+    }
+
+
