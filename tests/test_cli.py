@@ -274,15 +274,15 @@ def test_unreachable_url(closed_port_url):
     [
         (
             ["-k", "0"],
-            "Error: Invalid value for '-k' / '--colors': 0 is not in the range 1<=x<=256.",
+            "Error: Invalid value for '-k' / '--colors' / '--colours': 0 is not in the range 1<=x<=256.",
         ),
         (
             ["-k", "257"],
-            "Error: Invalid value for '-k' / '--colors': 257 is not in the range 1<=x<=256.",
+            "Error: Invalid value for '-k' / '--colors' / '--colours': 257 is not in the range 1<=x<=256.",
         ),
         (
             ["-k", "many"],
-            "Error: Invalid value for '-k' / '--colors': 'many' is not a valid integer",
+            "Error: Invalid value for '-k' / '--colors' / '--colours': 'many' is not a valid integer",
         ),
         (
             ["--space", "xyz"],
@@ -487,8 +487,10 @@ def test_timeout_bounds_a_url_download(files, http_server):
 def test_files_run_here_unless_a_timeout_is_given(files, monkeypatch):
     """No --timeout or --timeout 0: extracted in this process; --timeout 5: in a child."""
     pids: list[int] = []
-    real = common.extract
-    monkeypatch.setattr(common, "extract", lambda *a, **kw: pids.append(os.getpid()) or real(*a, **kw))
+    import chromapal.pipeline
+
+    real = chromapal.pipeline.extract
+    monkeypatch.setattr(chromapal.pipeline, "extract", lambda *a, **kw: pids.append(os.getpid()) or real(*a, **kw))
 
     default = run("bands.png", "-k", "3")
     no_limit = run("bands.png", "-k", "3", "--timeout", "0")

@@ -269,7 +269,7 @@ class Palette:
         caption = html.escape(self.source or "palette")
         return (
             f'<div style="max-width:640px"><div style="font:12px sans-serif;color:#666">{caption} '
-            f"&middot; {len(self)} colours</div>"
+            f"&middot; {len(self)} colour{'' if len(self) == 1 else 's'}</div>"
             '<div style="display:flex;height:56px;border-radius:4px;overflow:hidden">'
             f"{''.join(cells)}</div></div>"
         )

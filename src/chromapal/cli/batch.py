@@ -5,25 +5,40 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 import click
 
-from ..batch import (
-    DEFAULT_TIMEOUT,
-    BatchOptions,
-    BatchSummary,
-    Progress,
-    expand_inputs,
-    run_batch,
-)
+from typing import TYPE_CHECKING
+
 from ..errors import PaletteError
 from .collections import DB_OPTION, open_store
 from .common import OneLineCommand, extract_options, handle_errors
+from .defaults import BATCH_TIMEOUT as DEFAULT_TIMEOUT
 from .progress import Reporter
+
+if TYPE_CHECKING:
+    from ..batch import BatchSummary
+
+
+def _combined(summaries: list[BatchSummary], total: int) -> BatchSummary:
+    """One summary of the runs of a k range (their counts and times added)."""
+    from ..batch import BatchSummary
+
+    if len(summaries) == 1:
+        return summaries[0]
+    return BatchSummary(
+        total=total,
+        done=sum(s.done for s in summaries),
+        skipped=sum(s.skipped for s in summaries),
+        failed=sum(s.failed for s in summaries),
+        seconds=sum(s.seconds for s in summaries),
+        interrupted=any(s.interrupted for s in summaries),
+        reasons=[r for s in summaries for r in s.reasons][:5],
+    )
+
 
 def summary_lines(summary: BatchSummary, db: Path) -> list[str]:
     """Return the end-of-run summary: counts, time, rate, and the first failure reasons."""
@@ -62,7 +77,7 @@ class _Interrupt:
 
 @click.command("batch", cls=OneLineCommand)
 @click.argument("inputs", nargs=-1, required=True)
-@extract_options
+@extract_options(k_range=True)
 @DB_OPTION
 @click.option(
     "--workers",
@@ -98,42 +113,49 @@ def batch_command(
     or @LIST files of paths and URLs, one per line. Images already stored with the same
     size, modification time and options are skipped; a failed image is recorded with its
     reason and the run goes on; an image past --timeout is stopped and recorded as failed.
-    Ctrl-C finishes the images in progress and stops.
+    Ctrl-C finishes the images in progress and stops. With a k range (-k 1-10) every
+    image's palette is stored for each k.
     """
+    from ..batch import BatchOptions, expand_inputs, run_batch
+
     timeout = options.pop("timeout")
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout or None  # 0: no limit
+    ks = options.pop("k")
+    ks = ks if isinstance(ks, list) else [ks]
     try:
         sources = expand_inputs(inputs)
-        batch_options = BatchOptions(**options)
+        runs = [BatchOptions(k=k, **options) for k in ks]
     except (PaletteError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if not sources:
+        raise click.ClickException(f"{' '.join(inputs)}: no image files match")
     store = open_store(db, create=True)
-    reporter = Reporter(len(sources), enabled=show_progress)
     interrupt = _Interrupt()
     previous = (
         signal.signal(signal.SIGINT, interrupt)
         if threading.current_thread() is threading.main_thread()
         else None
     )
+    summaries = []
     try:
-        summary = run_batch(
-            sources,
-            store,
-            batch_options,
-            workers=workers,
-            scheduler=scheduler,
-            timeout=timeout,
-            progress=reporter,
-            should_stop=interrupt.event.is_set,
-            inputs=inputs,
-        )
+        for k, batch_options in zip(ks, runs, strict=True):
+            reporter = Reporter(len(sources), enabled=show_progress, label="batch" if len(ks) == 1 else f"batch k={k}")
+            try:
+                summaries.append(run_batch(
+                    sources, store, batch_options, workers=workers, scheduler=scheduler, timeout=timeout,
+                    progress=reporter, should_stop=interrupt.event.is_set, inputs=inputs,
+                ))
+            finally:
+                reporter.close()
+            if summaries[-1].interrupted:
+                break
     except PaletteError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
-        reporter.close()
         store.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
+    summary = _combined(summaries, len(sources) * len(ks))
     for line in summary_lines(summary, db):
         click.echo(line)
     if summary.interrupted:

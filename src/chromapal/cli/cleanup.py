@@ -5,17 +5,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..adjust import clean_palette
 from ..errors import PaletteError
-from ..export import FORMATS, PaletteFileError, colors_written, dump_palette, extensions, format_for_path
-from ..export.atomic import write_bytes_atomic
-from ..names import parse_color
-from ..palette import Palette
 from .common import output_path, palette_for
+
+if TYPE_CHECKING:
+    from ..palette import Palette
 
 RGB = tuple[int, int, int]
 
@@ -26,6 +24,8 @@ def parse_ignore(
     """Click callback: ``'white,black'`` or ``'#f0f0f0'`` -> RGB tuples; bad colour: usage error."""
     if not value:
         return []
+    from ..names import parse_color
+
     try:
         return [parse_color(item) for item in value.split(",") if item.strip()]
     except PaletteError as exc:
@@ -34,8 +34,11 @@ def parse_ignore(
 
 def extract_ignoring(
     image: str, ignore: Sequence[RGB], tolerance: float, **options: Any
-) -> Palette:
-    """Palette of IMAGE with the pixels near `ignore` colours left out of the clustering."""
+) -> Any:
+    """Palette of IMAGE with the pixels near `ignore` colours left out of the clustering.
+
+    A list ``k`` gives a list of palettes (see `chromapal.cli.common.palette_for`).
+    """
     return palette_for(image, ignore=ignore, ignore_tolerance=tolerance, **options)
 
 
@@ -48,9 +51,16 @@ def cleaned_palette(
     min_share: float = 0.0,
     sort: str = "share",
     **options: Any,
-) -> Palette:
-    """Extract IMAGE's palette (leaving `ignore` colours out), then merge, drop and sort it."""
+) -> Any:
+    """Extract IMAGE's palette (leaving `ignore` colours out), then merge, drop and sort it.
+
+    A list ``k`` gives a list of palettes, each cleaned.
+    """
+    from ..adjust import clean_palette
+
     palette = extract_ignoring(image, ignore, ignore_tolerance, **options)
+    if isinstance(palette, list):
+        return [clean_palette(p, merge=merge, min_share=min_share, sort=sort) for p in palette]
     return clean_palette(palette, merge=merge, min_share=min_share, sort=sort)
 
 
@@ -66,6 +76,8 @@ def export_format(output: str | None, fmt: str | None, images: Sequence[str]) ->
         raise click.UsageError(f"-o/--output and --format take one IMAGE (got {len(images)})")
     if output is None:
         return fmt
+    from ..export import PaletteFileError, extensions, format_for_path
+
     suffix = Path(output).suffix.lower().lstrip(".")
     allowed = [suffix] if fmt else {ext.rsplit(".", 1)[-1] for ext in extensions()}
     output_path(output, allowed=allowed, inputs=images)
@@ -77,6 +89,9 @@ def export_format(output: str | None, fmt: str | None, images: Sequence[str]) ->
 
 def write_export(palette: Palette, fmt: str, output: str | None, *, names: str) -> None:
     """Write `palette` as `fmt` to `output`, or to standard output when `output` is None."""
+    from ..export import FORMATS, colors_written, dump_palette
+    from ..export.atomic import write_bytes_atomic
+
     data = dump_palette(palette, fmt, names=names)
     if output is None:
         if FORMATS[fmt].binary and sys.stdout.isatty():

@@ -9,13 +9,16 @@ from typing import Any
 
 import click
 
+from typing import TYPE_CHECKING
+
 from ..errors import InvalidColorError, PaletteError
-from ..palette import parse_hex, text_color_for
-from ..search import Match, search
-from ..store import PaletteStore
-from ..store_export import EXPORT_FORMATS, export
 from .common import FiniteFloatRange, OneLineCommand, handle_errors
+from .defaults import EXPORT_FORMATS
 from .output import pipe_console, quiet_exit_after_broken_pipe, use_color
+
+if TYPE_CHECKING:
+    from ..search import Match
+    from ..store import PaletteStore
 
 DB_OPTION = click.option(
     "--db",
@@ -27,6 +30,8 @@ DB_OPTION = click.option(
 
 def open_store(db: Path, *, create: bool) -> PaletteStore:
     """Open the database, turning a missing or foreign file into a one-line error."""
+    from ..store import PaletteStore
+
     try:
         return PaletteStore(db, create=create)
     except PaletteError as exc:
@@ -43,21 +48,23 @@ def open_store(db: Path, *, create: bool) -> PaletteStore:
     "fmt",
     type=click.Choice(EXPORT_FORMATS),
     default=None,
-    help="Output format.  [default: from the extension of -o]",
+    help="Output format.  [default: from the extension of -o; csv for -]",
 )
 @click.option(
     "-o",
     "--output",
     required=True,
     metavar="FILE",
-    help="File to write; - writes csv or jsonl to standard output.",
+    help="File to write; - writes to standard output (csv unless --format jsonl).",
 )
 @handle_errors
 def export_command(db: Path, fmt: str | None, output: str) -> None:
     """Export the stored palettes: CSV or Parquet (a row per colour), JSON Lines (one per image)."""
+    from ..store_export import export
+
     store = open_store(db, create=False)
     try:
-        fmt = fmt or _format_from_name(output)
+        fmt = fmt or ("csv" if output == "-" else _format_from_name(output))
         if output == "-" and fmt == "parquet":
             raise click.UsageError(
                 "Parquet cannot be written to standard output; give a file with -o"
@@ -92,6 +99,8 @@ def _format_from_name(output: str) -> str:
 
 
 def _parse_color(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    from ..palette import parse_hex
+
     try:
         parse_hex(value)
     except InvalidColorError as exc:
@@ -133,6 +142,8 @@ def search_command(
     db: Path, color: str, max_delta_e: float, min_share: float, limit: int, as_json: bool
 ) -> None:
     """Find stored images whose palette holds a colour near --color (closest first)."""
+    from ..search import search
+
     store = open_store(db, create=False)
     try:
         matches = search(store, color, max_delta_e=max_delta_e, min_share=min_share, limit=limit)
@@ -156,6 +167,8 @@ def match_table(matches: list[Match]) -> Any:
     """Return a Rich table of matches for terminals: ΔE, share, colour swatch, rank, source."""
     from rich.table import Table
     from rich.text import Text
+
+    from ..palette import parse_hex, text_color_for
 
     table = Table(box=None, pad_edge=False, show_edge=False)
     for name, justify in (

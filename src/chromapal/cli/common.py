@@ -21,17 +21,15 @@ import time
 import warnings
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ..errors import ImageTimeoutError, PaletteError
-from ..export.atomic import atomic_path
-from ..load import MAX_PIXELS, quiet_decoders
-from ..colorspace import SPACES
-from ..palette import Palette
-from ..pipeline import INITS, MAX_ERROR, MAX_K, extract
-from ..render.common import parse_ks
+from .defaults import INITS, MAX_ERROR, MAX_K, MAX_PIXELS, SPACES
+
+if TYPE_CHECKING:
+    from ..palette import Palette
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -87,26 +85,42 @@ def deadline_for(image: str, timeout: float | None) -> float | None:
     return timeout or None
 
 class KType(click.ParamType):
-    """-k: an integer from 1 to 256, or 'auto'."""
+    """-k: an integer from 1 to 256, or 'auto'; with `ranges`, also a k range (``1-10``, ``2,4,8``)."""
 
     name = "k"
 
+    def __init__(self, *, ranges: bool = False) -> None:
+        self.ranges = ranges
+
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        """Return 'auto' or the integer, failing like ``click.IntRange`` otherwise."""
-        if isinstance(value, str) and value.strip().lower() == "auto":
+        """Return 'auto', the integer, or (with `ranges`) the sorted list of a k range."""
+        if isinstance(value, (int, list)) or value == "auto":
+            return value
+        text = str(value).strip()
+        if text.lower() == "auto":
             return "auto"
-        return click.IntRange(1, MAX_K).convert(value, param, ctx)
+        if self.ranges and any(c in text for c in ",-") and not text.startswith("-"):
+            return KRange().convert(text, param, ctx)
+        return click.IntRange(1, MAX_K).convert(text, param, ctx)
 
 
 K_TYPE = KType()
+K_OR_RANGE = KType(ranges=True)
 SPACE_CHOICE = click.Choice(sorted(SPACES) + ["lab", "rgb"], case_sensitive=False)
 
 
-def extract_options(func: F) -> F:
-    """The clustering options shared by every command that extracts a palette."""
+def extract_options(func: F | None = None, *, k_range: bool = False) -> Any:
+    """The clustering options shared by every command that extracts a palette.
+
+    With `k_range`, ``-k`` also takes a range (``1-10``, ``2,4,8``): a list of k values.
+    """
+    if func is None:
+        return functools.partial(extract_options, k_range=k_range)
+    k_help = "Number of colours (1-256), or 'auto' for the fewest within --max-error"
+    k_help += "; a range (1-10, 2,4,8) gives one palette per k." if k_range else "."
     options = [
-        click.option("-k", "--colors", "k", type=K_TYPE, default="8", show_default=True,
-                     help="Number of colours (1-256), or 'auto' for the fewest within --max-error."),
+        click.option("-k", "--colors", "--colours", "k", type=K_OR_RANGE if k_range else K_TYPE, default="8",
+                     show_default=True, help=k_help),
         click.option("--max-error", type=FiniteFloatRange(0, min_open=True), default=MAX_ERROR, show_default=True,
                      help="With -k auto: the mean CIEDE2000 error the palette may leave."),
         click.option("--init", type=click.Choice(INITS), default="median-cut", show_default=True,
@@ -141,19 +155,22 @@ def display_name(image: str) -> str:
     return "<stdin>" if image == "-" else image
 
 
-def palette_for(image: str, **options: Any) -> Palette:
+def palette_for(image: str, **options: Any) -> Any:
     """Extract the palette of IMAGE, turning user errors into one-line ``click`` errors.
 
-    The ``timeout`` option (the ``--timeout`` value, see `deadline_for`) runs
+    A list ``k`` (a k range) gives a list of palettes, one per k, from one decode
+    (`chromapal.many.extract_many`). The ``timeout`` option (the ``--timeout`` value, see `deadline_for`) runs
     everything - reading standard input, downloading, decoding, clustering - in a child
     process killed at the deadline (see `within_deadline`).
     """
+    from ..load import quiet_decoders
+
     timeout = deadline_for(image, options.pop("timeout", None))
     try:
         if timeout is None:
             source = read_source(image)
             with quiet_decoders():  # decoders' own warnings and logs would break the one-line error
-                palette = extract(source, **options)
+                palette = extract_any(source, **options)
         else:
             palette = within_deadline(
                 display_name(image), timeout, read_and_extract, image, timeout, options
@@ -167,12 +184,23 @@ def palette_for(image: str, **options: Any) -> Palette:
     return palette
 
 
-def read_and_extract(image: str, timeout: float | None, options: dict[str, Any]) -> Palette:
-    """Read IMAGE (standard input, a URL within `timeout`, a path) and extract its palette."""
+def extract_any(source: Any, **options: Any) -> Any:
+    """`chromapal.extract`, or `chromapal.many.extract_many` when ``k`` is a list of k values."""
+    if isinstance(options.get("k"), list):
+        from ..many import extract_many
+
+        return extract_many(source, options.pop("k"), **options)
+    from ..pipeline import extract
+
+    return extract(source, **options)
+
+
+def read_and_extract(image: str, timeout: float | None, options: dict[str, Any]) -> Any:
+    """Read IMAGE (standard input, a URL within `timeout`, a path) and extract its palette(s)."""
     from ..workers import fetch_within
 
     deadline = time.monotonic() + (float("inf") if timeout is None else timeout)
-    return extract(fetch_within(read_source(image), deadline), **options)
+    return extract_any(fetch_within(read_source(image), deadline), **options)
 
 
 def within_deadline(
@@ -184,6 +212,7 @@ def within_deadline(
     (`chromapal.workers.run_with_deadline`); its result must be picklable. Raises
     `ImageTimeoutError` naming IMAGE; other errors pass through unchanged.
     """
+    from ..load import quiet_decoders
     from ..workers import WorkerCrashedError, run_with_deadline
 
     try:
@@ -195,8 +224,35 @@ def within_deadline(
         raise type(exc)(f"{image}: {exc}") from None
 
 
+#: Optional dependency -> the extra that installs it (pyproject.toml).
+EXTRAS = {"matplotlib": "charts", "pyarrow": "parquet", "distributed": "dask", "dask": "dask",
+          "fastapi": "web", "uvicorn": "web", "multipart": "web"}
+
+
+def extra_hint(module: str, what: str | None = None) -> str | None:
+    """``pie charts need the 'charts' extra: pip install 'chromapal[charts]' (matplotlib is missing)``."""
+    root = module.split(".")[0]
+    extra = EXTRAS.get(root)
+    if extra is None:
+        return None
+    return f"{what or 'this command'} needs the '{extra}' extra: pip install 'chromapal[{extra}]' ({root} is missing)"
+
+
+def needs_extra(module: str, extra: str, what: str) -> None:
+    """Fail with the install hint (exit 1) unless `module`, from `extra`, can be imported."""
+    import importlib
+
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise click.ClickException(extra_hint(module, what) or f"{what} need {module}") from exc
+
+
 def handle_errors(func: F) -> F:
-    """Turn any unexpected exception into a one-line error (no traceback for users)."""
+    """Turn any unexpected exception into a one-line error (no traceback for users).
+
+    A missing optional dependency gets the install hint of its extra (`extra_hint`).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -205,6 +261,11 @@ def handle_errors(func: F) -> F:
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt,
                 BrokenPipeError):
             raise
+        except ModuleNotFoundError as exc:
+            hint = extra_hint(exc.name or str(exc).rpartition(" ")[2].strip("'"), f"chromapal {func.__name__.removesuffix('_command')}")
+            if hint is None:
+                raise click.ClickException(f"unexpected {type(exc).__name__}: {exc}") from exc
+            raise click.ClickException(hint) from exc
         except Exception as exc:  # noqa: BLE001 - last resort: one line, exit 1
             raise click.ClickException(f"unexpected {type(exc).__name__}: {exc}") from exc
 
@@ -266,6 +327,8 @@ class KRange(click.ParamType):
         """Parse `value` into a sorted list of k values."""
         if isinstance(value, list):
             return value
+        from ..render.common import parse_ks
+
         try:
             return parse_ks(str(value), max_k=MAX_K)
         except ValueError as exc:
@@ -281,15 +344,24 @@ def cluster_options(func: F) -> F:
     return func
 
 
-def output_option(formats: list[str], *, required: bool = True) -> Callable[[F], F]:
-    """``-o/--output FILE``; the format follows the extension."""
+def output_option(formats: Iterable[str], *, required: bool = True, several: bool = True) -> Callable[[F], F]:
+    """``-o/--output FILE``: the format follows the extension; a folder for several images."""
+    folder = "; a folder (one file per image) when several images are given" if several else ""
     return click.option(
         "-o",
         "--output",
         "output",
-        metavar="FILE",
+        metavar="FILE" if not several else "FILE|DIR",
         required=required,
-        help=f"File to write; the extension picks the format ({', '.join(formats)}).",
+        help=f"File to write; the extension picks the format ({', '.join(formats)}){folder}.",
+    )
+
+
+def format_option(formats: Iterable[str], default: str) -> Callable[[F], F]:
+    """``--format``: the format of the files written into an ``-o`` folder."""
+    return click.option(
+        "--format", "fmt", type=click.Choice(list(formats)), default=default, show_default=True,
+        help="Format of the files written when -o is a folder.",
     )
 
 
@@ -337,6 +409,8 @@ def writing(path: Path) -> Iterator[Path]:
     A failure leaves no file (and any earlier `path` untouched); a failure to write
     (disk full, permissions) becomes a one-line error.
     """
+    from ..export.atomic import atomic_path
+
     try:
         with atomic_path(path) as temporary:
             yield temporary

@@ -7,22 +7,19 @@ from typing import Any
 
 import click
 
-from ..adjust import IGNORE_TOLERANCE, SORT_KEYS
-from ..export import FORMATS
-from ..names import NAME_LISTS
-from ..palette import dumps_palettes
 from .cleanup import cleaned_palette, export_format, parse_ignore, write_export
 from .common import FiniteFloatRange, OneLineCommand, extract_options, handle_errors
-from .output import palette_lines, pipe_console, use_color
+from .defaults import IGNORE_TOLERANCE, NAME_LISTS, PALETTE_FORMATS, SORT_KEYS
+from .output import print_palettes
 
 
 @click.command("extract", cls=OneLineCommand)
 @click.argument("images", nargs=-1, required=True)
-@extract_options
+@extract_options(k_range=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("-o", "--output", metavar="FILE",
               help="Write the palette to FILE; the format follows its extension (see --format).")
-@click.option("--format", "fmt", type=click.Choice(list(FORMATS)),
+@click.option("--format", "fmt", type=click.Choice(list(PALETTE_FORMATS)),
               help="File format (default: from the -o extension; .txt is the hex list, "
                    "paintnet the Paint.NET .txt). Without -o, written to standard output.")
 @click.option("--names", type=click.Choice(list(NAME_LISTS)), default="css", show_default=True,
@@ -51,54 +48,38 @@ def extract_command(
     With -o FILE or --format, write the palette as JSON, CSV, a hex list, CSS, SCSS, Tailwind,
     GIMP, Adobe ASE, Paint.NET, Krita, Procreate or SVG instead.
     """
-    from ..export.data import palette_dict
-    from ..names import nearest_names
-
     export = export_format(output, fmt, images)
     as_json = as_json or export == "json" and output is None
+    ranged = isinstance(options["k"], list)
+    if ranged and export and not as_json:
+        raise click.UsageError("-k with a range prints the palettes (add --json for JSON); -o/--format take one k")
     if as_json or export == "json":
         options["delta_e"] = True  # the JSON carries the palette's exact error (issue 12)
     cleanup: dict[str, Any] = {"ignore": parse_ignore(None, None, ignore), "ignore_tolerance": ignore_tolerance,
                "merge": merge, "min_share": min_share, "sort": sort}
-    color = use_color()
-    console = pipe_console(highlight=False, soft_wrap=True) if color else None
-    results: list[dict[str, Any]] = []
+    shown: list[Any] = []
     failed = 0
     for image in images:
         try:
-            palette = cleaned_palette(image, **cleanup, **options)
+            found = cleaned_palette(image, **cleanup, **options)
         except click.ClickException as exc:
             if export and not as_json:
                 raise
             click.echo(f"Error: {exc.format_message()}", err=True)
             failed += 1
             continue
-        if palette.note:
-            click.echo(f"note: {palette.source}: {palette.note}", err=True)
+        palettes = found if ranged else [found]
+        for palette in palettes[-1:]:
+            if palette.note:
+                click.echo(f"note: {palette.source}: {palette.note}", err=True)
         if export and not as_json:
-            write_export(palette, export, output, names=names)
+            write_export(palettes[0], export, output, names=names)
             continue
         if as_json:
-            results.append(palette_dict(palette))
+            shown += palettes
             continue
-        if len(images) > 1 or color:
-            header = f"{palette.source}  ({len(palette)} colours, {palette.space})"
-            if console is None:
-                click.echo(header)
-            else:
-                console.print(header, style="bold")
-        css, xkcd = nearest_names(palette.colors, "css"), nearest_names(palette.colors, "xkcd")
-        lines = palette_lines(palette, color=color)
-        for line, css_name, xkcd_name in zip(lines, css, xkcd, strict=True):
-            column = f"  {css_name:<20} {xkcd_name}"
-            if console is None:
-                click.echo(f"{line}{column}")
-            else:
-                line.append(column)
-                console.print(line)
-    if as_json and results:
-        click.echo(dumps_palettes(results[0] if len(images) == 1 else results))
+        print_palettes(palettes, headers=len(images) > 1 or ranged)
+    if as_json:
+        print_palettes(shown, as_json=True, several=len(images) > 1 or ranged)
     if failed:
         sys.exit(1)
-
-

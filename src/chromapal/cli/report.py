@@ -6,13 +6,11 @@ with decoders silenced and under ``--timeout``; files are written whole or not a
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import click
-
-from ..render import report_html, save_animation, sweep_frames
-from ..render.sweep import ANIMATION_FORMATS, DURATION, HOLD, MAX_SIDE
 
 from .common import (
     KRange,
@@ -22,19 +20,24 @@ from .common import (
     display_name,
     extract_options,
     handle_errors,
+    needs_extra,
     output_option,
-    output_path,
     source_of,
     user_errors,
     within_deadline,
     writing,
 )
+from .defaults import ANIMATION_FORMATS
+from .defaults import SWEEP_DURATION as DURATION
+from .defaults import SWEEP_HOLD as HOLD
+from .defaults import SWEEP_MAX_SIDE as MAX_SIDE
+from .inputs import plan, run_each
 
 REPORT_FORMATS = ["htm", "html"]
 
 
 @click.command("sweep", cls=OneLineCommand)
-@click.argument("image")
+@click.argument("images", metavar="IMAGES...", nargs=-1, required=True)
 @output_option(list(ANIMATION_FORMATS))
 @click.option(
     "-k",
@@ -73,7 +76,7 @@ REPORT_FORMATS = ["htm", "html"]
 @cluster_options
 @handle_errors
 def sweep_command(
-    image: str,
+    images: tuple[str, ...],
     output: str,
     ks: list[int],
     duration: int,
@@ -84,15 +87,22 @@ def sweep_command(
     **options: Any,
 ) -> None:
     """Animate IMAGE recoloured with k = 2, 3, ... colours, ending on the original (a GIF)."""
-    timeout = deadline_for(image, options.pop("timeout"))
-    out = output_path(output, allowed=ANIMATION_FORMATS, inputs=[image])
-    with user_errors(image):
-        frames = within_deadline(
-            display_name(image), timeout, _sweep, image, ks, timeout, max_side or None, dither,
-            options,
-        )
-    with writing(out) as temporary:
-        save_animation(frames, temporary, duration=duration, hold=hold, loop=loop)
+    timeout = options.pop("timeout")
+    pairs = dict(plan(images, output, allowed=ANIMATION_FORMATS, fmt="gif"))
+
+    def one(image: str) -> None:
+        from ..render import save_animation
+
+        limit = deadline_for(image, timeout)
+        with user_errors(image):
+            frames = within_deadline(
+                display_name(image), limit, _sweep, image, ks, limit, max_side or None, dither, options
+            )
+        with writing(pairs[image]) as temporary:
+            save_animation(frames, temporary, duration=duration, hold=hold, loop=loop)
+
+    if run_each(list(pairs), one):
+        sys.exit(1)
 
 
 def _sweep(
@@ -103,13 +113,15 @@ def _sweep(
     dither: bool,
     options: dict[str, Any],
 ) -> Any:
+    from ..render import sweep_frames
+
     return sweep_frames(
         source_of(image, timeout), ks, max_side=max_side, dither=dither, **options
     )
 
 
 @click.command("report", cls=OneLineCommand)
-@click.argument("image")
+@click.argument("images", metavar="IMAGES...", nargs=-1, required=True)
 @output_option(REPORT_FORMATS)
 @extract_options
 @click.option(
@@ -130,23 +142,32 @@ def _sweep(
 )
 @handle_errors
 def report_command(
-    image: str, output: str, pie_ks: list[int], dither: bool, max_side: int, **options: Any
+    images: tuple[str, ...], output: str, pie_ks: list[int], dither: bool, max_side: int, **options: Any
 ) -> None:
     """Write one self-contained HTML page: IMAGE, its palette, pie grid and recoloured image."""
-    timeout = deadline_for(image, options.pop("timeout"))
-    out = output_path(output, allowed=REPORT_FORMATS, inputs=[image])
-    page_options = {
-        "pie_ks": pie_ks,
-        "dither": dither,
-        "max_side": max_side or None,
-        "title": None if image == "-" else Path(image).name,
-        **options,
-    }
-    with user_errors(image):
-        page = within_deadline(display_name(image), timeout, _report, image, timeout, page_options)
-    with writing(out) as temporary:
-        temporary.write_text(page, encoding="utf-8")
+    timeout = options.pop("timeout")
+    pairs = dict(plan(images, output, allowed=REPORT_FORMATS, fmt="html"))
+    needs_extra("matplotlib", "charts", "chromapal report")  # the page's pie grid
+
+    def one(image: str) -> None:
+        limit = deadline_for(image, timeout)
+        page_options = {
+            "pie_ks": pie_ks,
+            "dither": dither,
+            "max_side": max_side or None,
+            "title": None if image == "-" else Path(image).name,
+            **options,
+        }
+        with user_errors(image):
+            page = within_deadline(display_name(image), limit, _report, image, limit, page_options)
+        with writing(pairs[image]) as temporary:
+            temporary.write_text(page, encoding="utf-8")
+
+    if run_each(list(pairs), one):
+        sys.exit(1)
 
 
 def _report(image: str, timeout: float | None, options: dict[str, Any]) -> str:
+    from ..render import report_html
+
     return report_html(source_of(image, timeout), **options)

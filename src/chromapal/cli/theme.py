@@ -8,11 +8,8 @@ from typing import Any
 
 import click
 
-from ..export.atomic import write_bytes_atomic
-from ..export.terminal import THEME_TARGETS, dump_theme
-from ..theme import make_theme
-from ..theme_preview import preview_lines
 from .common import OneLineCommand, extract_options, handle_errors, output_path, palette_for
+from .defaults import THEME_TARGETS
 from .output import pipe_console
 
 
@@ -47,6 +44,11 @@ def theme_command(
     **options: Any,
 ) -> None:
     """Make a 16-colour terminal scheme from IMAGE's palette (text 7:1, colours 4.5:1 both ways)."""
+    from ..export.atomic import write_bytes_atomic
+    from ..export.terminal import dump_theme
+    from ..theme import make_theme
+    from ..theme_preview import preview_lines
+
     if target is None and not preview:
         raise click.UsageError("give --target NAME to write a scheme, or --preview to see it")
     if output is not None and target is None:

@@ -152,7 +152,7 @@ def colors_written(palette: Palette, fmt: str) -> str:
     """``"12 colours"``, or ``"the first 30 of 256 colours (Procreate reads 30)"``."""
     kept = len(written_palette(palette, fmt))
     if kept == len(palette):
-        return f"{kept} colours"
+        return f"{kept} colour{'' if kept == 1 else 's'}"
     return f"the first {kept} of {len(palette)} colours ({fmt} reads {kept})"
 
 

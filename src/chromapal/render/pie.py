@@ -111,6 +111,40 @@ def _title(palette: Palette) -> str:
     return f"k = {palette.k if palette.k is not None else len(palette)}"
 
 
+#: Images per contact sheet (one row each); more make further sheets.
+SHEET_ROWS: Final = 40
+#: Inches per row of a contact sheet.
+SHEET_ROW: Final = 1.3
+
+
+def contact_sheet(rows: Sequence[tuple[str, np.ndarray, Sequence[Palette]]]) -> Figure:
+    """One row per image: its thumbnail, then a pie chart of each of its palettes.
+
+    Parameters
+    ----------
+    rows : sequence of (name, thumbnail, palettes)
+        The image's name (shown above the thumbnail), a small (H, W, 3|4) uint8 picture of
+        it, and its palettes (e.g. k = 1..10), at most `SHEET_ROWS` rows.
+    """
+    if not 1 <= len(rows) <= SHEET_ROWS:
+        raise ValueError(f"a contact sheet holds 1 to {SHEET_ROWS} images (got {len(rows)})")
+    cols = 1 + max(len(palettes) for _, _, palettes in rows)
+    fig = Figure(figsize=(cols * SHEET_ROW, len(rows) * (SHEET_ROW + 0.2)), dpi=DPI, facecolor="white")
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=1 - 0.25 / (len(rows) * SHEET_ROW),
+                        wspace=0.05, hspace=0.3)
+    axes = fig.subplots(len(rows), cols, squeeze=False)
+    for (name, thumbnail, palettes), line in zip(rows, axes, strict=True):
+        line[0].imshow(thumbnail, interpolation="lanczos")
+        line[0].set_title(name if len(name) <= 24 else name[:23] + "…", fontsize=7)
+        line[0].set_axis_off()
+        for palette, ax in zip(palettes, line[1:], strict=False):
+            plot_pie(palette, ax, title=_title(palette))
+            ax.title.set_fontsize(7)
+        for ax in line[1 + len(palettes):]:
+            ax.set_axis_off()
+    return fig
+
+
 def figure_image(fig: Figure, *, dpi: float | None = None) -> Image.Image:
     """Render `fig` with the Agg canvas to an RGB PIL image."""
     canvas = FigureCanvasAgg(fig)

@@ -122,7 +122,7 @@ def report_html(
     # the table's shares and error are those of the flattened picture beside it, exactly
     palette = measure_palette(shown_pixels, palette, alpha_threshold=alpha_threshold)
     h, w = loaded.pixels.shape[:2]
-    meta = f"{w}&times;{h} pixels &middot; k = {k} &middot; {len(palette)} colours &middot; "
+    meta = f"{w}&times;{h} pixels &middot; k = {k} &middot; {len(palette)} colour{'' if len(palette) == 1 else 's'} &middot; "
     meta += f"k-means in {html.escape(palette.space)}"
     meta += f" &middot; mean &Delta;E2000 {palette.delta_e:.2f} (of the flattened picture)"
     meta += f" &middot; {html.escape(palette.note)}" if palette.note else ""

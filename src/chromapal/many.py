@@ -1,0 +1,127 @@
+"""extract_many: the palettes of one image for several k, decoding and counting it once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from .adjust import IGNORE_TOLERANCE, hide_colors
+from .arrays import as_image_array
+from .colorspace import canonical_space
+from .finish import Prefetch
+from .load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
+from .palette import Palette
+from .pipeline import INITS, MAX_ERROR, MAX_K, palette_from_counts
+from .sample import color_counts
+
+#: Most k values one call takes (one palette each).
+MAX_KS = MAX_K
+
+
+def extract_many(
+    source: Source,
+    ks: Iterable[int | str] = range(1, 11),
+    *,
+    space: str = "oklab",
+    seed: int = 0,
+    init: str = "median-cut",
+    max_error: float = MAX_ERROR,
+    alpha_threshold: int = 128,
+    frames: Frames = "first",
+    max_pixels: int = MAX_PIXELS,
+    draft: bool = True,
+    ignore: Sequence[Sequence[int]] = (),
+    ignore_tolerance: float = IGNORE_TOLERANCE,
+    delta_e: bool = False,
+) -> list[Palette]:
+    """Return one palette per k in `ks`, each exactly what `chromapal.extract` gives for that k.
+
+    The image is decoded once and its colours counted once (the exact colours too, when
+    `delta_e` needs them), so ten palettes cost one decode plus ten clusterings.
+
+    Parameters
+    ----------
+    source : path, URL, bytes, binary file, PIL image or ndarray
+        The image, as `chromapal.extract` takes it.
+    ks : iterable of int or "auto"
+        The k values, in the order the palettes are returned (1 to 256 values, each 1 to
+        256 or ``"auto"``).
+    space, seed, init, max_error, alpha_threshold, frames, max_pixels, draft, ignore, ignore_tolerance, delta_e
+        As for `chromapal.extract`.
+
+    Returns
+    -------
+    list of Palette
+        One per k, in the order of `ks`.
+
+    Raises
+    ------
+    ValueError
+        If `ks` is empty or too long, or a k, `space` or `init` is out of range.
+    UnreadableImageError, EmptyImageError, ImageTooLargeError
+        As `chromapal.extract`.
+    """
+    ks = _checked(ks, init)
+    loaded = load_image(source, frames=frames, max_pixels=max_pixels, draft_above=DRAFT_ABOVE if draft else None)
+    return many_from_pixels(
+        loaded.pixels, ks, source=loaded.name, space=space, seed=seed, init=init, max_error=max_error,
+        alpha_threshold=alpha_threshold, ignore=ignore, ignore_tolerance=ignore_tolerance, delta_e=delta_e,
+    )
+
+
+def many_from_pixels(
+    pixels: npt.ArrayLike,
+    ks: Iterable[int | str],
+    *,
+    source: str | None = None,
+    space: str = "oklab",
+    seed: int = 0,
+    init: str = "median-cut",
+    max_error: float = MAX_ERROR,
+    alpha_threshold: int = 128,
+    ignore: Sequence[Sequence[int]] = (),
+    ignore_tolerance: float = IGNORE_TOLERANCE,
+    delta_e: bool = False,
+) -> list[Palette]:
+    """`extract_many` of an already decoded image (`pixels` as `chromapal.extract_palette` takes it).
+
+    `source` names the image in the palettes and messages.
+    """
+    ks = _checked(ks, init)
+    space = canonical_space(space)
+    image = as_image_array(np.asarray(pixels))
+    if len(ignore):
+        image = hide_colors(image, ignore, ignore_tolerance)
+        alpha_threshold = max(alpha_threshold, 1)
+    counts = color_counts(image, alpha_threshold=alpha_threshold)
+    want = (delta_e or "auto" in ks) and not counts.exact and len(counts.counts) > 0
+    exact = Prefetch(image, alpha_threshold=alpha_threshold).result() if want else None
+    return [
+        palette_from_counts(
+            counts, k=k, space=space, seed=seed, init=init, max_error=max_error, source=source,
+            alpha_threshold=alpha_threshold, exact=exact, pixels=image, delta_e=delta_e,
+        )
+        for k in ks
+    ]
+
+
+def _checked(ks: Iterable[int | str], init: str) -> list[int | str]:
+    ks = list(ks)
+    if not 1 <= len(ks) <= MAX_KS:
+        raise ValueError(f"ks must hold 1 to {MAX_KS} values (got {len(ks)})")
+    for k in ks:
+        _check_k(k)
+    if init not in INITS:
+        raise ValueError(f"init must be one of {', '.join(INITS)} (got {init!r})")
+    return ks
+
+
+def _check_k(k: int | str) -> None:
+    if k == "auto":
+        return
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
+        raise TypeError(f"k must be an integer or 'auto' (got {k!r})")
+    if not 1 <= k <= MAX_K:
+        raise ValueError(f"k must be between 1 and {MAX_K} (got {k})")
