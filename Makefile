@@ -7,7 +7,7 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 SAMPLE := tests/data/kodim23.png
-TEST_TOOLS := pytest hypothesis pytest-timeout httpx playwright
+TEST_TOOLS := pytest hypothesis pytest-timeout httpx playwright iiif scipy
 
 .PHONY: demo test install install-test browser bench bench-peers clean fuzz fuzz-build sanitizer-tools python-headers docs
 

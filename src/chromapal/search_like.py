@@ -38,6 +38,7 @@ import numpy as np
 
 from ._types import FloatArray
 from .colorspace import ciede2000, lab_from_srgb
+from .errors import PaletteError
 from .search import RayProfile, closest_per_image, describe, filter_ids
 from .store import PaletteFilter, PaletteStore
 
@@ -85,8 +86,17 @@ def units(shares: Sequence[float], n: int = UNITS) -> np.ndarray:
 def palette_distance(
     lab_a: FloatArray, shares_a: Sequence[float], lab_b: FloatArray, shares_b: Sequence[float]
 ) -> float:
-    """Earth mover's distance between two palettes in CIEDE2000 (shares rounded to `UNITS`)."""
-    from scipy.optimize import linear_sum_assignment
+    """Earth mover's distance between two palettes in CIEDE2000 (shares rounded to `UNITS`).
+
+    Raises
+    ------
+    PaletteError
+        If scipy is not installed.
+    """
+    try:
+        from scipy.optimize import linear_sum_assignment
+    except ImportError as exc:
+        raise PaletteError("similar-palette search needs scipy: pip install 'chromapal[search]'") from exc
 
     ua, ub = units(shares_a), units(shares_b)
     la = np.asarray(lab_a, dtype=np.float64).reshape(-1, 3)
