@@ -27,11 +27,11 @@ import click
 
 from ..errors import ImageTimeoutError, PaletteError
 from .defaults import INITS, MAX_ERROR, MAX_K, MAX_PIXELS, SPACES
-from .errors import EXTRAS, OneLineCommand, extra_hint, handle_errors, needs_extra
+from .errors import EXTRAS, OneLineCommand, extra_hint, for_cli, handle_errors, needs_extra
 
 __all__ = [  # the errors part lives in chromapal.cli.errors; every command imports it from here
     "EXTRAS", "FiniteFloatRange", "KRange", "KType", "OneLineCommand", "cluster_options", "deadline_for",
-    "display_name", "extra_hint", "extract_options", "format_option", "handle_errors", "needs_extra", "note",
+    "display_name", "extra_hint", "for_cli", "extract_options", "format_option", "handle_errors", "needs_extra", "note",
     "output_option", "output_path", "palette_for", "read_source", "source_of", "timeout_option",
     "user_errors", "within_deadline", "writing",
 ]
@@ -184,7 +184,7 @@ def palette_for(image: str, **options: Any) -> Any:
                 display_name(image), timeout, read_and_extract, image, timeout, options
             )
     except PaletteError as exc:
-        raise click.ClickException(str(exc)) from exc
+        raise click.ClickException(for_cli(str(exc))) from exc
     except MemoryError as exc:
         raise click.ClickException(f"{image}: out of memory while decoding the image") from exc
     except (ValueError, TypeError, OSError) as exc:
@@ -332,7 +332,7 @@ def user_errors(image: str) -> Iterator[None]:
         message = str(exc)
         if message.startswith("<bytes>:"):  # a URL or standard input, read into bytes
             message = ("<stdin>" if image == "-" else image) + message[len("<bytes>") :]
-        raise click.ClickException(message) from exc
+        raise click.ClickException(for_cli(message)) from exc
     except MemoryError as exc:
         raise click.ClickException(f"{image}: out of memory") from exc
     except (ValueError, TypeError, OSError) as exc:

@@ -29,6 +29,19 @@ def extra_hint(module: str, what: str | None = None) -> str | None:
     return f"{what or 'this command'} needs the '{extra}' extra: pip install 'chromapal[{extra}]' ({root} is missing)"
 
 
+#: Library wording -> the command line's: messages name flags, not Python parameters.
+CLI_WORDING = {
+    "raise it with max_pixels or --max-pixels": "raise it with --max-pixels",
+}
+
+
+def for_cli(message: str) -> str:
+    """`message` from the library, naming command-line flags instead of Python parameters."""
+    for library, cli in CLI_WORDING.items():
+        message = message.replace(library, cli)
+    return message
+
+
 def needs_extra(module: str, extra: str, what: str) -> None:
     """Fail with the install hint (exit 1) unless `module`, from `extra`, can be imported."""
     import importlib

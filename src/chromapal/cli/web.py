@@ -25,6 +25,26 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
+def check_free(host: str, port: int) -> None:
+    """Fail with one line (exit 1) unless HOST:PORT can be listened on, as uvicorn will bind it."""
+    import errno
+    import socket
+
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        raise click.ClickException(f"--host {host}: not an address of this machine ({exc})") from exc
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            why = exc.strerror or str(exc)
+            if exc.errno == errno.EADDRINUSE:
+                why = "the port is in use by another program; choose another with --port"
+            raise click.ClickException(f"cannot listen on {host}:{port}: {why}") from exc
+
+
 @click.command("serve", cls=OneLineCommand)
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address to listen on. Anything but loopback exposes the app to your network.")
@@ -78,6 +98,7 @@ def serve_command(
         click.echo(f"warning: listening on {host}: other machines can use this app", err=True)
     shown = f"[{host}]" if ":" in host else host
     url = f"http://{shown}:{port}/"
+    check_free(host, port)
     if open_browser:
         threading.Timer(1.0, webbrowser.open, (url,)).start()
     click.echo(f"chromapal: serving on {url} (Ctrl+C to stop)", err=True)

@@ -93,6 +93,7 @@ def _validation_message(exc: RequestValidationError) -> str:
     problems = []
     for err in exc.errors():
         where = ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path"))
+        where = {"fmt": "format"}.get(where, where)  # the URL's /api/export/FORMAT, not the Python name
         problems.append(f"{where}: {err.get('msg', 'invalid')}" if where else str(err.get("msg")))
     return "; ".join(problems) or "invalid request"
 
