@@ -389,3 +389,35 @@ def test_one_line_usage_for_bad_k_ranges():
         result = run(*args)
         assert result.exit_code == 2 and len(result.output.splitlines()) == 1, result.output
         assert result.output.startswith("Error: Invalid value for '-k'"), result.output
+
+
+# -- bounds ---------------------------------------------------------------------------------
+
+
+def test_more_images_than_the_limit_is_one_error_before_any_work(panels, monkeypatch):
+    """MAX_IMAGES bounds a run (here lowered to 2 for 3 generated images): exit 1, nothing written."""
+    import chromapal.cli.inputs as inputs
+
+    monkeypatch.setattr(inputs, "MAX_IMAGES", 2)
+    for command in ("swatch", "pies"):
+        result = run(command, str(panels), "-o", "out")
+        assert (result.exit_code, result.output) == (1, "Error: 3 images: more than 2 in one run\n")
+    assert not Path("out").exists() or not list(Path("out").iterdir())
+
+
+def test_contact_sheets_hold_at_most_sheet_rows_images(panels, monkeypatch):
+    """Past SHEET_ROWS images (lowered to 2) the contact sheet is split: contact-sheet-01, -02."""
+    import chromapal.render.pie as pie
+
+    monkeypatch.setattr(pie, "SHEET_ROWS", 2)
+    result = run("pies", str(panels), "-k", "1,2", "-o", "out")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in Path("out").glob("contact-sheet*")) == ["contact-sheet-01.png", "contact-sheet-02.png"]
+    with pytest.raises(ValueError, match="holds 1 to 2 images"):
+        pie.contact_sheet([("x", three_flat(), [extract(three_flat(), 1)])] * 3)
+
+
+def test_a_k_range_is_bounded_like_k(panels):
+    """At most k = 256, so at most 256 palettes per image; 257 is a usage error naming -k."""
+    result = run(str(panels / "a.png"), "-k", "250-257")
+    assert result.exit_code == 2 and "'-k'" in result.output and len(result.output.splitlines()) == 1
