@@ -21,9 +21,19 @@ Every unit of the query's colour ``q`` must travel at least to the stored colour
 ``q``, so ``EMD >= Σ share(q) · min_j ΔE(q, p_j)``. For a radius ``r`` the indexed box search
 of `chromapal.search` gives, for each query colour, the images holding a colour within
 ``r`` and how close it is; an image outside every box has a lower bound of at least ``r``.
-Candidates are scored exactly in the order of their lower bound until the bound passes
-the ``limit``-th best distance; if that distance is at most ``r`` no other stored palette
-can beat the results, otherwise ``r`` is doubled (up to `MAX_RADIUS`).
+The bound is taken over the query's dominant colours only (those covering 80 % of it,
+at most `BOUND_COLORS`, weight ``c`` together): an image outside their boxes has a
+bound of at least ``c · r``. Candidates are scored exactly in the order of their lower
+bound until the bound passes the ``limit``-th best distance; if that distance is at most
+``c · r`` no other stored palette can beat the results (``exact=True``), otherwise ``r``
+is doubled, up to `MAX_RADIUS`.
+
+Work is bounded so that a query on a million palettes stays interactive: the radius
+stops growing once `MAX_CANDIDATES` images are in the boxes, and at most `MAX_SCORED`
+palettes are scored. A search stopped by these bounds returns the best palettes it
+scored, marked ``exact=False``. That happens when nothing stored is near the query
+(every palette is more than about ``MAX_RADIUS`` away), where the order among far
+palettes matters little.
 """
 
 from __future__ import annotations
@@ -45,8 +55,14 @@ from .store import PaletteFilter, PaletteStore
 #: Equal units each palette's shares are rounded to.
 UNITS: Final = 40
 #: First and largest search radius (CIEDE2000) of the candidate boxes.
-FIRST_RADIUS: Final = 6.0
-MAX_RADIUS: Final = 24.0
+FIRST_RADIUS: Final = 4.0
+MAX_RADIUS: Final = 16.0
+#: Query colours the lower bound is computed from, at most (the most dominant ones).
+BOUND_COLORS: Final = 3
+#: Work bounds: no wider radius once this many candidates are found, and no more than
+#: this many palettes scored exactly; a search stopped by them says ``exact=False``.
+MAX_CANDIDATES: Final = 20_000
+MAX_SCORED: Final = 600
 
 
 @dataclass(frozen=True)
@@ -86,7 +102,17 @@ def units(shares: Sequence[float], n: int = UNITS) -> np.ndarray:
 def palette_distance(
     lab_a: FloatArray, shares_a: Sequence[float], lab_b: FloatArray, shares_b: Sequence[float]
 ) -> float:
-    """Earth mover's distance between two palettes in CIEDE2000 (shares rounded to `UNITS`).
+    """Earth mover's distance between two palettes in CIEDE2000 (shares rounded to `UNITS`)."""
+
+    la = np.asarray(lab_a, dtype=np.float64).reshape(-1, 3)
+    lb = np.asarray(lab_b, dtype=np.float64).reshape(-1, 3)
+    return transport_cost(ciede2000(la[:, None, :], lb[None, :, :]), shares_a, shares_b)
+
+
+def transport_cost(
+    delta_e: FloatArray, shares_a: Sequence[float], shares_b: Sequence[float]
+) -> float:
+    """EMD from the ``k_a x k_b`` CIEDE2000 matrix of two palettes and their shares.
 
     Raises
     ------
@@ -97,12 +123,8 @@ def palette_distance(
         from scipy.optimize import linear_sum_assignment
     except ImportError as exc:
         raise PaletteError("similar-palette search needs scipy: pip install 'chromapal[search]'") from exc
-
     ua, ub = units(shares_a), units(shares_b)
-    la = np.asarray(lab_a, dtype=np.float64).reshape(-1, 3)
-    lb = np.asarray(lab_b, dtype=np.float64).reshape(-1, 3)
-    small = ciede2000(la[:, None, :], lb[None, :, :])  # k_a x k_b, expanded to units below
-    cost = small[np.repeat(np.arange(len(la)), ua)][:, np.repeat(np.arange(len(lb)), ub)]
+    cost = delta_e[np.repeat(np.arange(len(ua)), ua)][:, np.repeat(np.arange(len(ub)), ub)]
     rows, cols = linear_sum_assignment(cost)
     return float(cost[rows, cols].sum() / UNITS)
 
@@ -134,7 +156,8 @@ def search_like(
     Returns
     -------
     list of LikeMatch
-        Nearest first.
+        Nearest first; ``exact`` tells whether the order is proven over the whole
+        database (see the module docstring) or the work bounds were reached first.
 
     Raises
     ------
@@ -148,29 +171,36 @@ def search_like(
         raise ValueError("the query palette needs as many shares as colours, and at least one")
     query = lab_from_srgb(arr)
     weights = units(shares) / UNITS
-    used = [i for i in range(len(arr)) if weights[i] > 0]
-    radius = FIRST_RADIUS
-    scored: dict[int, float] = {}
+    # The bound uses the query's dominant colours (enough to cover 80 % of it, at most
+    # `BOUND_COLORS`): a bound over some of the colours is still a lower bound.
+    order = [int(i) for i in np.argsort(-weights, kind="stable") if weights[i] > 0]
+    used = []
+    for i in order[:BOUND_COLORS]:
+        used.append(i)
+        if weights[used].sum() >= 0.8:
+            break
+    covered = float(weights[used].sum())
     profiles = {i: RayProfile(query[i], MAX_RADIUS) for i in used}
+    scored: dict[int, float] = {}
+    radius = FIRST_RADIUS
     while True:
         bounds: dict[int, float] = {}
         for i in used:
             found = closest_per_image(store, query[i], radius, profile=profiles[i])
             for image_id, (de, _, _) in found.items():
-                bounds[image_id] = bounds.get(image_id, radius) - weights[i] * (radius - de)
-        # bounds start at `radius` (every colour at least `radius` away) and drop by each
-        # colour found closer: Σ w_i · min(ΔE_i, r).
+                # Σ w_i · min(ΔE_i, r): start at r · (weight covered), lower by each colour found.
+                bounds[image_id] = bounds.get(image_id, radius * covered) - weights[i] * (radius - de)
         if exclude is not None or where:
             bounds = _allowed(store, bounds, where, exclude)
-        top = _score(store, query, shares, bounds, scored, limit)
-        if (len(top) >= limit and top[-1][0] <= radius) or radius >= MAX_RADIUS:
+        top, complete = _score(store, query, shares, bounds, scored, limit)
+        proven = complete and len(top) >= limit and top[-1][0] <= radius * covered
+        if proven or radius >= MAX_RADIUS or len(bounds) > MAX_CANDIDATES:
             break
         radius *= 2
-    exact = len(top) >= limit and top[-1][0] <= radius
     out = []
     for distance, image_id in top:
         source, k, options, label = describe(store, image_id)
-        out.append(LikeMatch(source, image_id, k, options, label, distance, exact or distance <= radius))
+        out.append(LikeMatch(source, image_id, k, options, label, distance, proven))
     return out
 
 
@@ -192,22 +222,57 @@ def _score(
     bounds: dict[int, float],
     scored: dict[int, float],
     limit: int,
-) -> list[tuple[float, int]]:
-    """Exact distances in lower-bound order until the bound passes the `limit`-th best."""
+) -> tuple[list[tuple[float, int]], bool]:
+    """Exact distances in lower-bound order until the bound passes the `limit`-th best.
+
+    Returns the best ``(distance, id)`` pairs and whether the scan ended by the bound
+    (True) rather than by `MAX_SCORED`.
+    """
     best: list[tuple[float, int]] = []  # max-heap by distance: (-distance, id)
-    for image_id, bound in sorted(bounds.items(), key=lambda item: item[1]):
-        if len(best) >= limit and bound >= -best[0][0]:
+    ranked = sorted(bounds.items(), key=lambda item: item[1])
+    complete = True
+    for start in range(0, len(ranked), 100):
+        chunk = ranked[start : start + 100]
+        if len(best) >= limit and chunk[0][1] >= -best[0][0]:
             break
-        if image_id not in scored:
-            rows = store.conn.execute(
-                "SELECT lab_l, lab_a, lab_b, share FROM colors WHERE image_id = ? ORDER BY rank",
-                (image_id,),
-            ).fetchall()
-            pal = np.array(rows, dtype=np.float64)
-            scored[image_id] = palette_distance(query, shares, pal[:, :3], pal[:, 3])
-        item = (-scored[image_id], image_id)
-        if len(best) < limit:
-            heapq.heappush(best, item)
-        elif item > best[0]:
-            heapq.heapreplace(best, item)
-    return sorted((-d, i) for d, i in best)
+        new = [i for i, _ in chunk if i not in scored]
+        if len(scored) + len(new) > MAX_SCORED:
+            complete = False
+            new = new[: max(0, MAX_SCORED - len(scored))]
+        _palettes_into(store, query, shares, new, scored)
+        for image_id, bound in chunk:
+            if len(best) >= limit and bound >= -best[0][0]:
+                break
+            if image_id not in scored:
+                continue
+            item = (-scored[image_id], image_id)
+            if len(best) < limit:
+                heapq.heappush(best, item)
+            elif item > best[0]:
+                heapq.heapreplace(best, item)
+    return sorted((-d, i) for d, i in best), complete
+
+
+def _palettes_into(
+    store: PaletteStore,
+    query: FloatArray,
+    shares: Sequence[float],
+    ids: list[int],
+    scored: dict[int, float],
+) -> None:
+    """Read the palettes of `ids` in one query and store their distances in `scored`."""
+    if not ids:
+        return
+    rows = store.conn.execute(
+        "SELECT image_id, lab_l, lab_a, lab_b, share FROM colors "
+        f"WHERE image_id IN ({', '.join('?' * len(ids))}) ORDER BY image_id, rank",
+        ids,
+    ).fetchall()
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
+    if not len(arr):
+        return
+    # One CIEDE2000 call for every (query colour, stored colour) pair of the chunk.
+    de = ciede2000(query[:, None, :], arr[None, :, 1:4])
+    cuts = np.flatnonzero(np.diff(arr[:, 0])) + 1
+    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(arr)], strict=True):
+        scored[int(arr[lo, 0])] = transport_cost(de[:, lo:hi], shares, arr[lo:hi, 4])

@@ -7,14 +7,16 @@ hold a colour within the ΔE radius of it covering at least 30 % of the image). 
 matches when its palette holds every query colour; it is ranked by the weighted mean of
 the CIEDE2000 differences between each query colour and its closest palette colour
 (weights default to 1). Each colour is found through the indexed CIELAB box of
-`chromapal.search`, the rarest first, and the later colours are only looked up among the
-images that hold the earlier ones.
+`chromapal.search`, with the same iterative deepening: within a fraction ``f`` of the
+radius, an image not found holds some query colour farther than ``f`` times the radius,
+so its weighted mean is above ``(smallest weight / total weight) · f · radius``; once
+`limit` images score below that the search stops.
 
 Facets
 ------
 ``facets={"blue": 0.3}`` keeps the images whose colours snapping to "blue" cover at least
 30 % of the image (`chromapal.facets`), read from the ``facets_search`` index. Alone,
-facets rank images by the smallest of their facet shares, largest first.
+facets rank images by the share of the facet asked with the largest minimum, largest first.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from dataclasses import dataclass, field
 
 from .errors import InvalidColorError
 from .facets import check_facet
-from .search import closest_per_image, describe, filter_ids, query_lab
+from ._types import FloatArray
+from .search import DEEPENING, RayProfile, closest_per_image, describe, filter_ids, query_lab
 from .store import PaletteFilter, PaletteStore
 
 
@@ -150,25 +153,26 @@ def search_colors(
             raise ValueError(f"the share of facet {name!r} must be between 0 and 1 (got {share})")
     if not queries:
         return _facets_only(store, wanted, limit, where)
-    found: dict[int, list[tuple[float, float, int]]] | None = None
-    for q in queries:
-        best = closest_per_image(store, query_lab(q.color), max_delta_e, q.min_share)
-        if found is None:
-            found = {i: [hit] for i, hit in best.items()}
-        else:
-            found = {i: [*hits, best[i]] for i, hits in found.items() if i in best}
-        if not found:
-            return []
-    assert found is not None
-    if wanted:
-        found = {i: found[i] for i in _with_facets(store, found, wanted)}
-    if where:
-        found = {i: found[i] for i in filter_ids(store, found, where)}
+    labs = [query_lab(q.color) for q in queries]
+    profiles = [RayProfile(lab, max_delta_e) for lab in labs]
     total = sum(q.weight for q in queries)
-    scored = sorted(
-        (sum(q.weight * hit[0] for q, hit in zip(queries, hits, strict=True)) / total, i)
-        for i, hits in found.items()
-    )[:limit]
+    sure = min(q.weight for q in queries) / total
+    for fraction in DEEPENING:
+        radius = max_delta_e * fraction
+        found = _holding_all(store, queries, labs, profiles, radius)
+        if found and wanted:
+            found = {i: found[i] for i in _with_facets(store, found, wanted)}
+        if found and where:
+            found = {i: found[i] for i in filter_ids(store, found, where)}
+        scored = sorted(
+            (sum(q.weight * hit[0] for q, hit in zip(queries, hits, strict=True)) / total, i)
+            for i, hits in found.items()
+        )
+        # An image missing at this radius has a colour farther than it: its distance is
+        # above sure * radius, so results up to that are final.
+        if fraction == 1.0 or sum(1 for d, _ in scored[:limit] if d <= sure * radius) >= limit:
+            break
+    scored = scored[:limit]
     out = []
     for distance, image_id in scored:
         hits = found[image_id]
@@ -185,6 +189,26 @@ def search_colors(
             )
         )
     return out
+
+
+def _holding_all(
+    store: PaletteStore,
+    queries: Sequence[ColorQuery],
+    labs: Sequence[FloatArray],
+    profiles: Sequence[RayProfile],
+    radius: float,
+) -> dict[int, list[tuple[float, float, int]]]:
+    """Images holding a colour within `radius` of every query colour, with each closest hit."""
+    found: dict[int, list[tuple[float, float, int]]] = {}
+    for n, (q, lab, profile) in enumerate(zip(queries, labs, profiles, strict=True)):
+        best = closest_per_image(store, lab, radius, q.min_share, profile=profile)
+        if n == 0:
+            found = {i: [hit] for i, hit in best.items()}
+        else:
+            found = {i: [*hits, best[i]] for i, hits in found.items() if i in best}
+        if not found:
+            break
+    return found
 
 
 def _with_facets(
