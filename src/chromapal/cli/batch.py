@@ -110,24 +110,26 @@ def batch_command(
     """Store the palettes of many images in an SQLite database.
 
     INPUTS are image files, folders (searched recursively), glob patterns, http(s) URLs
-    or @LIST files of paths and URLs, one per line. Images already stored with the same
+    (IIIF manifests and collections: every canvas's image) or @LIST files of paths and
+    URLs, one per line. Images already stored with the same
     size, modification time and options are skipped; a failed image is recorded with its
     reason and the run goes on; an image past --timeout is stopped and recorded as failed.
     Ctrl-C finishes the images in progress and stops. With a k range (-k 1-10) every
     image's palette is stored for each k.
     """
-    from ..batch import BatchOptions, expand_inputs, run_batch
+    from ..batch import BatchOptions, expand_batch_inputs, run_batch
 
     timeout = options.pop("timeout")
     timeout = DEFAULT_TIMEOUT if timeout is None else timeout or None  # 0: no limit
     ks = options.pop("k")
     ks = ks if isinstance(ks, list) else [ks]
     try:
-        sources = expand_inputs(inputs)
+        found = expand_batch_inputs(inputs)  # IIIF manifests and collections: their canvases
+        sources = found.sources
         runs = [BatchOptions(k=k, **options) for k in ks]
     except (PaletteError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if not sources:
+    if not sources and not found.failures:
         raise click.ClickException(f"{' '.join(inputs)}: no image files match")
     store = open_store(db, create=True)
     interrupt = _Interrupt()
@@ -139,11 +141,12 @@ def batch_command(
     summaries = []
     try:
         for k, batch_options in zip(ks, runs, strict=True):
-            reporter = Reporter(len(sources), enabled=show_progress, label="batch" if len(ks) == 1 else f"batch k={k}")
+            reporter = Reporter(len(sources) + (len(found.failures) if k == ks[0] else 0), enabled=show_progress, label="batch" if len(ks) == 1 else f"batch k={k}")
             try:
                 summaries.append(run_batch(
                     sources, store, batch_options, workers=workers, scheduler=scheduler, timeout=timeout,
                     progress=reporter, should_stop=interrupt.event.is_set, inputs=inputs,
+                    canvases=found.canvases, failures=found.failures if k == ks[0] else (),
                 ))
             finally:
                 reporter.close()
@@ -155,7 +158,7 @@ def batch_command(
         store.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    summary = _combined(summaries, len(sources) * len(ks))
+    summary = _combined(summaries, len(sources) * len(ks) + len(found.failures))
     for line in summary_lines(summary, db):
         click.echo(line)
     if summary.interrupted:

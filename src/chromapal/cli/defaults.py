@@ -2,7 +2,7 @@
 
 ``chromapal SUBCOMMAND -h`` must not import numpy, Pillow or the library's modules
 (start-up targets of issue 13), yet the options name these values. Each is copied from
-the module that owns it; tests/test_cli.py checks every copy equals the original, so a
+the module that owns it; tests/test_cli_workflows.py checks every copy equals the original, so a
 change there fails the suite until it is made here too.
 """
 

@@ -26,7 +26,7 @@ from .. import __version__
 BROKEN_PIPE_STATUS = 141
 
 #: Every subcommand: name -> (module under chromapal.cli, attribute, one-line help).
-#: tests/test_cli.py checks each help line against the command's own.
+#: tests/test_cli_workflows.py checks each help line against the command's own.
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "extract": ("extract", "extract_command", "Print the dominant colours of IMAGES (paths, http(s) URLs, or - for standard input)."),
     "swatch": ("pictures", "swatch_command", "Draw the palette of IMAGE as a strip of colours (PNG, SVG, ...)."),
@@ -37,7 +37,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "theme": ("theme", "theme_command", "Make a 16-colour terminal scheme from IMAGE's palette (text 7:1, colours 4.5:1 both ways)."),
     "batch": ("batch", "batch_command", "Store the palettes of many images in an SQLite database."),
     "export": ("collections", "export_command", "Export the stored palettes: CSV or Parquet (a row per colour), JSON Lines (one per image)."),
-    "search": ("collections", "search_command", "Find stored images whose palette holds a colour near --color (closest first)."),
+    "search": ("search", "search_command", "Find stored images by colour, named-colour facet or similar palette."),
     "serve": ("web", "serve_command", "Run the web app: drop an image on the page to see and download its palette."),
 }
 #: The command that runs when the first argument is not a command name (an image).

@@ -98,7 +98,7 @@ def recolor_command(
 ) -> None:
     """Redraw IMAGE with every pixel in its palette colour: a flattened, indexed image.
 
-    Prints the palette used (hex, RGB, share of the flattened image, names); --json for JSON.
+    Prints the palette used (hex, RGB, share, names); --json for JSON.
     """
     timeout = options.pop("timeout")
     pairs = dict(plan(images, output, allowed=RASTER_FORMATS, fmt=fmt))
