@@ -192,11 +192,14 @@ def test_search_prints_a_table_and_json(collection, tmp_path):
     as_json = invoke("search", "--db", str(db), "--color", "c3a6aa", "--max-delta-e", "5", "--json")
 
     assert table.exit_code == 0
+    assert table.stdout.splitlines()[0].split() == ["ΔE", "share", "colour", "rank", "k", "options", "image"]
     assert table.stdout.splitlines()[1].split() == [
         "0.00",
         "50.0%",
         "#c1a4a9",
         "2",
+        "2",
+        "-",
         str(collection / "pink.png"),
     ]
     assert [(m["source"], m["hex"], m["rank"]) for m in json.loads(as_json.stdout)] == [
@@ -221,15 +224,15 @@ def test_search_and_export_need_an_existing_database(tmp_path):
 def test_bad_colour_and_unknown_format_are_usage_errors(tmp_path):
     """A malformed --color and an unknown export type exit 2 with one line naming the problem."""
     PaletteStore(tmp_path / "p.sqlite").close()
-    bad_color = invoke("search", "--db", str(tmp_path / "p.sqlite"), "--color", "pink")
+    bad_color = invoke("search", "--db", str(tmp_path / "p.sqlite"), "--color", "pinkish")
     bad_format = invoke(
         "export", "--db", str(tmp_path / "p.sqlite"), "-o", str(tmp_path / "out.xml")
     )
 
     assert bad_color.exit_code == 2
     assert bad_color.output == (
-        "Error: Invalid value for '--color' / '--colour': 'pink' is not a colour; "
-        "expected a hex code like '#c1a4a9'\n"
+        "Error: Invalid value for '--color' / '--colour': 'pinkish' is not a colour; "
+        "expected a CSS colour name like 'white' or a hex code like '#f0f0f0'\n"
     )
     assert bad_format.exit_code == 2
     assert bad_format.output == (
@@ -393,8 +396,8 @@ def test_a_failed_export_leaves_no_partial_file(collection, tmp_path, monkeypatc
     old.write_text("the previous export\n")
     real_rows = store_export.flat_rows
 
-    def rows_then_disk_full(store):
-        rows = real_rows(store)
+    def rows_then_disk_full(store, *args):
+        rows = real_rows(store, *args)
         try:
             yield next(rows)
             raise OSError(errno.ENOSPC, "No space left on device")

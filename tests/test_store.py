@@ -258,8 +258,8 @@ def test_an_export_that_fails_midway_leaves_no_file(store, tmp_path, monkeypatch
         store.add_palette(record(source=f"/img/{i}.png"), OPTIONS)
     real_rows = store_export.flat_rows
 
-    def rows_then_fail(s):
-        rows = real_rows(s)
+    def rows_then_fail(s, *args):
+        rows = real_rows(s, *args)
         try:
             yield next(rows)
             yield next(rows)

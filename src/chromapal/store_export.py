@@ -1,5 +1,11 @@
 """Exports of the palette database: CSV and Parquet (a row per colour), JSON Lines (one per image).
 
+Every row carries the palette's k and options (an image batched with several k has a
+palette per k), the colour's named-colour facet (`chromapal.facets`) and, for IIIF
+canvases, the manifest, canvas, label, image URL, rights and required statement, so
+an export can credit the holder. A `PaletteFilter` exports some palettes only (by k
+and options).
+
 A file is written whole or not at all (`chromapal.export.atomic`): a failed export leaves
 no partial file, and an older export of the same name stays as it was.
 """
@@ -15,7 +21,8 @@ from collections.abc import Generator, Iterator
 from typing import IO, Any, Final
 
 from .export.atomic import atomic_path
-from .store import PaletteStore, StoreError
+from .facets import facet_of
+from .store import IIIF_COLUMNS, PaletteFilter, PaletteStore, StoreError
 
 #: Columns of the flat exports (CSV, Parquet): one row per palette colour.
 FLAT_COLUMNS: Final = (
@@ -42,38 +49,54 @@ FLAT_COLUMNS: Final = (
     "lab_a",
     "lab_b",
     "share",
+    "facet",
+    *IIIF_COLUMNS,
 )
 _IMAGE_COLUMNS: Final = 11
+_FACET: Final = 23  # index of "facet"; the IIIF columns follow it
 
 
-def flat_rows(store: PaletteStore) -> Generator[tuple[Any, ...], None, None]:
-    """Every stored colour as a tuple in `FLAT_COLUMNS` order, by image then rank."""
-    yield from store.conn.execute(
+def flat_rows(
+    store: PaletteStore, where: PaletteFilter | None = None
+) -> Generator[tuple[Any, ...], None, None]:
+    """Every stored colour (that `where` takes) as a tuple in `FLAT_COLUMNS` order, by image then rank."""
+    condition, params = (where or PaletteFilter()).sql("i")
+    cursor = store.conn.execute(
         "SELECT i.source, i.size, i.mtime_ns, i.k, i.space, i.options, i.width, i.height, i.note, "
         "i.load_ms, i.extract_ms, c.rank, c.hex, c.r, c.g, c.b, c.ok_l, c.ok_a, c.ok_b, "
-        "c.lab_l, c.lab_a, c.lab_b, c.share "
-        "FROM images AS i JOIN colors AS c ON c.image_id = i.id ORDER BY i.id, c.rank"
+        f"c.lab_l, c.lab_a, c.lab_b, c.share, {', '.join('f.' + c for c in IIIF_COLUMNS)} "
+        "FROM images AS i JOIN colors AS c ON c.image_id = i.id "
+        "LEFT JOIN iiif AS f ON f.image_id = i.id "
+        f"WHERE {condition} ORDER BY i.id, c.rank",
+        params,
     )
+    try:
+        while rows := cursor.fetchmany(4096):
+            facets = facet_of([row[13:16] for row in rows])  # one CIEDE2000 call per chunk
+            for row, facet in zip(rows, facets, strict=True):
+                yield (*row[:_FACET], facet, *row[_FACET:])
+    finally:
+        cursor.close()
 
 
-def write_csv(store: PaletteStore, out: IO[str]) -> int:
+def write_csv(store: PaletteStore, out: IO[str], where: PaletteFilter | None = None) -> int:
     """Write one CSV row per colour (`FLAT_COLUMNS`, with a header); return the number of rows."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(FLAT_COLUMNS)
     n = 0
     # closing(): a reader that hangs up (BrokenPipeError) must not leave an open cursor
     # to be finalised after the database is closed.
-    with contextlib.closing(flat_rows(store)) as rows:
+    with contextlib.closing(flat_rows(store, where)) as rows:
         for row in rows:
             writer.writerow(row)
             n += 1
     return n
 
 
-def write_jsonl(store: PaletteStore, out: IO[str]) -> int:
+def write_jsonl(store: PaletteStore, out: IO[str], where: PaletteFilter | None = None) -> int:
     """Write one JSON object per palette, its colours nested; return the number of palettes."""
     n = 0
-    with contextlib.closing(flat_rows(store)) as rows:
+    with contextlib.closing(flat_rows(store, where)) as rows:
         n = _write_jsonl_rows(rows, out)
     return n
 
@@ -92,16 +115,27 @@ def _write_jsonl_rows(flat: Iterator[tuple[Any, ...]], out: IO[str]) -> int:
                 "oklab": list(r[16:19]),
                 "lab": list(r[19:22]),
                 "share": r[22],
+                "facet": r[_FACET],
             }
             for r in rows
         ]
+        facets: dict[str, float] = {}
+        for r in rows:
+            facets[r[_FACET]] = facets.get(r[_FACET], 0.0) + r[22]
+        image["facets"] = dict(sorted(facets.items(), key=lambda item: -item[1]))
+        record = dict(zip(IIIF_COLUMNS, rows[0][_FACET + 1 :], strict=True))
+        image["iiif"] = record if any(v is not None for v in record.values()) else None
         out.write(json.dumps(image) + "\n")
         n += 1
     return n
 
 
 def write_parquet(
-    store: PaletteStore, path: str | os.PathLike[str], *, batch_rows: int = 100_000
+    store: PaletteStore,
+    path: str | os.PathLike[str],
+    *,
+    batch_rows: int = 100_000,
+    where: PaletteFilter | None = None,
 ) -> int:
     """Write one Parquet row per colour (`FLAT_COLUMNS`), streaming; return the number of rows.
 
@@ -134,9 +168,10 @@ def write_parquet(
         pa.uint8(),
     ]
     types += [pa.float64()] * 7
+    types += [pa.string()] * (1 + len(IIIF_COLUMNS))
     schema = pa.schema(list(zip(FLAT_COLUMNS, types, strict=True)))
     n = 0
-    with contextlib.closing(flat_rows(store)) as rows, pq.ParquetWriter(path, schema) as writer:
+    with contextlib.closing(flat_rows(store, where)) as rows, pq.ParquetWriter(path, schema) as writer:
         while chunk := list(itertools.islice(rows, batch_rows)):
             columns = list(zip(*chunk, strict=True))
             writer.write_table(
@@ -155,8 +190,13 @@ _TEXT_WRITERS: Final = {"csv": write_csv, "jsonl": write_jsonl}
 EXPORT_FORMATS: Final = ("csv", "jsonl", "parquet")
 
 
-def export(store: PaletteStore, fmt: str, out: str | os.PathLike[str] | IO[str]) -> int:
-    """Write every stored palette to `out` (a path, or a text stream for csv and jsonl) as `fmt`.
+def export(
+    store: PaletteStore,
+    fmt: str,
+    out: str | os.PathLike[str] | IO[str],
+    where: PaletteFilter | None = None,
+) -> int:
+    """Write every stored palette (that `where` takes) to `out` (a path, or a text stream) as `fmt`.
 
     A path is written whole or not at all: into a temporary file beside it, renamed at the
     end, so a failed export leaves no partial file (and an older export stays as it was).
@@ -178,8 +218,8 @@ def export(store: PaletteStore, fmt: str, out: str | os.PathLike[str] | IO[str])
         if not isinstance(out, (str, os.PathLike)):
             raise ValueError("Parquet export needs a file path, not a stream")
         with atomic_path(out) as temporary:
-            return write_parquet(store, temporary)
+            return write_parquet(store, temporary, where=where)
     if isinstance(out, (str, os.PathLike)):
         with atomic_path(out) as temporary, open(temporary, "w", encoding="utf-8", newline="") as fh:
-            return _TEXT_WRITERS[fmt](store, fh)
-    return _TEXT_WRITERS[fmt](store, out)
+            return _TEXT_WRITERS[fmt](store, fh, where)
+    return _TEXT_WRITERS[fmt](store, out, where)
