@@ -421,3 +421,16 @@ def test_a_k_range_is_bounded_like_k(panels):
     """At most k = 256, so at most 256 palettes per image; 257 is a usage error naming -k."""
     result = run(str(panels / "a.png"), "-k", "250-257")
     assert result.exit_code == 2 and "'-k'" in result.output and len(result.output.splitlines()) == 1
+
+
+def test_the_api_names_the_export_format_as_its_url_does():
+    """A bad /api/export/FORMAT says 'format: ...', not the Python parameter 'fmt'."""
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    from chromapal.web import Settings, create_app
+
+    with TestClient(create_app(Settings()), base_url="http://127.0.0.1") as client:
+        response = client.get("/api/export/nope", params={"token": "x"})
+    assert response.status_code == 422
+    assert response.json()["error"].startswith("format: Input should be"), response.json()
