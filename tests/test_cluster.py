@@ -333,3 +333,118 @@ def test_polish_does_not_modify_its_input(path: str) -> None:
     polish_de2000(lab, weights, centers)
 
     np.testing.assert_array_equal(centers, before)
+
+
+# -- two cores: a fixed split, the same result on one thread or two ------------------------------
+
+
+@pytest.fixture
+def kernels() -> Any:
+    if cluster.KERNELS is None:
+        pytest.skip("chromapal._kernels is not built")
+    previous = cluster.KERNELS.set_threads(2)
+    yield cluster.KERNELS
+    cluster.KERNELS.set_threads(previous)
+
+
+def _photo_like(seed: int, size: int = 400) -> np.ndarray:
+    """A generated (size, size, 3) image with smooth gradients and noise: thousands of histogram cells."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:size, 0:size] / size
+    base = np.stack([np.sin(6 * x + seed), np.cos(5 * y - seed), np.sin(4 * (x + y))], axis=-1)
+    img = 127.5 + 110 * base + rng.normal(0, 18, (size, size, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def _each_thread_count(kernels: Any, fn: Callable[[], Any]) -> list[Any]:
+    out = []
+    for n in (1, 2, 1, 2):
+        kernels.set_threads(n)
+        out.append(fn())
+    return out
+
+
+@pytest.mark.parametrize("k", [4, 8, 16])
+def test_palette_is_the_same_on_one_thread_or_two(kernels: Any, k: int) -> None:
+    from chromapal.pipeline import extract_palette
+    from chromapal.sample import color_counts
+
+    image = _photo_like(k)
+    assert len(color_counts(image).counts) >= 4 * 1024  # large enough for every split loop to split
+    runs = _each_thread_count(kernels, lambda: extract_palette(image, k=k, delta_e=True))
+    for p in runs[1:]:
+        assert p.hex == runs[0].hex
+        assert np.array_equal(p.proportions, runs[0].proportions)
+        assert p.delta_e == runs[0].delta_e
+        assert len(set(p.hex)) == k
+
+
+def test_split_kernels_give_bit_identical_results(kernels: Any) -> None:
+    rng = np.random.default_rng(7)
+    n, k = 5000, 8  # above every threshold at which a loop is split
+    lab = np.ascontiguousarray(rng.uniform([0, -80, -80], [100, 80, 80], (n, 3)))
+    w = rng.integers(1, 50, n).astype(np.float64)
+    start = np.ascontiguousarray(lab[:k].copy())
+
+    def run() -> tuple[Any, ...]:
+        ctr_w = start.copy()
+        score = kernels.weiszfeld(lab, w, ctr_w, 5, 0.5)
+        ctr_l = start.copy()
+        it = kernels.lloyd(lab, w, ctr_l, 40, 1e-7)
+        loss = np.empty(k)
+        worst = kernels.swap_stats(lab, w, start, loss)
+        labels, de = np.empty(n, np.int64), np.empty(n)
+        kernels.nearest_de2000(lab, start, labels, de)
+        counts, sums = np.zeros(1 << 15, np.int64), np.zeros(3 << 15, np.int64)
+        pixels = _photo_like(3)
+        counted = kernels.histogram(pixels, 3, 128, 5, counts, sums)
+        mean = kernels.mean_de2000(lab, w, start)
+        return score, ctr_w.tobytes(), it, ctr_l.tobytes(), loss.tobytes(), worst, labels.tobytes(), \
+            de.tobytes(), counts.tobytes(), sums.tobytes(), counted, mean
+
+    runs = _each_thread_count(kernels, run)
+    assert all(r == runs[0] for r in runs[1:])
+    # and the split sums agree with the NumPy reference
+    assert runs[0][-1] == pytest.approx(_numpy_mean_de2000(lab, w, start), rel=1e-9)
+
+
+def _numpy_mean_de2000(lab: np.ndarray, w: np.ndarray, centers: np.ndarray) -> float:
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(cluster, "KERNELS", None)
+        return mean_de2000(lab, w, centers)
+
+
+def test_set_threads_takes_one_or_two(kernels: Any) -> None:
+    for bad in (0, 3, -1):
+        with pytest.raises(ValueError, match="1 or 2"):
+            kernels.set_threads(bad)
+    assert kernels.set_threads(1) == 2
+    assert kernels.set_threads(2) == 1
+
+
+def test_split_loops_work_in_a_forked_child(kernels: Any) -> None:
+    """After fork the helper thread is gone: the child's calls run both parts themselves, without hanging."""
+    import os
+    import select
+    import signal
+
+    lab = np.ascontiguousarray(np.random.default_rng(1).uniform(0, 60, (4096, 3)))
+    w = np.ones(len(lab))
+    ctr = np.ascontiguousarray(lab[:8].copy())
+    expected = kernels.weiszfeld(lab, w, ctr.copy(), 4, 0.5)  # starts the helper in this process
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        try:
+            got = kernels.weiszfeld(lab, w, ctr.copy(), 4, 0.5)
+            os.write(write_end, b"ok" if got == expected else b"differs")
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    ready, _, _ = select.select([read_end], [], [], 30)
+    if not ready:
+        os.kill(pid, signal.SIGKILL)
+    os.waitpid(pid, 0)
+    answer = os.read(read_end, 16) if ready else b"hung"
+    os.close(read_end)
+    assert answer == b"ok"

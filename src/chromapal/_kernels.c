@@ -12,6 +12,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -224,6 +227,122 @@ SIMD_CLONES static void block_de2000(Block *b)
     for (Py_ssize_t i = 0; i < m; i++) de[i] = de2000_pair(x[i], y[i], z[i], cx[i], cy[i], cz[i]);
 }
 
+
+/* ---------------------------------------------------------------- two parts, two cores
+ *
+ * The big loops split their input into two fixed parts (the first ends at a multiple
+ * of BLOCK near the middle) and add the parts' sums in a fixed order, so a result
+ * never depends on which thread ran a part, or whether a second thread ran at all:
+ * the palette is the same on one core or two (tests/test_cluster.py). A persistent
+ * helper thread may claim the second part; if it has not claimed it by the time the
+ * caller has finished the first (a busy machine, a forked child without the helper,
+ * another call already using it), the caller runs it itself. */
+
+typedef void (*part_fn)(void *ctx, int part);
+
+static pthread_mutex_t pool_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_cv = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t pool_user = PTHREAD_MUTEX_INITIALIZER;  /* one caller at a time uses the helper */
+static part_fn pool_fn;
+static void *pool_ctx;
+static unsigned long pool_seq;                 /* guarded by pool_mu */
+static atomic_ulong pool_state;                /* 2 * seq: part 1 of job seq is free; 2 * seq + 1: claimed */
+static atomic_ulong pool_done;                 /* seq of the last job whose part 1 the helper finished */
+static atomic_ulong pool_posted;               /* pool_seq, readable without the lock */
+/* Pauses the helper waits for the next job before it sleeps: the passes of one call
+ * follow each other within microseconds, a wake-up from sleep takes longer. */
+#define POOL_SPIN 20000
+static int pool_started, pool_threads = 2;     /* pool_threads: set_threads() */
+static int pool_atfork_set;
+
+static void *pool_main(void *unused)
+{
+    (void)unused;
+    unsigned long seen = 0;
+    for (;;) {
+        for (int spins = 0; spins < POOL_SPIN && atomic_load(&pool_posted) == seen; spins++) {
+#ifdef __SSE2__
+            _mm_pause();
+#endif
+        }
+        pthread_mutex_lock(&pool_mu);
+        while (pool_seq == seen) pthread_cond_wait(&pool_cv, &pool_mu);
+        seen = pool_seq;
+        part_fn f = pool_fn;
+        void *ctx = pool_ctx;
+        pthread_mutex_unlock(&pool_mu);
+        unsigned long want = 2 * seen;
+        if (atomic_compare_exchange_strong(&pool_state, &want, 2 * seen + 1)) {
+            f(ctx, 1);
+            atomic_store(&pool_done, seen);
+        }
+    }
+    return NULL;
+}
+
+/* In a forked child the helper does not exist and the locks may be held: start afresh. */
+static void pool_child(void)
+{
+    pthread_mutex_init(&pool_mu, NULL);
+    pthread_cond_init(&pool_cv, NULL);
+    pthread_mutex_init(&pool_user, NULL);
+    pool_started = 0;
+}
+
+/* Runs f(ctx, 0) and f(ctx, 1), on two cores when `parallel` and the helper is free. */
+static void run_parts(part_fn f, void *ctx, int parallel)
+{
+    if (!parallel || pool_threads < 2 || pthread_mutex_trylock(&pool_user) != 0) {
+        f(ctx, 0);
+        f(ctx, 1);
+        return;
+    }
+    pthread_mutex_lock(&pool_mu);
+    if (!pool_started) {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        if (!pool_atfork_set) pool_atfork_set = pthread_atfork(NULL, NULL, pool_child) == 0;
+        pool_started = pthread_create(&t, &attr, pool_main, NULL) == 0 ? 1 : -1;
+        pthread_attr_destroy(&attr);
+    }
+    unsigned long seq = ++pool_seq;
+    atomic_store(&pool_state, 2 * seq);
+    pool_fn = f;
+    pool_ctx = ctx;
+    atomic_store(&pool_posted, seq);
+    if (pool_started == 1) pthread_cond_signal(&pool_cv);
+    pthread_mutex_unlock(&pool_mu);
+    f(ctx, 0);
+    unsigned long want = 2 * seq;
+    if (atomic_compare_exchange_strong(&pool_state, &want, 2 * seq + 1)) {
+        f(ctx, 1);  /* the helper had not started it: do it here */
+    } else {
+        for (unsigned spins = 0; atomic_load(&pool_done) != seq; spins++) {
+            if (spins > 256) sched_yield();
+#ifdef __SSE2__
+            else _mm_pause();
+#endif
+        }
+    }
+    pthread_mutex_unlock(&pool_user);
+}
+
+/* The end of part 0 of n items: a multiple of BLOCK near the middle (0 for small n). */
+static inline Py_ssize_t part_split(Py_ssize_t n) { return n / 2 / BLOCK * BLOCK; }
+
+/* set_threads(n) -> previous: 1 runs every part on the caller's thread, 2 (the default) lets the helper run some. */
+static PyObject *set_threads(PyObject *self, PyObject *args)
+{
+    int n;
+    if (!PyArg_ParseTuple(args, "i", &n)) return NULL;
+    if (n < 1 || n > 2) { PyErr_SetString(PyExc_ValueError, "set_threads: n must be 1 or 2"); return NULL; }
+    int old = pool_threads;
+    pool_threads = n;
+    return PyLong_FromLong(old);
+}
+
 /* ---------------------------------------------------------------- helpers */
 
 static inline double dist2(const double *p, const double *c)
@@ -336,6 +455,35 @@ static int check_pixels(Py_buffer *px, int channels, int bits)
     return 0;
 }
 
+/* Pixels from which the histogram is counted in two halves on two cores. */
+#define PAR_PIXELS 131072
+
+typedef struct {
+    const uint8_t *px;
+    int channels, thr, bits;
+    Py_ssize_t n, half, counted[2];
+    uint64_t *c[2], *s[2];
+} Hist;
+
+static void hist_part(void *ctx, int part)
+{
+    Hist *h = ctx;
+    Py_ssize_t lo = part ? h->half : 0, hi = part ? h->n : h->half, counted = 0;
+    const uint8_t *p = h->px + lo * h->channels;
+    uint64_t *c = h->c[part], *s = h->s[part];
+    int shift = 8 - h->bits, bits = h->bits, channels = h->channels, thr = h->thr;
+    for (Py_ssize_t i = lo; i < hi; i++, p += channels) {
+        if (channels == 4 && p[3] < thr) continue;
+        Py_ssize_t cell = ((Py_ssize_t)(p[0] >> shift) << (2 * bits)) | ((p[1] >> shift) << bits) | (p[2] >> shift);
+        c[cell]++;
+        s[3 * cell] += p[0];
+        s[3 * cell + 1] += p[1];
+        s[3 * cell + 2] += p[2];
+        counted++;
+    }
+    h->counted[part] = counted;
+}
+
 /* histogram(pixels, channels, alpha_threshold, bits, counts, sums) -> pixels counted
  * counts: int64[2**(3 bits)], sums: int64[2**(3 bits) * 3], both zeroed by the caller.
  * The counters add as unsigned numbers (wrapping, never undefined, whatever the
@@ -353,21 +501,28 @@ static PyObject *histogram(PyObject *self, PyObject *args)
         PyBuffer_Release(&px); arr_release(&cnt, 0); arr_release(&sums, 0);
         return NULL;
     }
-    const uint8_t *p = px.buf;
-    uint64_t *c = cnt.p, *s = sums.p;
-    Py_ssize_t n = px.len / channels, counted = 0;
-    int shift = 8 - bits;
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++, p += channels) {
-        if (channels == 4 && p[3] < thr) continue;
-        Py_ssize_t cell = ((Py_ssize_t)(p[0] >> shift) << (2 * bits)) | ((p[1] >> shift) << bits) | (p[2] >> shift);
-        c[cell]++;
-        s[3 * cell] += p[0];
-        s[3 * cell + 1] += p[1];
-        s[3 * cell + 2] += p[2];
-        counted++;
+    Hist h = {.px = px.buf, .channels = channels, .thr = thr, .bits = bits, .n = px.len / channels};
+    Py_ssize_t ncells = (Py_ssize_t)1 << (3 * bits), counted;
+    h.c[0] = cnt.p; h.s[0] = sums.p;
+    int parallel = h.n >= PAR_PIXELS && bits <= 6;  /* a second table of at most 2 MiB */
+    if (parallel) {  /* the second half counts into its own tables, added afterwards */
+        h.c[1] = PyMem_Calloc((size_t)ncells, 8);
+        h.s[1] = PyMem_Calloc((size_t)ncells * 3, 8);
+        if (!h.c[1] || !h.s[1]) { PyMem_Free(h.c[1]); PyMem_Free(h.s[1]); h.c[1] = h.s[1] = NULL; parallel = 0; }
     }
+    Py_BEGIN_ALLOW_THREADS
+    if (parallel) {
+        h.half = h.n / 2;
+        run_parts(hist_part, &h, 1);
+        for (Py_ssize_t i = 0; i < ncells; i++) h.c[0][i] += h.c[1][i];
+        for (Py_ssize_t i = 0; i < 3 * ncells; i++) h.s[0][i] += h.s[1][i];
+    } else {
+        h.half = h.n;
+        hist_part(&h, 0);
+    }
+    counted = h.counted[0] + h.counted[1];
     Py_END_ALLOW_THREADS
+    PyMem_Free(h.c[1]); PyMem_Free(h.s[1]);
     PyBuffer_Release(&px); arr_release(&cnt, 1); arr_release(&sums, 1);
     return PyLong_FromSsize_t(counted);
 }
@@ -548,6 +703,44 @@ typedef struct {
     Py_ssize_t n, k;
 } Problem;
 
+/* One pass over the points split in two parts (see run_parts): what each part reads and sums. */
+typedef struct {
+    const double *pts, *w, *ctr;
+    Py_ssize_t n, k, half;
+    double floor_;                 /* weiszfeld: the floor of the re-weighting */
+    Block *bl[2];
+    double *acc[2];                /* per part: k x (weight, sum x, sum y, sum z); swap_stats: k losses */
+    double total[2], wsum[2];      /* per part: sum w dE2000, sum w */
+    double *err;                   /* lloyd: w d2 of every point */
+    double worst[2];               /* swap_stats: largest w dE2000 of the part and its point */
+    Py_ssize_t arg[2];
+} Pass;
+
+/* Work from which a pass is worth a second core (points x centres, or points for the dE2000 loops). */
+#define PAR_PAIRS 32768
+#define PAR_DE_POINTS 1024
+
+static void pass_range(const Pass *ps, int part, Py_ssize_t *lo, Py_ssize_t *hi)
+{
+    *lo = part ? ps->half : 0;
+    *hi = part ? ps->n : ps->half;
+}
+
+static int pass_alloc(Pass *ps, Py_ssize_t acc_len)
+{
+    ps->half = part_split(ps->n);
+    for (int q = 0; q < 2; q++) {
+        ps->bl[q] = PyMem_Malloc(sizeof(Block));
+        ps->acc[q] = PyMem_Calloc(acc_len ? (size_t)acc_len : 1, sizeof(double));
+    }
+    return ps->bl[0] && ps->bl[1] && ps->acc[0] && ps->acc[1] ? 0 : -1;
+}
+
+static void pass_free(Pass *ps)
+{
+    for (int q = 0; q < 2; q++) { PyMem_Free(ps->bl[q]); PyMem_Free(ps->acc[q]); }
+}
+
 /* Checks the shapes (points (n, 3), weights (n,), centres (k, 3), n and k >= 1) and
  * makes the arrays aligned; -1 with an exception otherwise. problem_close must
  * follow in every case. */
@@ -572,6 +765,29 @@ static void problem_close(Problem *pb, int wrote)
     arr_release(&pb->pts, 0); arr_release(&pb->w, 0); arr_release(&pb->ctr, wrote);
 }
 
+static void lloyd_part(void *ctx, int part)
+{
+    Pass *ps = ctx;
+    Py_ssize_t lo, hi, k = ps->k;
+    pass_range(ps, part, &lo, &hi);
+    Block *bl = ps->bl[part];
+    double *acc = ps->acc[part];
+    memset(acc, 0, 4 * k * sizeof(double));
+    for (Py_ssize_t s0 = lo; s0 < hi; s0 += BLOCK) {
+        block_load(bl, ps->pts, s0, hi);
+        block_nearest(bl, ps->ctr, k);
+        for (Py_ssize_t i = 0; i < bl->m; i++) {
+            Py_ssize_t j = bl->arg[i];
+            double wi = ps->w[s0 + i];
+            acc[4 * j] += wi;
+            acc[4 * j + 1] += wi * bl->x[i];
+            acc[4 * j + 2] += wi * bl->y[i];
+            acc[4 * j + 3] += wi * bl->z[i];
+            ps->err[s0 + i] = wi * bl->d2[i];
+        }
+    }
+}
+
 /* lloyd(points, weights, centers, max_iter, tol) -> iterations; centres updated in place. */
 static PyObject *lloyd(PyObject *self, PyObject *args)
 {
@@ -584,40 +800,29 @@ static PyObject *lloyd(PyObject *self, PyObject *args)
         problem_close(&pb, 0);
         return NULL;
     }
-    Py_ssize_t n = pb.n, k = pb.k;
-    const double *pts = pb.pts.p, *w = pb.w.p;
+    Py_ssize_t n = pb.n, k = pb.k, acc_len;
+    const double *pts = pb.pts.p;
     double *ctr = pb.ctr.p;
-    double *acc = PyMem_Calloc(4 * (size_t)k, sizeof(double));
+    Pass ps = {.pts = pts, .w = pb.w.p, .ctr = ctr, .n = n, .k = k};
     double *err = alloc_n(n, sizeof(double));
-    Block *bl = PyMem_Malloc(sizeof(Block));
-    if (!acc || !err || !bl) {
-        PyMem_Free(acc); PyMem_Free(err); PyMem_Free(bl); problem_close(&pb, 0);
+    if (mul_size(k, 4, &acc_len) < 0 || pass_alloc(&ps, acc_len) < 0 || !err) {
+        pass_free(&ps); PyMem_Free(err); problem_close(&pb, 0);
         return PyErr_NoMemory();
     }
+    ps.err = err;
+    int parallel = n * k >= PAR_PAIRS;  /* n, k < 2**40 here: the product cannot overflow */
     Py_ssize_t it = 0;  /* wider than max_iter: the final it++ cannot overflow */
     Py_BEGIN_ALLOW_THREADS
     for (it = 1; it <= max_iter; it++) {
-        memset(acc, 0, 4 * k * sizeof(double));
-        for (Py_ssize_t s0 = 0; s0 < n; s0 += BLOCK) {
-            block_load(bl, pts, s0, n);
-            block_nearest(bl, ctr, k);
-            for (Py_ssize_t i = 0; i < bl->m; i++) {
-                Py_ssize_t j = bl->arg[i];
-                double wi = w[s0 + i];
-                acc[4 * j] += wi;
-                acc[4 * j + 1] += wi * bl->x[i];
-                acc[4 * j + 2] += wi * bl->y[i];
-                acc[4 * j + 3] += wi * bl->z[i];
-                err[s0 + i] = wi * bl->d2[i];
-            }
-        }
+        run_parts(lloyd_part, &ps, parallel);
         double moved = 0.0;
         for (Py_ssize_t j = 0; j < k; j++) {
             double nc[3];
-            if (acc[4 * j] > 0) {
-                nc[0] = acc[4 * j + 1] / acc[4 * j];
-                nc[1] = acc[4 * j + 2] / acc[4 * j];
-                nc[2] = acc[4 * j + 3] / acc[4 * j];
+            double a0 = ps.acc[0][4 * j] + ps.acc[1][4 * j];
+            if (a0 > 0) {
+                nc[0] = (ps.acc[0][4 * j + 1] + ps.acc[1][4 * j + 1]) / a0;
+                nc[1] = (ps.acc[0][4 * j + 2] + ps.acc[1][4 * j + 2]) / a0;
+                nc[2] = (ps.acc[0][4 * j + 3] + ps.acc[1][4 * j + 3]) / a0;
             } else { /* re-seed an empty cluster where the error is largest */
                 Py_ssize_t far = 0;
                 for (Py_ssize_t i = 1; i < n; i++) if (err[i] > err[far]) far = i;
@@ -632,7 +837,7 @@ static PyObject *lloyd(PyObject *self, PyObject *args)
     }
     Py_END_ALLOW_THREADS
     if (it > max_iter) it = max_iter;
-    PyMem_Free(acc); PyMem_Free(err); PyMem_Free(bl); problem_close(&pb, 1);
+    pass_free(&ps); PyMem_Free(err); problem_close(&pb, 1);
     return PyLong_FromSsize_t(it);
 }
 
@@ -668,6 +873,35 @@ static PyObject *assign(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+static void weiszfeld_part(void *ctx, int part)
+{
+    Pass *ps = ctx;
+    Py_ssize_t lo, hi, k = ps->k;
+    pass_range(ps, part, &lo, &hi);
+    Block *bl = ps->bl[part];
+    double *acc = ps->acc[part], total = 0.0, wsum = 0.0, floor_ = ps->floor_;
+    memset(acc, 0, 4 * k * sizeof(double));
+    for (Py_ssize_t s0 = lo; s0 < hi; s0 += BLOCK) {
+        block_load(bl, ps->pts, s0, hi);
+        block_nearest(bl, ps->ctr, k);
+        block_pair(bl, ps->ctr, bl->arg);
+        block_de2000(bl);
+        for (Py_ssize_t i = 0; i < bl->m; i++) {
+            Py_ssize_t j = bl->arg[i];
+            double wi = ps->w[s0 + i], de = bl->de[i];
+            double pull = wi / (de > floor_ ? de : floor_);
+            total += wi * de;
+            wsum += wi;
+            acc[4 * j] += pull;
+            acc[4 * j + 1] += pull * bl->x[i];
+            acc[4 * j + 2] += pull * bl->y[i];
+            acc[4 * j + 3] += pull * bl->z[i];
+        }
+    }
+    ps->total[part] = total;
+    ps->wsum[part] = wsum;
+}
+
 /* weiszfeld(lab, weights, centers, iters, floor) -> best mean dE2000.
  * Re-weighted means with weight w / max(dE2000, floor). Each pass also scores the
  * current centres (points to their nearest centre by dE76, as mean_de2000 does);
@@ -684,14 +918,12 @@ static PyObject *weiszfeld(PyObject *self, PyObject *args)
         problem_close(&pb, 0);
         return NULL;
     }
-    Py_ssize_t n = pb.n, k = pb.k;
-    const double *pts = pb.pts.p, *w = pb.w.p;
+    Py_ssize_t n = pb.n, k = pb.k, acc_len;
     double *ctr = pb.ctr.p;
-    double *acc = PyMem_Calloc(4 * (size_t)k, sizeof(double));
+    Pass ps = {.pts = pb.pts.p, .w = pb.w.p, .ctr = ctr, .n = n, .k = k, .floor_ = floor_};
     double *best_ctr = alloc_n(k, 3 * sizeof(double));
-    Block *bl = PyMem_Malloc(sizeof(Block));
-    if (!acc || !best_ctr || !bl) {
-        PyMem_Free(acc); PyMem_Free(best_ctr); PyMem_Free(bl); problem_close(&pb, 0);
+    if (mul_size(k, 4, &acc_len) < 0 || pass_alloc(&ps, acc_len) < 0 || !best_ctr) {
+        pass_free(&ps); PyMem_Free(best_ctr); problem_close(&pb, 0);
         return PyErr_NoMemory();
     }
     /* The input centres until a pass scores better: when no score is a number (NaN
@@ -699,41 +931,26 @@ static PyObject *weiszfeld(PyObject *self, PyObject *args)
      * infinite score, as the NumPy twin does. */
     double best = INFINITY;
     memcpy(best_ctr, ctr, 3 * k * sizeof(double));
+    int parallel = n >= PAR_DE_POINTS;
     Py_BEGIN_ALLOW_THREADS
     for (int it = 0;; it++) {
-        double total = 0.0, wsum = 0.0;
-        memset(acc, 0, 4 * k * sizeof(double));
-        for (Py_ssize_t s0 = 0; s0 < n; s0 += BLOCK) {
-            block_load(bl, pts, s0, n);
-            block_nearest(bl, ctr, k);
-            block_pair(bl, ctr, bl->arg);
-            block_de2000(bl);
-            for (Py_ssize_t i = 0; i < bl->m; i++) {
-                Py_ssize_t j = bl->arg[i];
-                double wi = w[s0 + i], de = bl->de[i];
-                double pull = wi / (de > floor_ ? de : floor_);
-                total += wi * de;
-                wsum += wi;
-                acc[4 * j] += pull;
-                acc[4 * j + 1] += pull * bl->x[i];
-                acc[4 * j + 2] += pull * bl->y[i];
-                acc[4 * j + 3] += pull * bl->z[i];
-            }
-        }
-        double score = total / wsum;
+        run_parts(weiszfeld_part, &ps, parallel);
+        double score = (ps.total[0] + ps.total[1]) / (ps.wsum[0] + ps.wsum[1]);
         if (score < best) { best = score; memcpy(best_ctr, ctr, 3 * k * sizeof(double)); }
         if (it >= iters) break;
         for (Py_ssize_t j = 0; j < k; j++) {
-            if (acc[4 * j] > 0) {
-                ctr[3 * j] = acc[4 * j + 1] / acc[4 * j];
-                ctr[3 * j + 1] = acc[4 * j + 2] / acc[4 * j];
-                ctr[3 * j + 2] = acc[4 * j + 3] / acc[4 * j];
+            const double *a = ps.acc[0] + 4 * j, *b = ps.acc[1] + 4 * j;
+            double a0 = a[0] + b[0];
+            if (a0 > 0) {
+                ctr[3 * j] = (a[1] + b[1]) / a0;
+                ctr[3 * j + 1] = (a[2] + b[2]) / a0;
+                ctr[3 * j + 2] = (a[3] + b[3]) / a0;
             }
         }
     }
     memcpy(ctr, best_ctr, 3 * k * sizeof(double));
     Py_END_ALLOW_THREADS
-    PyMem_Free(acc); PyMem_Free(best_ctr); PyMem_Free(bl); problem_close(&pb, 1);
+    pass_free(&ps); PyMem_Free(best_ctr); problem_close(&pb, 1);
     return PyFloat_FromDouble(best);
 }
 
@@ -842,27 +1059,64 @@ static PyObject *median_cut(PyObject *self, PyObject *args)
     return PyLong_FromSsize_t(nb);
 }
 
+static void mean_part(void *ctx, int part)
+{
+    Pass *ps = ctx;
+    Py_ssize_t lo, hi;
+    pass_range(ps, part, &lo, &hi);
+    Block *bl = ps->bl[part];
+    double total = 0.0, wsum = 0.0;
+    for (Py_ssize_t s0 = lo; s0 < hi; s0 += BLOCK) {
+        block_load(bl, ps->pts, s0, hi);
+        block_nearest(bl, ps->ctr, ps->k);
+        block_pair(bl, ps->ctr, bl->arg);
+        block_de2000(bl);
+        for (Py_ssize_t i = 0; i < bl->m; i++) { total += ps->w[s0 + i] * bl->de[i]; wsum += ps->w[s0 + i]; }
+    }
+    ps->total[part] = total;
+    ps->wsum[part] = wsum;
+}
+
 /* mean_de2000(lab, weights, centers) -> weighted mean dE2000 to the nearest (by dE76) centre. */
 static PyObject *mean_de2000(PyObject *self, PyObject *args)
 {
     Problem pb;
     if (!PyArg_ParseTuple(args, "y*y*y*", &pb.pts.v, &pb.w.v, &pb.ctr.v)) return NULL;
     if (problem_open(&pb) < 0) { problem_close(&pb, 0); return NULL; }
-    Block *bl = PyMem_Malloc(sizeof(Block));
-    if (!bl) { problem_close(&pb, 0); return PyErr_NoMemory(); }
-    const double *pts = pb.pts.p, *w = pb.w.p, *ctr = pb.ctr.p;
-    double total = 0.0, wsum = 0.0;
+    Pass ps = {.pts = pb.pts.p, .w = pb.w.p, .ctr = pb.ctr.p, .n = pb.n, .k = pb.k};
+    if (pass_alloc(&ps, 1) < 0) { pass_free(&ps); problem_close(&pb, 0); return PyErr_NoMemory(); }
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t s0 = 0; s0 < pb.n; s0 += BLOCK) {
-        block_load(bl, pts, s0, pb.n);
-        block_nearest(bl, ctr, pb.k);
-        block_pair(bl, ctr, bl->arg);
-        block_de2000(bl);
-        for (Py_ssize_t i = 0; i < bl->m; i++) { total += w[s0 + i] * bl->de[i]; wsum += w[s0 + i]; }
-    }
+    run_parts(mean_part, &ps, pb.n >= PAR_DE_POINTS);
     Py_END_ALLOW_THREADS
-    PyMem_Free(bl); problem_close(&pb, 0);
-    return PyFloat_FromDouble(total / wsum);
+    pass_free(&ps); problem_close(&pb, 0);
+    return PyFloat_FromDouble((ps.total[0] + ps.total[1]) / (ps.wsum[0] + ps.wsum[1]));
+}
+
+static void swap_part(void *ctx, int part)
+{
+    Pass *ps = ctx;
+    Py_ssize_t lo, hi, arg;
+    pass_range(ps, part, &lo, &hi);
+    arg = lo;
+    Block *bl = ps->bl[part];
+    double *ls = ps->acc[part], worst = -1.0, ea[BLOCK];
+    memset(ls, 0, ps->k * sizeof(double));
+    for (Py_ssize_t s0 = lo; s0 < hi; s0 += BLOCK) {
+        block_load(bl, ps->pts, s0, hi);
+        block_nearest2(bl, ps->ctr, ps->k);
+        block_pair(bl, ps->ctr, bl->arg);
+        block_de2000(bl);
+        memcpy(ea, bl->de, bl->m * sizeof(double));
+        block_pair(bl, ps->ctr, bl->argb);
+        block_de2000(bl);
+        for (Py_ssize_t i = 0; i < bl->m; i++) {
+            double wi = ps->w[s0 + i];
+            ls[bl->arg[i]] += wi * (bl->de[i] - ea[i]);
+            if (wi * ea[i] > worst) { worst = wi * ea[i]; arg = s0 + i; }
+        }
+    }
+    ps->worst[part] = worst;
+    ps->arg[part] = arg;
 }
 
 /* swap_stats(lab, weights, centers, loss) -> index of the point of largest weighted dE2000.
@@ -879,30 +1133,19 @@ static PyObject *swap_stats(PyObject *self, PyObject *args)
         problem_close(&pb, 0); arr_release(&loss, 0);
         return NULL;
     }
-    Block *bl = PyMem_Malloc(sizeof(Block));
-    double *ea = PyMem_Malloc(BLOCK * sizeof(double));
-    if (!bl || !ea) { PyMem_Free(bl); PyMem_Free(ea); problem_close(&pb, 0); arr_release(&loss, 0); return PyErr_NoMemory(); }
-    const double *pts = pb.pts.p, *w = pb.w.p, *ctr = pb.ctr.p;
-    double *ls = loss.p, worst = -1.0;
-    Py_ssize_t arg = 0;
-    Py_BEGIN_ALLOW_THREADS
-    memset(ls, 0, pb.k * sizeof(double));
-    for (Py_ssize_t s0 = 0; s0 < pb.n; s0 += BLOCK) {
-        block_load(bl, pts, s0, pb.n);
-        block_nearest2(bl, ctr, pb.k);
-        block_pair(bl, ctr, bl->arg);
-        block_de2000(bl);
-        memcpy(ea, bl->de, bl->m * sizeof(double));
-        block_pair(bl, ctr, bl->argb);
-        block_de2000(bl);
-        for (Py_ssize_t i = 0; i < bl->m; i++) {
-            double wi = w[s0 + i];
-            ls[bl->arg[i]] += wi * (bl->de[i] - ea[i]);
-            if (wi * ea[i] > worst) { worst = wi * ea[i]; arg = s0 + i; }
-        }
+    Pass ps = {.pts = pb.pts.p, .w = pb.w.p, .ctr = pb.ctr.p, .n = pb.n, .k = pb.k};
+    if (pass_alloc(&ps, pb.k) < 0) {
+        pass_free(&ps); problem_close(&pb, 0); arr_release(&loss, 0); return PyErr_NoMemory();
     }
+    double *ls = loss.p;
+    Py_ssize_t arg;
+    Py_BEGIN_ALLOW_THREADS
+    run_parts(swap_part, &ps, pb.n >= PAR_DE_POINTS);
+    for (Py_ssize_t j = 0; j < pb.k; j++) ls[j] = ps.acc[0][j] + ps.acc[1][j];
+    /* the first point of the largest error: part 0's unless part 1 has a larger one */
+    arg = ps.worst[1] > ps.worst[0] ? ps.arg[1] : ps.arg[0];
     Py_END_ALLOW_THREADS
-    PyMem_Free(bl); PyMem_Free(ea); problem_close(&pb, 0); arr_release(&loss, 1);
+    pass_free(&ps); problem_close(&pb, 0); arr_release(&loss, 1);
     return PyLong_FromSsize_t(arg);
 }
 
@@ -976,8 +1219,35 @@ INLINE int rule_label(const int32_t *cells, const uint8_t *sub, int r, int g, in
     return sub[(Py_ssize_t)(-(int64_t)v - 1) * RULE_SUB + (((r & 7) << 6) | ((g & 7) << 3) | (b & 7))];
 }
 
+typedef struct {
+    const double *p, *c;
+    int64_t *l;
+    double *d;
+    Py_ssize_t n, k, half;
+    Block *bl[2];
+} NearestDE;
+
+static void nearest_de_part(void *ctx, int part)
+{
+    NearestDE *q = ctx;
+    Py_ssize_t lo = part ? q->half : 0, hi = part ? q->n : q->half, k = q->k;
+    Block *bl = q->bl[part];
+    const double *c = q->c;
+    for (Py_ssize_t s0 = lo; s0 < hi; s0 += BLOCK) {
+        block_load(bl, q->p, s0, hi);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            for (Py_ssize_t i = 0; i < bl->m; i++) { bl->cx[i] = c[3 * j]; bl->cy[i] = c[3 * j + 1]; bl->cz[i] = c[3 * j + 2]; }
+            block_de2000(bl);
+            for (Py_ssize_t i = 0; i < bl->m; i++) {
+                if (j == 0 || bl->de[i] < q->d[s0 + i]) { q->d[s0 + i] = bl->de[i]; q->l[s0 + i] = j; }
+            }
+        }
+    }
+}
+
 /* nearest_de2000(points, centers, labels, de): the centre of least CIEDE2000 of each
- * CIELAB point (the first on ties), as int64, and that difference. */
+ * CIELAB point (the first on ties), as int64, and that difference (rows on two cores
+ * from PAR_DE_POINTS points on: each row's answer is the same either way). */
 static PyObject *nearest_de2000(PyObject *self, PyObject *args)
 {
     Arr pts = {0}, ctr = {0}, lab = {0}, de = {0};
@@ -986,30 +1256,20 @@ static PyObject *nearest_de2000(PyObject *self, PyObject *args)
     Py_ssize_t n = pts.v.len / 24, k = ctr.v.len / 24, out_len;
     int shapes = pts.v.len % 24 == 0 && ctr.v.len % 24 == 0 && k >= 1 && mul_size(n, 8, &out_len) == 0
                  && lab.v.len == out_len && de.v.len == out_len;
-    Block *bl = shapes ? PyMem_Malloc(sizeof(Block)) : NULL;
-    if (arrs_open(arrs, 4) < 0 || !bl) {
+    NearestDE q = {.n = n, .k = k, .half = part_split(n)};
+    if (shapes) { q.bl[0] = PyMem_Malloc(sizeof(Block)); q.bl[1] = PyMem_Malloc(sizeof(Block)); }
+    if (arrs_open(arrs, 4) < 0 || !q.bl[0] || !q.bl[1]) {
         if (!shapes) PyErr_SetString(PyExc_ValueError, "nearest_de2000: shapes do not match");
         else if (!PyErr_Occurred()) PyErr_NoMemory();
-        PyMem_Free(bl);
+        PyMem_Free(q.bl[0]); PyMem_Free(q.bl[1]);
         for (int i = 0; i < 4; i++) arr_release(arrs[i], 0);
         return NULL;
     }
-    const double *p = pts.p, *c = ctr.p;
-    int64_t *l = lab.p;
-    double *d = de.p;
+    q.p = pts.p; q.c = ctr.p; q.l = lab.p; q.d = de.p;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t s0 = 0; s0 < n; s0 += BLOCK) {
-        block_load(bl, p, s0, n);
-        for (Py_ssize_t j = 0; j < k; j++) {
-            for (Py_ssize_t i = 0; i < bl->m; i++) { bl->cx[i] = c[3 * j]; bl->cy[i] = c[3 * j + 1]; bl->cz[i] = c[3 * j + 2]; }
-            block_de2000(bl);
-            for (Py_ssize_t i = 0; i < bl->m; i++) {
-                if (j == 0 || bl->de[i] < d[s0 + i]) { d[s0 + i] = bl->de[i]; l[s0 + i] = j; }
-            }
-        }
-    }
+    run_parts(nearest_de_part, &q, n >= PAR_DE_POINTS);
     Py_END_ALLOW_THREADS
-    PyMem_Free(bl);
+    PyMem_Free(q.bl[0]); PyMem_Free(q.bl[1]);
     arr_release(&pts, 0); arr_release(&ctr, 0); arr_release(&lab, 1); arr_release(&de, 1);
     Py_RETURN_NONE;
 }
@@ -1496,6 +1756,7 @@ static PyMethodDef methods[] = {
     {"flat_error", flat_error, METH_VARARGS, "Total dE2000 of opaque pixels to their palette colour, and counts."},
     {"dither", dither, METH_VARARGS, "Floyd-Steinberg labels in Oklab (nearest colour)."},
     {"distinct_colors", distinct_colors, METH_VARARGS, "Distinct opaque colours, their counts and CIELAB."},
+    {"set_threads", set_threads, METH_VARARGS, "1 or 2 threads for the split loops; returns the previous number."},
     {"rows_stats", rows_stats, METH_VARARGS, "Labels, owned pixels, top rows and total dE2000 of exact colours."},
     {NULL, NULL, 0, NULL},
 };

@@ -273,8 +273,11 @@ LIGHTNESS_WEIGHT: Final = {"oklab": 0.5, "cielab": 1.0, "srgb": 1.0}
 POLISH_BITS: Final = 4
 #: Effort of the polish on the coarse, then the full histogram (see `polish_de2000`);
 #: chosen by measuring palette error against time (docs/benchmarks.md).
-POLISH: Final = {"iters": 6, "swaps": 3, "tries": 2, "swap_iters": 3}
+POLISH: Final = {"iters": 6, "swaps": 4, "tries": 4, "swap_iters": 3}
 FINE_POLISH: Final = {"iters": 3, "swaps": 1, "tries": 1, "swap_iters": 2}
+#: Lloyd steps on the full histogram at most: the polish follows, and colourful photos
+#: otherwise take up to 60 (median 18 on cq100) for no better palette (docs/benchmarks.md).
+LLOYD_STEPS: Final = 12
 
 
 def cluster_colors(
@@ -337,7 +340,7 @@ def _kmeans_lab(
     elif start_from is not None and start_from is not counts and len(start_from.counts) >= k:
         start = median_cut(to_space(start_from.colors) * scale, start_from.counts.astype(np.float64), k)
         start = start if len(start) == k else None
-    clusters = kmeans(points, k, weights=weights, init=start)
+    clusters = kmeans(points, k, weights=weights, init=start, max_iter=LLOYD_STEPS)
     return lab_from_linear(np.clip(SPACE_TO_LINEAR[space](clusters.centers / scale), 0.0, 1.0))
 
 
