@@ -254,7 +254,7 @@ class PaletteFilter:
             if not name.isidentifier():
                 raise ValueError(f"{name!r} is not an option name")
             text = json.dumps(value)
-            clause = f"json_extract({alias}.options, '$.{name}') = json(?)"
+            clause = f"json_extract({alias}.options, '$.{name}') = json_extract(?, '$')"
             if name in self.defaults and json.dumps(self.defaults[name]) == text:
                 clause = f"({clause} OR json_type({alias}.options, '$.{name}') IS NULL)"
             parts.append(clause)
