@@ -12,7 +12,7 @@ import pytest
 
 from chromapal.colorspace import lab_from_srgb, oklab_from_srgb
 from chromapal import store_export
-from chromapal.store import CELL, PaletteStore, StoreError, bucket_of, options_key
+from chromapal.store import CELL, PaletteFilter, PaletteStore, StoreError, bucket_of, options_key
 from chromapal.store_export import export
 
 OPTIONS = options_key({"k": 2, "space": "oklab"})
@@ -289,3 +289,67 @@ def test_an_export_replaces_the_old_file_only_when_complete(store, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("palettes")) == [
         "palettes.csv"
     ]
+
+
+# -- every (image, options) palette, facets, IIIF records, filters (issues 13 and 15) -----
+
+
+def test_other_options_keep_a_second_palette_beside_the_first(store):
+    """k = 2 and k = 3 of one image: two palettes; storing k = 2 again replaces only k = 2."""
+    k3 = options_key({"k": 3})
+    store.add_palette(record(), OPTIONS)
+    store.add_palette(record(colors=[[1, 2, 3], [4, 5, 6], [7, 8, 9]], shares=[0.5, 0.3, 0.2]), k3)
+    store.add_palette(record(shares=[0.6, 0.4]), OPTIONS)
+    palettes = {im.options: im for im in store.images()}
+    assert set(palettes) == {OPTIONS, k3}
+    assert [c["share"] for c in palettes[OPTIONS].colors] == [0.6, 0.4]
+    assert [im.options for im in store.images(PaletteFilter(k=(3,)))] == [k3]
+    assert [im.options for im in store.images(source="/img/a.png")] == [k3, OPTIONS]  # by id: k = 2 rewritten last
+
+
+def test_facets_and_iiif_records_are_written_and_replaced_with_the_palette(store):
+    iiif = {"manifest": "https://m", "canvas": "https://m/c1", "label": "Sheet 1", "image_url": "https://i",
+            "service": "https://s", "rights": "https://r", "required_statement": "Museum"}
+    store.add_palette({**record(), "iiif": iiif}, OPTIONS)
+    (image,) = store.images()
+    assert image.facets == pytest.approx({"red": 0.75, "blue": 0.25})
+    assert image.iiif == iiif
+    store.add_palette(record(colors=[[250, 250, 250], [0, 0, 0]], shares=[0.9, 0.1]), OPTIONS)
+    (image,) = store.images()
+    assert image.facets == pytest.approx({"white": 0.9, "black": 0.1}) and image.iiif is None
+    assert store.count("facets") == 2 and store.count("iiif") == 0
+
+
+def test_a_version_1_database_gains_facets_when_opened(tmp_path):
+    """A database written before facets existed: tables added and facets computed, palettes kept."""
+    path = tmp_path / "old.sqlite"
+    with PaletteStore(path) as db:
+        db.add_palette(record(), OPTIONS)
+        db.conn.execute("DROP TABLE facets")
+        db.conn.execute("DROP TABLE iiif")
+        db.conn.execute("UPDATE meta SET value = '1' WHERE key = 'schema_version'")
+    with PaletteStore(path, create=False) as db:
+        (image,) = db.images()
+        assert image.facets == pytest.approx({"red": 0.75, "blue": 0.25})
+        assert db.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+
+
+def test_exports_carry_facets_iiif_records_and_take_filters(store):
+    iiif = {"manifest": "https://m", "canvas": "https://m/c1", "label": "Sheet 1"}
+    store.add_palette({**record(), "iiif": iiif}, OPTIONS)
+    store.add_palette(record(source="/img/b.png", colors=[[0, 128, 0]], shares=[1.0]), options_key({"k": 1}))
+    out = io.StringIO()
+    assert export(store, "csv", out) == 3
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [(r["source"], r["k"], r["facet"], r["label"]) for r in rows] == [
+        ("/img/a.png", "2", "red", "Sheet 1"), ("/img/a.png", "2", "blue", "Sheet 1"), ("/img/b.png", "1", "green", "")]
+    out = io.StringIO()
+    assert export(store, "jsonl", out, PaletteFilter(k=(2,))) == 1
+    (line,) = [json.loads(x) for x in out.getvalue().splitlines()]
+    assert line["facets"] == pytest.approx({"red": 0.75, "blue": 0.25})
+    assert line["iiif"]["label"] == "Sheet 1" and line["iiif"]["rights"] is None
+
+
+def test_an_option_filter_refuses_a_name_that_is_not_an_identifier():
+    with pytest.raises(ValueError, match="not an option name"):
+        PaletteFilter(options={"k') OR 1=1 --": 1}).sql()
