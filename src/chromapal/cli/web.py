@@ -8,6 +8,7 @@ from __future__ import annotations
 import ipaddress
 import threading
 import webbrowser
+from pathlib import Path
 
 import click
 
@@ -68,11 +69,13 @@ def check_free(host: str, port: int) -> None:
               help="Worker processes decoding and clustering (images worked on at once).")
 @click.option("--max-connections", type=click.IntRange(4, 10_000), default=100, show_default=True,
               help="Open connections at most; a request beyond them gets 503.")
+@click.option("--db", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also serve a collection view of this palette database at /collection (see `chromapal batch`).")
 @handle_errors
 def serve_command(
     host: str, port: int, open_browser: bool, allow_urls: bool, max_upload_mb: float,
     max_pixels: int, no_sessions: bool, session_minutes: float, timeout: float, workers: int,
-    max_connections: int,
+    max_connections: int, db: Path | None = None,
 ) -> None:
     """Run the web app: drop an image on the page to see and download its palette.
 
@@ -93,7 +96,16 @@ def serve_command(
         max_upload_bytes=int(max_upload_mb * 1024 * 1024), max_pixels=max_pixels,
         allow_urls=allow_urls, sessions=not no_sessions, session_ttl=session_minutes * 60,
         allowed_hosts=allowed, timeout=timeout, workers=workers, max_connections=max_connections,
+        collection_db=None if db is None else str(db),
     )
+    if db is not None:
+        from ..errors import PaletteError
+        from ..store import PaletteStore
+
+        try:
+            PaletteStore(db, create=False).close()
+        except PaletteError as exc:
+            raise click.ClickException(str(exc)) from exc
     if not _is_loopback(host):
         click.echo(f"warning: listening on {host}: other machines can use this app", err=True)
     shown = f"[{host}]" if ":" in host else host
@@ -102,4 +114,6 @@ def serve_command(
     if open_browser:
         threading.Timer(1.0, webbrowser.open, (url,)).start()
     click.echo(f"chromapal: serving on {url} (Ctrl+C to stop)", err=True)
+    if db is not None:
+        click.echo(f"chromapal: the collection of {db} is at {url}collection", err=True)
     uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))

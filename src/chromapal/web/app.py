@@ -217,6 +217,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response.headers["X-Chromapal-Expires"] = f"{settings.session_ttl:g}"
 
     add_pages(app, settings)
+    if settings.collection_db is not None:  # chromapal serve --db: the collection view
+        from pathlib import Path
+
+        from .collection import add_collection
+
+        add_collection(app, settings, work, Path(settings.collection_db))
 
     @app.post("/api/palette", summary="Palette of an image, as `chromapal --json` prints it")
     async def api_palette(

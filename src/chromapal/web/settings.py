@@ -104,6 +104,7 @@ class Settings:
     send_timeout: float = SEND_TIMEOUT
     max_connections: int = MAX_CONNECTIONS
     keep_alive: int = KEEP_ALIVE
+    collection_db: str | None = None  # chromapal serve --db: the collection view (web/collection.py)
 
     def __post_init__(self) -> None:
         for name in ("timeout", "worker_wait", "header_timeout", "body_idle_timeout", "body_timeout",
