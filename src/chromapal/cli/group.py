@@ -10,7 +10,6 @@ Exit status: 0 ok, 1 an input could not be used, 2 a usage error (click's own),
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import io
 import os
@@ -37,7 +36,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "theme": ("theme", "theme_command", "Make a 16-colour terminal scheme from IMAGE's palette (text 7:1, colours 4.5:1 both ways)."),
     "batch": ("batch", "batch_command", "Store the palettes of many images in an SQLite database."),
     "export": ("collections", "export_command", "Export the stored palettes: CSV or Parquet (a row per colour), JSON Lines (one per image)."),
-    "search": ("search", "search_command", "Find stored images by colour, named-colour facet or similar palette."),
+    "search": ("search", "search_command", "Find stored images by colour (closest first), by named-colour facet, or by a similar palette."),
     "serve": ("web", "serve_command", "Run the web app: drop an image on the page to see and download its palette."),
 }
 #: The command that runs when the first argument is not a command name (an image).
@@ -70,6 +69,8 @@ def suggestion(word: str) -> str | None:
     """The command `word` was probably meant to be, when it is no file and looks like a typo."""
     if not _WORD.match(word) or os.path.exists(word):
         return None
+    import difflib
+
     close = difflib.get_close_matches(word.lower(), list(COMMANDS), n=1, cutoff=0.6)
     return close[0] if close else None
 
