@@ -47,6 +47,9 @@ def extract_command(
 
     With -o FILE or --format, write the palette as JSON, CSV, a hex list, CSS, SCSS, Tailwind,
     GIMP, Adobe ASE, Paint.NET, Krita, Procreate or SVG instead.
+
+    -k with a range (-k 1-10, -k 2,4,8) prints one palette per k, each image decoded once;
+    with --json, a list of palette objects (each with its "k"), image after image.
     """
     export = export_format(output, fmt, images)
     as_json = as_json or export == "json" and output is None
