@@ -434,3 +434,15 @@ def test_the_api_names_the_export_format_as_its_url_does():
         response = client.get("/api/export/nope", params={"token": "x"})
     assert response.status_code == 422
     assert response.json()["error"].startswith("format: Input should be"), response.json()
+
+
+def test_recolor_of_a_url_names_it_in_the_palette_and_takes_max_side(http_server, tmp_path, monkeypatch):
+    """The notebook workflow: URL -> palette printed (named by its URL) -> flattened image."""
+    monkeypatch.chdir(tmp_path)
+    url = f"{http_server}/photo.png"
+    result = run("recolor", url, "-k", "5", "-o", "flat.png", "--json", "--max-side", "20")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["source"] == url and data["k"] == 5 and len(data["colors"]) == 5
+    with Image.open("flat.png") as flat:
+        assert max(flat.size) == 20 and len(flat.convert("RGB").getcolors()) <= 5

@@ -7,6 +7,7 @@ folders, globs or @lists and ``-o DIR`` (see `chromapal.cli.inputs`); it calls
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,6 +154,8 @@ def _recolored(
     source = source_of(image, timeout)
     if palette is None:
         palette = extract(source, **options)
+        if palette.source == "<bytes>":  # a URL or standard input, read into bytes: name it
+            palette = dataclasses.replace(palette, source=display_name(image))
     pixels = load_image(source, max_pixels=options["max_pixels"], draft_above=None, upright=True).pixels
     if max_side:
         import numpy as np
