@@ -96,6 +96,66 @@ def targets(path: Path) -> str:
     ])
 
 
+def _key(path: str) -> str:
+    """An image's folder and name: the same image in runs made from different directories."""
+    return "/".join(Path(path).parts[-2:])
+
+
+def merged_quality(path: Path, extra: list[Path]) -> tuple[dict, dict[str, dict[str, float]]]:
+    """The results of `path` and, per image path, every peer's ΔE2000 from it and from the `extra` JSONs.
+
+    Quality-only runs (``peers.py --repeats 1``) of the slow peers can so be added to a timing run;
+    the peers are deterministic (OpenCV is not: its mean over the calls is taken, as the harness does).
+    """
+    result = json.loads(path.read_text())
+    quality: dict[str, dict[str, float]] = {}
+    for source in [result] + [json.loads(e.read_text()) for e in extra]:
+        if source["k"] != result["k"]:
+            continue
+        for img in source["images"]:
+            for name, r in img["peers"].items():
+                if r.get("status") == "ok" and r.get("n_colours") == source["k"]:  # the first source wins
+                    quality.setdefault(_key(img["path"]), {}).setdefault(name, r["quality"]["de2000"])
+    return result, quality
+
+
+def targets_per_set(path: Path, extra: list[Path]) -> str:
+    """Issue 16's checks for one k, per image set (the images' folder), as Markdown."""
+    result, quality = merged_quality(path, extra)
+    k = result["k"]
+    ours, decode = peer_name(result, OURS), peer_name(result, DECODE)
+    ok = lambda img, n: img["peers"].get(n, {}).get("status") == "ok"  # noqa: E731
+    lines = [f"### k = {k}", "",
+             "| set | images | mean ΔE2000 vs best peer | worst image vs best peer on it | images over 1.02× | "
+             "median ms (chromapal / Pillow decode / fastest peer) | median time ÷ decode | worst time ÷ decode | met |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    by_set: dict[str, list[dict]] = {}
+    for img in result["images"]:
+        if ok(img, ours):
+            by_set.setdefault(Path(img["path"]).parent.name, []).append(img)
+    for name, images in by_set.items():
+        q = [quality[_key(i["path"])] for i in images]
+        peers = [n for n in set.intersection(*(set(x) for x in q)) if n not in (ours, decode)]
+        means = {n: statistics.fmean(x[n] for x in q) for n in peers + [ours]}
+        best = min(peers, key=means.get)
+        ratio = [x[ours] / max(min(x[n] for n in peers), 1e-3) for x in q]
+        worst = max(range(len(images)), key=ratio.__getitem__)
+        timed = [n for n in result["peers"] if n not in (ours, decode) and all(ok(i, n) for i in images)]
+        t = {n: statistics.median(i["peers"][n]["time"] for i in images) for n in timed + [ours, decode]}
+        fastest = min(timed, key=t.get)
+        per_decode = [i["peers"][ours]["time"] / i["peers"][decode]["time"] for i in images]
+        met = (means[ours] <= 0.95 * means[best] and ratio[worst] <= 1.02 and t[ours] <= t[decode]
+               and t[ours] <= t[fastest] and max(per_decode) <= 2.0)
+        lines.append(
+            f"| {name} | {len(images)} | {means[ours]:.3f} vs {best} {means[best]:.3f} = {means[ours] / means[best]:.3f}× "
+            f"| {ratio[worst]:.3f}× ({Path(images[worst]['path']).name}) | {sum(r > 1.02 for r in ratio)} "
+            f"| {t[ours] * 1e3:.1f} / {t[decode] * 1e3:.1f} / {t[fastest] * 1e3:.1f} ({fastest}) "
+            f"| {statistics.median(per_decode):.2f}× | {max(per_decode):.2f}× "
+            f"({Path(images[max(range(len(images)), key=per_decode.__getitem__)]['path']).name}) "
+            f"| {'yes' if met else 'no'} |")
+    return "\n".join(lines + [""])
+
+
 def chart(paths: list[Path], png: Path) -> None:
     """ΔE2000 against median time per image, one panel per k."""
     import matplotlib
@@ -143,6 +203,8 @@ def main() -> None:
     parser.add_argument("--full-limit", type=int, default=1_000_000)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the summary from existing JSON")
+    parser.add_argument("--quality-from", type=Path, nargs="*", default=[],
+                        help="more results JSONs (e.g. quality-only runs of slow peers) whose ΔE2000 joins the per-set tables")
     args = parser.parse_args()
     args.images = [str(Path(x).resolve()) for x in args.images or [REPO.parent / "shared" / "images"]]
     args.out.mkdir(parents=True, exist_ok=True)
@@ -150,6 +212,7 @@ def main() -> None:
         ensure_venv()
     paths = [args.out / f"peers_k{k}.json" if args.report_only else run(k, args) for k in args.k]
     summary = "\n".join(targets(p) for p in paths)
+    summary += "\n## Per image set (issue 16)\n\n" + "\n".join(targets_per_set(p, args.quality_from) for p in paths)
     (args.out / "targets.md").write_text(summary)
     chart(paths, REPO / "docs" / "img" / "peers.png")
     print(summary)
