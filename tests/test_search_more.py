@@ -82,6 +82,8 @@ def test_every_palette_of_an_image_is_kept_and_search_tells_them_apart(random_db
     oklab = search(db, "#c83030", max_delta_e=20, limit=800,
                    where=PaletteFilter(options={"space": "oklab"}, defaults={"space": "oklab"}))
     assert {m.k for m in oklab} == {3}  # the default matches palettes that do not store it
+    assert search(db, "#c83030", max_delta_e=20, where=PaletteFilter(k=(7,))) == []  # none stored
+    assert search(db, "#c83030", max_delta_e=20, limit=800, where=PaletteFilter(k=(3, 5))) == hits  # all
 
 
 def test_css_name_search_equals_its_hex(random_db):

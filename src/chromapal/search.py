@@ -230,9 +230,17 @@ def query_lab(color: str | Iterable[int]) -> FloatArray:
 
 
 def filter_ids(store: PaletteStore, ids: Iterable[int], where: PaletteFilter) -> set[int]:
-    """The ids among `ids` of palettes that `where` takes (asked in chunks of 500)."""
+    """The ids among `ids` of palettes that `where` takes (asked in chunks of 500).
+
+    When `where` takes every stored palette, or none, that is known from two indexed
+    look-ups and no id is asked about.
+    """
     condition, params = where.sql("images")
     ids = list(ids)
+    if store.conn.execute(f"SELECT 1 FROM images WHERE {condition} LIMIT 1", params).fetchone() is None:
+        return set()
+    if store.conn.execute(f"SELECT 1 FROM images WHERE NOT COALESCE(({condition}), 0) LIMIT 1", params).fetchone() is None:
+        return set(ids)
     kept: set[int] = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]

@@ -6,11 +6,13 @@ Each query colour has a weight and a minimum share (``'#c1a4a9:30%'``: the image
 hold a colour within the ΔE radius of it covering at least 30 % of the image). An image
 matches when its palette holds every query colour; it is ranked by the weighted mean of
 the CIEDE2000 differences between each query colour and its closest palette colour
-(weights default to 1). Each colour is found through the indexed CIELAB box of
-`chromapal.search`, with the same iterative deepening: within a fraction ``f`` of the
-radius, an image not found holds some query colour farther than ``f`` times the radius,
-so its weighted mean is above ``(smallest weight / total weight) · f · radius``; once
-`limit` images score below that the search stops.
+(weights default to 1). The colour with the largest weight is the anchor: its
+images come from the indexed CIELAB box of `chromapal.search`, with the same iterative
+deepening, nearest first; the palettes of those candidates are read in chunks and the
+other colours scored exactly. An image whose anchor colour is farther than ``d`` has a
+mean above ``(anchor weight / total weight) · d``, so reading stops once `limit`
+images score below that, and the deepening stops once the results are below it at
+the current radius.
 
 Facets
 ------
@@ -25,10 +27,13 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from ._types import FloatArray
+from .colorspace import ciede2000
 from .errors import InvalidColorError
 from .facets import check_facet
-from ._types import FloatArray
-from .search import DEEPENING, RayProfile, closest_per_image, describe, filter_ids, query_lab
+from .search import DEEPENING, RayProfile, _closest_per_image, describe, filter_ids, query_lab
 from .store import PaletteFilter, PaletteStore
 
 
@@ -154,23 +159,20 @@ def search_colors(
     if not queries:
         return _facets_only(store, wanted, limit, where)
     labs = [query_lab(q.color) for q in queries]
-    profiles = [RayProfile(lab, max_delta_e) for lab in labs]
     total = sum(q.weight for q in queries)
-    sure = min(q.weight for q in queries) / total
+    anchor = max(range(len(queries)), key=lambda n: queries[n].weight)  # the tightest bound
+    share_of_anchor = queries[anchor].weight / total
+    profile = RayProfile(labs[anchor], max_delta_e)
+    found: dict[int, list[tuple[float, float, int]]] = {}
     for fraction in DEEPENING:
         radius = max_delta_e * fraction
-        found = _holding_all(store, queries, labs, profiles, radius)
-        if found and wanted:
-            found = {i: found[i] for i in _with_facets(store, found, wanted)}
-        if found and where:
-            found = {i: found[i] for i in filter_ids(store, found, where)}
-        scored = sorted(
-            (sum(q.weight * hit[0] for q, hit in zip(queries, hits, strict=True)) / total, i)
-            for i, hits in found.items()
-        )
-        # An image missing at this radius has a colour farther than it: its distance is
-        # above sure * radius, so results up to that are final.
-        if fraction == 1.0 or sum(1 for d, _ in scored[:limit] if d <= sure * radius) >= limit:
+        box = profile.box(radius)
+        hits = _closest_per_image(store, labs[anchor], box, radius, queries[anchor].min_share)
+        found = _score_candidates(store, queries, labs, anchor, hits, max_delta_e, total, limit, wanted, where)
+        scored = sorted((_mean(queries, found[i], total), i) for i in found)
+        # An image not among the anchor's hits holds no anchor colour within `radius`: its
+        # mean is above share_of_anchor * radius, so results up to that are final.
+        if fraction == 1.0 or sum(1 for d, _ in scored[:limit] if d <= share_of_anchor * radius) >= limit:
             break
     scored = scored[:limit]
     out = []
@@ -191,23 +193,71 @@ def search_colors(
     return out
 
 
-def _holding_all(
+def _mean(queries: Sequence[ColorQuery], hits: Sequence[tuple[float, float, int]], total: float) -> float:
+    return sum(q.weight * hit[0] for q, hit in zip(queries, hits, strict=True)) / total
+
+
+def _score_candidates(
     store: PaletteStore,
     queries: Sequence[ColorQuery],
     labs: Sequence[FloatArray],
-    profiles: Sequence[RayProfile],
-    radius: float,
+    anchor: int,
+    hits: Mapping[int, tuple[float, float, int]],
+    max_delta_e: float,
+    total: float,
+    limit: int,
+    wanted: Mapping[str, float],
+    where: PaletteFilter | None,
 ) -> dict[int, list[tuple[float, float, int]]]:
-    """Images holding a colour within `radius` of every query colour, with each closest hit."""
+    """The anchor's hits, nearest first, with every other colour's closest hit, until the bound.
+
+    Palettes are read in chunks of 500; reading stops once the `limit`-th best mean is at
+    most what the next anchor ΔE alone contributes (no later candidate can beat it).
+    """
+    bound_weight = queries[anchor].weight / total
+    ranked = sorted(hits.items(), key=lambda item: item[1][0])
     found: dict[int, list[tuple[float, float, int]]] = {}
-    for n, (q, lab, profile) in enumerate(zip(queries, labs, profiles, strict=True)):
-        best = closest_per_image(store, lab, radius, q.min_share, profile=profile)
-        if n == 0:
-            found = {i: [hit] for i, hit in best.items()}
-        else:
-            found = {i: [*hits, best[i]] for i, hits in found.items() if i in best}
-        if not found:
+    best: list[float] = []
+    for start in range(0, len(ranked), 500):
+        chunk = ranked[start : start + 500]
+        if len(best) >= limit and sorted(best)[limit - 1] <= bound_weight * chunk[0][1][0]:
             break
+        ids = [i for i, _ in chunk]
+        if wanted:
+            keep = _with_facets(store, dict.fromkeys(ids), wanted)
+            ids = [i for i in ids if i in keep]
+        if where:
+            keep = filter_ids(store, ids, where)
+            ids = [i for i in ids if i in keep]
+        if not ids:
+            continue
+        rows = np.array(
+            store.conn.execute(
+                "SELECT image_id, rank, lab_l, lab_a, lab_b, share FROM colors "
+                f"WHERE image_id IN ({', '.join('?' * len(ids))}) ORDER BY image_id, rank",
+                ids,
+            ).fetchall(),
+            dtype=np.float64,
+        ).reshape(-1, 6)
+        per_query = [
+            None if n == anchor else ciede2000(lab, rows[:, 2:5]) for n, lab in enumerate(labs)
+        ]
+        cuts = np.flatnonzero(np.diff(rows[:, 0])) + 1
+        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(rows)], strict=True):
+            image_id = int(rows[lo, 0])
+            image_hits: list[tuple[float, float, int]] = []
+            for n, q in enumerate(queries):
+                if n == anchor:
+                    image_hits.append(hits[image_id])
+                    continue
+                de = np.where(rows[lo:hi, 5] >= q.min_share, per_query[n][lo:hi], np.inf)
+                j = int(np.lexsort((-rows[lo:hi, 5], de))[0])
+                if de[j] > max_delta_e:
+                    break
+                image_hits.append((float(de[j]), float(rows[lo + j, 5]), int(rows[lo + j, 1])))
+            else:
+                found[image_id] = image_hits
+                best.append(_mean(queries, image_hits, total))
     return found
 
 

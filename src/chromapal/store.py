@@ -125,7 +125,7 @@ class PaletteStore:
         A database that cannot be written (a read-only file) is read as it is.
         """
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        if row is not None and int(row[0]) >= SCHEMA_VERSION and self._has("facets"):
+        if row is not None and int(row[0]) >= SCHEMA_VERSION and self._has("facets") and self._has("images_k", "index"):
             return
         try:
             with self._transaction():
@@ -139,13 +139,9 @@ class PaletteStore:
         except sqlite3.OperationalError:
             pass
 
-    def _has(self, table: str) -> bool:
-        return (
-            self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
-            ).fetchone()
-            is not None
-        )
+    def _has(self, name: str, kind: str = "table") -> bool:
+        row = self.conn.execute("SELECT 1 FROM sqlite_master WHERE type = ? AND name = ?", (kind, name))
+        return row.fetchone() is not None
 
     def _backfill_facets(self) -> None:
         """Compute the facets of palettes stored before facets existed."""

@@ -122,6 +122,8 @@ CREATE TABLE IF NOT EXISTS facets (
     PRIMARY KEY (image_id, name)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS facets_search ON facets (name, share, image_id);
+-- search -k and export -k: palettes by k
+CREATE INDEX IF NOT EXISTS images_k ON images (k);
 CREATE TABLE IF NOT EXISTS iiif (
     image_id INTEGER PRIMARY KEY,
     manifest TEXT,
