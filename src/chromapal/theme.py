@@ -167,6 +167,9 @@ def _hue_diff(h: FloatArray | float, target: float) -> FloatArray:
 def slot_color(lch_: FloatArray, shares: FloatArray, target: float) -> tuple[float, float, float]:
     """Return the OkLCh of a slot: the palette colour nearest in hue, turned toward `target`.
 
+    A colour within `HUE_TOLERANCE` of `target` keeps its hue; a farther one lands inside
+    the tolerance, the farther the nearer `target` (so images without such a colour still
+    get different slots). Chroma is at least `MIN_CHROMA`, more for more colourful images.
     Without any chromatic colour (a grey image) the slot is `target` itself at `MIN_CHROMA`.
     """
     chromatic = lch_[:, 1] >= CHROMATIC
@@ -176,7 +179,10 @@ def slot_color(lch_: FloatArray, shares: FloatArray, target: float) -> tuple[flo
     # Nearest hue first; among near ties (within 5 degrees) the larger share.
     score = np.where(chromatic, np.round(diff / 5) - shares, np.inf)
     L, C, h = lch_[int(np.argmin(score))]
-    h = target + float(np.clip(_hue_diff(h, target), -HUE_TOLERANCE, HUE_TOLERANCE))
+    off = float(_hue_diff(h, target))
+    if abs(off) > HUE_TOLERANCE:  # 10 degrees off lands at 10; 180 degrees off at 0
+        off = np.sign(off) * HUE_TOLERANCE * (180 - abs(off)) / (180 - HUE_TOLERANCE)
+    h = target + off
     return float(L), max(float(C), MIN_CHROMA), h % 360
 
 
@@ -339,7 +345,9 @@ def make_theme(
     lo, hi = scheme.ansi
     for slot, hue in SLOT_HUES.items():
         L, C, h = slot_color(lch_, shares, hue)
-        L = float(np.clip(L, lo, hi))
+        if light:  # one lightness for all six: more colourful images get more colourful slots
+            C = max(C, MIN_CHROMA + float(lch_[:, 1].max()) / 2)
+        L = lo + (hi - lo) * float(np.clip(L, 0.0, 1.0))  # the lightness order kept
         targets[slot] = (L, C, h)
         targets[slot + 8] = (float(np.clip(L + scheme.bright, 0, 1)), C * 1.1, h)
         windows[slot] = w.under_white if slot in (1, 4) else w.normal
