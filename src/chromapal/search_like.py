@@ -26,11 +26,12 @@ at most `BOUND_COLORS`, weight ``c`` together): an image outside their boxes has
 bound of at least ``c · r``. Candidates are scored exactly in the order of their lower
 bound until the bound passes the ``limit``-th best distance; if that distance is at most
 ``c · r`` no other stored palette can beat the results (``exact=True``), otherwise ``r``
-is doubled, up to `MAX_RADIUS`.
+grows by `GROWTH`, up to `MAX_RADIUS`.
 
 Work is bounded so that a query on a million palettes stays interactive: the radius
-stops growing once `MAX_CANDIDATES` images are in the boxes, and at most `MAX_SCORED`
-palettes are scored. A search stopped by these bounds returns the best palettes it
+stops growing when the next one would hold more than `MAX_CANDIDATES` images (the
+candidates grow with the cube of the radius), and at most `MAX_SCORED` palettes are
+scored. A search stopped by these bounds returns the best palettes it
 scored, marked ``exact=False``. That happens when nothing stored is near the query
 (every palette is more than about ``MAX_RADIUS`` away), where the order among far
 palettes matters little.
@@ -55,13 +56,15 @@ from .store import PaletteFilter, PaletteStore
 #: Equal units each palette's shares are rounded to.
 UNITS: Final = 40
 #: First and largest search radius (CIEDE2000) of the candidate boxes.
-FIRST_RADIUS: Final = 4.0
+FIRST_RADIUS: Final = 2.0
 MAX_RADIUS: Final = 16.0
 #: Query colours the lower bound is computed from, at most (the most dominant ones).
 BOUND_COLORS: Final = 3
 #: Work bounds: no wider radius once this many candidates are found, and no more than
 #: this many palettes scored exactly; a search stopped by them says ``exact=False``.
-MAX_CANDIDATES: Final = 20_000
+MAX_CANDIDATES: Final = 5_000
+#: Ratio between successive radii.
+GROWTH: Final = 1.5
 MAX_SCORED: Final = 600
 
 
@@ -194,9 +197,10 @@ def search_like(
             bounds = _allowed(store, bounds, where, exclude)
         top, complete = _score(store, query, shares, bounds, scored, limit)
         proven = complete and len(top) >= limit and top[-1][0] <= radius * covered
-        if proven or radius >= MAX_RADIUS or len(bounds) > MAX_CANDIDATES:
+        # The next radius holds about GROWTH**3 times the candidates: stop if that is too many.
+        if proven or radius >= MAX_RADIUS or len(bounds) * GROWTH**3 > MAX_CANDIDATES:
             break
-        radius *= 2
+        radius = min(radius * GROWTH, MAX_RADIUS)
     out = []
     for distance, image_id in top:
         source, k, options, label = describe(store, image_id)

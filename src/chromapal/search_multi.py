@@ -285,23 +285,24 @@ def _with_facets(
 def _facets_only(
     store: PaletteStore, wanted: Mapping[str, float], limit: int, where: PaletteFilter | None
 ) -> list[MultiMatch]:
-    """Rank by the first facet's share (from its index), keeping images that have the rest."""
+    """Rank by the first facet's share (its index, largest first), joined to the other facets.
+
+    One query: SQLite walks the first facet's index in share order, looks each image's
+    other facets up by primary key, and stops after `limit` rows.
+    """
     (first, first_share), *others = sorted(wanted.items(), key=lambda item: -item[1])
-    out: list[MultiMatch] = []
-    cursor = store.conn.execute(
-        "SELECT image_id FROM facets INDEXED BY facets_search WHERE name = ? AND share >= ? "
-        "ORDER BY share DESC, image_id",
-        (first, first_share),
-    )
-    while len(out) < limit and (rows := cursor.fetchmany(500)):
-        ids = [row[0] for row in rows]
-        keep = _with_facets(store, dict.fromkeys(ids), dict(others)) if others else set(ids)
-        if where:
-            keep &= filter_ids(store, keep, where)
-        for image_id in ids:
-            if image_id in keep and len(out) < limit:
-                out.append(_multi_match(store, image_id, 0.0, [], wanted))
-    return out
+    joins, params = [], []
+    for n, (name, share) in enumerate(others):
+        joins.append(f"JOIN facets AS f{n} ON f{n}.image_id = a.image_id AND f{n}.name = ? AND f{n}.share >= ?")
+        params += [name, share]
+    condition, where_params = (where or PaletteFilter()).sql("i")
+    rows = store.conn.execute(
+        f"SELECT a.image_id FROM facets AS a INDEXED BY facets_search {' '.join(joins)} "
+        f"JOIN images AS i ON i.id = a.image_id "
+        f"WHERE a.name = ? AND a.share >= ? AND {condition} ORDER BY a.share DESC, a.image_id LIMIT ?",
+        [*params, first, first_share, *where_params, limit],
+    ).fetchall()
+    return [_multi_match(store, image_id, 0.0, [], wanted) for (image_id,) in rows]
 
 
 def _multi_match(
