@@ -15,7 +15,7 @@ What holds, checked on the final 8-bit colours (WCAG 2 contrast ratios):
 * foreground on background at least 7:1 (`FG_CONTRAST`);
 * colours 1-6 and 9-14 on the background at least 4.5:1 (`TEXT_CONTRAST`), and
   background-coloured and colour-0 text on colours 1-6 at least 4.5:1 (status bars,
-  meters); colour 15 (white) text on colours 1 and 4 at least 4.5:1;
+  meters); colour 15 (white) text on colours 1 and 4 at least 4.5:1 (see below);
 * colour 8 (comments) on the background at least 3:1, the cursor too;
 * each bright colour differs from its normal one by CIEDE2000 at least `BRIGHT_DELTA_E`;
 * red and green (1, 2 and 9, 10) differ by CIEDE2000 at least `CVD_DELTA_E` when seen
@@ -28,10 +28,9 @@ most 0.00185 (L* 1.7, black with a tint), where the backgrounds of different ima
 hardly differ. So in dark schemes "colour 15 on colours 1 and 4" gives way, and only as
 far as the background needs: the background keeps the image's darkest dominant colour
 up to luminance `WALLPAPER_BG_MAX` (L* 15.5; a colour darkened to get there has its
-chroma times `WALLPAPER_CHROMA_GAIN`), and
-white on red and blue gets the most contrast that background allows, 4.5:1 when the
-image is dark enough and never less than `WALLPAPER_WHITE_CONTRAST` (3:1, WCAG's bound for
-large text). Every other rule always holds. ``strict=True`` keeps 4.5:1 for white too:
+chroma times `WALLPAPER_CHROMA_GAIN`), and white on red and blue gets the most contrast
+that background allows, 4.5:1 when the image is dark enough and never less than
+`WALLPAPER_WHITE_CONTRAST` (3:1, WCAG's bound for large text). Every other rule always holds. ``strict=True`` keeps 4.5:1 for white too:
 the dark background then has a luminance of at most `DARK_BG_MAX` (hue and chroma kept,
 chroma times `BG_CHROMA_GAIN`). A light background is at least `LIGHT_BG_MIN` (near
 white) with colour 0 black, in both modes: colour-0 text on colours that have 4.5:1 on
