@@ -179,7 +179,7 @@ def test_unknown_export_format_is_a_422():
     response = client().get("/api/export/bmp", params={"token": "x"})
 
     assert response.status_code == 422
-    assert response.json()["error"].startswith("fmt: Input should be 'json', 'csv', ")
+    assert response.json()["error"].startswith("format: Input should be 'json', 'csv', ")
 
 
 @pytest.mark.parametrize(
