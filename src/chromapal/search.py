@@ -205,6 +205,10 @@ def search(
     if limit < 1:
         raise ValueError(f"limit must be at least 1 (got {limit})")
     query = query_lab(color)
+    try:
+        where = plan_filter(store, where)
+    except NothingStored:
+        return []
     profile = RayProfile(query, max_delta_e)
     for fraction in DEEPENING:
         radius = max_delta_e * fraction
@@ -229,18 +233,33 @@ def query_lab(color: str | Iterable[int]) -> FloatArray:
     return lab_from_srgb(np.array(rgb, dtype=np.uint8))
 
 
-def filter_ids(store: PaletteStore, ids: Iterable[int], where: PaletteFilter) -> set[int]:
-    """The ids among `ids` of palettes that `where` takes (asked in chunks of 500).
+def plan_filter(store: PaletteStore, where: PaletteFilter | None) -> PaletteFilter | None:
+    """`where` as a search should apply it: None when it takes every stored palette.
 
-    When `where` takes every stored palette, or none, that is known from two indexed
-    look-ups and no id is asked about.
+    Raises `NothingStored` when it takes none. Both are known from indexed look-ups: one
+    row of the filter, and for a k-only filter the smallest and largest stored k.
     """
+    if not where:
+        return None
+    condition, params = where.sql("images")
+    if store.conn.execute(f"SELECT 1 FROM images WHERE {condition} LIMIT 1", params).fetchone() is None:
+        raise NothingStored
+    if where.k and not where.options:
+        low = store.conn.execute("SELECT MIN(k) FROM images").fetchone()[0]
+        high = store.conn.execute("SELECT MAX(k) FROM images").fetchone()[0]
+        if set(range(low, high + 1)) <= set(where.k):
+            return None
+    return where
+
+
+class NothingStored(Exception):
+    """No stored palette passes the filter: every search answers nothing."""
+
+
+def filter_ids(store: PaletteStore, ids: Iterable[int], where: PaletteFilter) -> set[int]:
+    """The ids among `ids` of palettes that `where` takes (asked in chunks of 500)."""
     condition, params = where.sql("images")
     ids = list(ids)
-    if store.conn.execute(f"SELECT 1 FROM images WHERE {condition} LIMIT 1", params).fetchone() is None:
-        return set()
-    if store.conn.execute(f"SELECT 1 FROM images WHERE NOT COALESCE(({condition}), 0) LIMIT 1", params).fetchone() is None:
-        return set(ids)
     kept: set[int] = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]

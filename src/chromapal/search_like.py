@@ -50,7 +50,7 @@ import numpy as np
 from ._types import FloatArray
 from .colorspace import ciede2000, lab_from_srgb
 from .errors import PaletteError
-from .search import RayProfile, closest_per_image, describe, filter_ids
+from .search import NothingStored, RayProfile, closest_per_image, describe, filter_ids, plan_filter
 from .store import PaletteFilter, PaletteStore
 
 #: Equal units each palette's shares are rounded to.
@@ -172,6 +172,10 @@ def search_like(
     arr = np.asarray(rgb, dtype=np.uint8).reshape(-1, 3)
     if len(arr) == 0 or len(arr) != len(shares):
         raise ValueError("the query palette needs as many shares as colours, and at least one")
+    try:
+        where = plan_filter(store, where)
+    except NothingStored:
+        return []
     query = lab_from_srgb(arr)
     weights = units(shares) / UNITS
     # The bound uses the query's dominant colours (enough to cover 80 % of it, at most

@@ -33,7 +33,16 @@ from ._types import FloatArray
 from .colorspace import ciede2000
 from .errors import InvalidColorError
 from .facets import check_facet
-from .search import DEEPENING, RayProfile, _closest_per_image, describe, filter_ids, query_lab
+from .search import (
+    DEEPENING,
+    NothingStored,
+    RayProfile,
+    _closest_per_image,
+    describe,
+    filter_ids,
+    plan_filter,
+    query_lab,
+)
 from .store import PaletteFilter, PaletteStore
 
 
@@ -156,6 +165,10 @@ def search_colors(
     for name, share in wanted.items():
         if not 0 <= share <= 1:
             raise ValueError(f"the share of facet {name!r} must be between 0 and 1 (got {share})")
+    try:
+        where = plan_filter(store, where)
+    except NothingStored:
+        return []
     if not queries:
         return _facets_only(store, wanted, limit, where)
     labs = [query_lab(q.color) for q in queries]
