@@ -99,3 +99,23 @@ def test_importing_chromapal_loads_neither_matplotlib_nor_pyplot():
         "assert 'matplotlib.pyplot' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_contact_sheet_has_a_row_per_image_thumbnail_first():
+    """contact_sheet: per row the thumbnail (named), then one pie per palette with its slices."""
+    from chromapal.render.pie import contact_sheet
+
+    two = Palette([(230, 57, 70), (29, 53, 87)], [0.6, 0.4], k=2)
+    thumb = np.zeros((12, 20, 3), np.uint8)
+    thumb[:, :10] = (230, 57, 70)
+    fig = contact_sheet([("first", thumb, [PALETTE, two]), ("second", thumb, [two])])
+    axes = fig.axes
+    assert len(axes) == 6  # 2 rows x (thumbnail + 2 pies)
+    assert axes[0].get_title() == "first" and len(axes[0].images) == 1
+    assert [len(wedges(ax)) for ax in axes[1:3]] == [4, 2]
+    assert axes[3].get_title() == "second" and [len(wedges(ax)) for ax in axes[4:]] == [2, 0]
+    assert axes[1].get_title() == "k = 4" and not axes[5].axison
+    picture = np.asarray(figure_image(fig))
+    assert (picture == (230, 57, 70)).all(axis=-1).any()  # the thumbnail's and the pies' red is drawn
+    with pytest.raises(ValueError, match="holds 1 to"):
+        contact_sheet([])
