@@ -7,9 +7,8 @@ PYTHON ?= python3.11
 VENV ?= .venv
 BIN := $(VENV)/bin
 SAMPLE := tests/data/kodim23.png
-TEST_TOOLS := pytest hypothesis pytest-timeout httpx playwright iiif scipy
 
-.PHONY: demo test install install-test browser bench bench-peers clean fuzz fuzz-build sanitizer-tools python-headers docs
+.PHONY: consumers demo test install install-test browser bench bench-peers clean fuzz fuzz-build sanitizer-tools python-headers docs
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +17,9 @@ $(BIN)/python:
 install: $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[charts]'
 
+# The test tools are pyproject.toml's `test` dependency group (pip >= 25.1 reads it).
 install-test: $(BIN)/python python-headers
-	$(BIN)/pip install --quiet -e '.[all]' $(TEST_TOOLS)
+	$(BIN)/pip install --quiet -e '.[all]' --group test
 
 # Python's headers, without which the C kernels are not built (chromapal then runs on its NumPy
 # fallback and the kernel tests are skipped); installed when missing and possible (root).
@@ -35,6 +35,20 @@ browser:
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) ; } \
 	  || echo "chromium is not installed: the browser tests will be skipped"
 
+# The programs that read chromapal's theme and palette files, for tests/test_real_consumers.py:
+# Debian's terminals and X tools, and the tailwindcss 3.4 CLI from npm; installed when missing and
+# possible (root). Each test skips when its program is missing.
+CONSUMER_DEBS := kitty foot alacritty xvfb x11-xserver-utils tmux dconf-cli dbus-daemon python3-gi
+TAILWIND := tailwindcss@3.4.19
+consumers:
+	@missing=""; for p in $(CONSUMER_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  [ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) ; } \
+	  || echo "not installed:$$missing: their file-reader tests will be skipped"
+	@command -v tailwindcss >/dev/null 2>&1 || { command -v npm >/dev/null 2>&1 \
+	  && npm install --global --silent --no-audit --no-fund $(TAILWIND) >/dev/null ; } \
+	  || echo "tailwindcss is not installed: its test will be skipped"
+
 demo: install
 	$(BIN)/chromapal $(SAMPLE) -k 8
 	@mkdir -p out
@@ -42,7 +56,7 @@ demo: install
 	$(BIN)/chromapal pies $(SAMPLE) --k 1-10 -o out/kodim23-pies.png
 	@echo "pictures written to out/"
 
-test: install-test browser
+test: install-test browser consumers
 	$(BIN)/python -m pytest -q
 
 # -- make fuzz ----------------------------------------------------------------------------------
