@@ -297,7 +297,8 @@ def _closest_per_image(
     min_share: float,
 ) -> dict[int, tuple[float, float, int]]:
     """Map image id -> (ΔE, share, rank) of its closest colour within `radius`, read from `box`."""
-    rows = list(_box_rows(store, *box, min_share))
+    rows: list[tuple[float, ...]] = []
+    rows.extend(_box_rows(store, *box, min_share))
     if not rows:
         return {}
     arr = np.array(rows, dtype=np.float64)  # image_id, rank, L, a, b, share
@@ -328,9 +329,10 @@ def _box_rows(
     ib_lo, ib_hi = cell_index(lo[2], 2), cell_index(hi[2], 2)
     for il in range(cell_index(lo[0], 0), cell_index(hi[0], 0) + 1):
         for ia in range(cell_index(lo[1], 1), cell_index(hi[1], 1) + 1):
+            # fetchall: one C call per column, not a Python step per row
             yield from store.conn.execute(
                 sql, (bucket_number(il, ia, ib_lo), bucket_number(il, ia, ib_hi), *box)
-            )
+            ).fetchall()
 
 
 def describe(store: PaletteStore, image_id: int) -> tuple[str, int, str, str | None]:
