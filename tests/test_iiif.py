@@ -350,3 +350,24 @@ def test_the_per_host_limit_holds_while_files_and_other_hosts_go_ahead():
     gate.finished("http://a.test/1")
     assert gate.take() == "http://a.test/3"
     assert gate.take() is None and gate.exhausted
+
+
+def test_the_batch_command_reads_a_manifest_and_search_shows_canvas_labels(server, tmp_path):
+    """`chromapal batch MANIFEST_URL -k 2-3`: every canvas at both k; search names the canvas label."""
+    from click.testing import CliRunner
+
+    from chromapal import cli
+
+    url = manifest_v3(server, "/cli.json", [
+        {"label": {"en": ["Red and blue"]}, "body": body_v3(server, "red")},
+        {"label": {"en": ["Missing"]}, "body": body_v3(server, "missing")},
+    ])
+    db = tmp_path / "p.sqlite"
+    result = CliRunner().invoke(cli.main, ["batch", url, "-k", "2-3", "--db", str(db), "--workers", "1",
+                                           "--no-progress"])
+    assert result.exit_code == 1, result.output  # the 404 canvas failed, the rest is stored
+    assert "404" in result.output and "Traceback" not in result.output
+    found = CliRunner().invoke(cli.main, ["search", "--db", str(db), "--color", "#c81e28"])
+    lines = found.stdout.splitlines()
+    assert [line.split()[4] for line in lines[1:]] == ["2", "3"] or [line.split()[4] for line in lines[1:]] == ["3", "2"]
+    assert all("Red and blue" in line for line in lines[1:])
