@@ -479,3 +479,26 @@ def test_import_chromapal_stays_light():
     code = f"import sys, chromapal; print([m for m in {heavy!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("max_side", [0, 300])
+def test_recolor_prints_the_shares_of_the_picture_it_writes(tmp_path, max_side):
+    """`chromapal recolor` on a large JPEG (palette from a reduced decode), full size or
+    --max-side: the printed shares are the written picture's pixel counts, exactly."""
+    from click.testing import CliRunner
+
+    from chromapal.cli import main
+
+    rng = np.random.default_rng(7)
+    small = rng.integers(0, 256, (24, 32, 3), dtype=np.uint8)
+    photo = tmp_path / "big.jpg"
+    Image.fromarray(small).resize((1600, 1200), Image.BICUBIC).save(photo, quality=90)  # 1.9 MP: drafted
+    out = tmp_path / "flat.png"
+    args = [str(photo), "-k", "6", "-o", str(out), "--json", "--max-side", str(max_side)]
+    result = CliRunner().invoke(main, ["recolor", *args])
+    assert result.exit_code == 0, result.output
+    printed = json.loads(result.output)
+    flat = np.asarray(Image.open(out).convert("RGB")).reshape(-1, 3)
+    colors, counts = np.unique(flat, axis=0, return_counts=True)
+    written = {"#%02x%02x%02x" % tuple(c): n / len(flat) for c, n in zip(colors, counts, strict=True)}
+    assert {c["hex"]: c["proportion"] for c in printed["colors"]} == written

@@ -165,4 +165,10 @@ def _recolored(
         pixels, palette, dither=dither, space=options["space"] if explicit_space else None,
         alpha_threshold=options["alpha_threshold"],
     )
+    if not dither:
+        # The shares printed are those of the picture written (full size or --max-side, not the
+        # reduced decode a large JPEG's palette comes from), under the one assignment rule.
+        from ..assign import measure_palette
+
+        palette = measure_palette(pixels, palette, alpha_threshold=options["alpha_threshold"])
     return palette, picture
