@@ -88,6 +88,7 @@ class LikeMatch:
             "options": json.loads(self.options),
             "label": self.label,
             "distance": round(self.distance, 4),
+            "exact": self.exact,
         }
 
 
