@@ -12,7 +12,10 @@ deepening, nearest first; the palettes of those candidates are read in chunks an
 other colours scored exactly. An image whose anchor colour is farther than ``d`` has a
 mean above ``(anchor weight / total weight) · d``, so reading stops once `limit`
 images score below that, and the deepening stops once the results are below it at
-the current radius.
+the current radius. When the anchor's box holds more than `MAX_ANCHOR_CANDIDATES`
+images before that (colours common in the collection, or no image holding them all),
+the search reads every colour's box at the full radius and keeps the images in all of
+them.
 
 Facets
 ------
@@ -44,6 +47,9 @@ from .search import (
     query_lab,
 )
 from .store import PaletteFilter, PaletteStore
+
+#: Anchor candidates read one by one at most; past it every colour's box is read instead.
+MAX_ANCHOR_CANDIDATES = 5_000
 
 
 @dataclass(frozen=True)
@@ -177,16 +183,27 @@ def search_colors(
     share_of_anchor = queries[anchor].weight / total
     profile = RayProfile(labs[anchor], max_delta_e)
     found: dict[int, list[tuple[float, float, int]]] = {}
-    for fraction in DEEPENING:
+    scored: list[tuple[float, int]] = []
+    proven = False
+    for fraction in DEEPENING[:-1]:
         radius = max_delta_e * fraction
-        box = profile.box(radius)
-        hits = _closest_per_image(store, labs[anchor], box, radius, queries[anchor].min_share)
+        hits = _closest_per_image(store, labs[anchor], profile.box(radius), radius, queries[anchor].min_share)
+        if len(hits) > MAX_ANCHOR_CANDIDATES:
+            break  # too many to read one by one: the boxes of every colour below are cheaper
         found = _score_candidates(store, queries, labs, anchor, hits, max_delta_e, total, limit, wanted, where)
         scored = sorted((_mean(queries, found[i], total), i) for i in found)
         # An image not among the anchor's hits holds no anchor colour within `radius`: its
         # mean is above share_of_anchor * radius, so results up to that are final.
-        if fraction == 1.0 or sum(1 for d, _ in scored[:limit] if d <= share_of_anchor * radius) >= limit:
+        if sum(1 for d, _ in scored[:limit] if d <= share_of_anchor * radius) >= limit:
+            proven = True
             break
+    if not proven:  # the whole radius: images in every colour's box
+        found = _holding_all(store, queries, labs, max_delta_e)
+        if found and wanted:
+            found = {i: found[i] for i in _with_facets(store, found, wanted)}
+        if found and where:
+            found = {i: found[i] for i in filter_ids(store, found, where)}
+        scored = sorted((_mean(queries, found[i], total), i) for i in found)
     scored = scored[:limit]
     out = []
     for distance, image_id in scored:
@@ -271,6 +288,22 @@ def _score_candidates(
             else:
                 found[image_id] = image_hits
                 best.append(_mean(queries, image_hits, total))
+    return found
+
+
+def _holding_all(
+    store: PaletteStore, queries: Sequence[ColorQuery], labs: Sequence[FloatArray], radius: float
+) -> dict[int, list[tuple[float, float, int]]]:
+    """Images holding a colour within `radius` of every query colour, with each closest hit."""
+    found: dict[int, list[tuple[float, float, int]]] = {}
+    for n, (q, lab) in enumerate(zip(queries, labs, strict=True)):
+        best = _closest_per_image(store, lab, RayProfile(lab, radius).box(radius), radius, q.min_share)
+        if n == 0:
+            found = {i: [hit] for i, hit in best.items()}
+        else:
+            found = {i: [*hits, best[i]] for i, hits in found.items() if i in best}
+        if not found:
+            break
     return found
 
 
