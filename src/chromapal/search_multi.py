@@ -6,16 +6,15 @@ Each query colour has a weight and a minimum share (``'#c1a4a9:30%'``: the image
 hold a colour within the ΔE radius of it covering at least 30 % of the image). An image
 matches when its palette holds every query colour; it is ranked by the weighted mean of
 the CIEDE2000 differences between each query colour and its closest palette colour
-(weights default to 1). The colour with the largest weight is the anchor: its
-images come from the indexed CIELAB box of `chromapal.search`, with the same iterative
-deepening, nearest first; the palettes of those candidates are read in chunks and the
-other colours scored exactly. An image whose anchor colour is farther than ``d`` has a
-mean above ``(anchor weight / total weight) · d``, so reading stops once `limit`
-images score below that, and the deepening stops once the results are below it at
-the current radius. When the anchor's box holds more than `MAX_ANCHOR_CANDIDATES`
-images before that (colours common in the collection, or no image holding them all),
-the search reads every colour's box at the full radius and keeps the images in all of
-them.
+(weights default to 1). Each colour's images come from the indexed CIELAB box of
+`chromapal.search`, at a growing fraction of the radius (`MULTI_DEEPENING`). An image
+in no box has every colour farther than that radius, so its mean is above it; an image
+in some boxes has a lower bound (the radius standing in for the colours not found).
+Candidates are scored exactly in bound order (from their hits, or from their palettes
+when a colour was not in its box) until the bound passes the `limit`-th best; once that
+best is within the radius no other image can beat the results. When more than
+`MAX_READ` palettes would be read at one radius the next one is tried instead; at the
+full radius the results are the images in every colour's box.
 
 Facets
 ------
@@ -37,7 +36,6 @@ from .colorspace import ciede2000
 from .errors import InvalidColorError
 from .facets import check_facet
 from .search import (
-    DEEPENING,
     NothingStored,
     RayProfile,
     _closest_per_image,
@@ -48,8 +46,10 @@ from .search import (
 )
 from .store import PaletteFilter, PaletteStore
 
-#: Anchor candidates read one by one at most; past it every colour's box is read instead.
-MAX_ANCHOR_CANDIDATES = 5_000
+#: Palettes read per radius at most, for images not found in every colour's box.
+MAX_READ = 2_000
+#: Fractions of the radius searched in turn (see the module docstring).
+MULTI_DEEPENING = (1 / 8, 1 / 4, 3 / 8, 1 / 2, 5 / 8, 3 / 4, 1.0)
 
 
 @dataclass(frozen=True)
@@ -179,26 +179,25 @@ def search_colors(
         return _facets_only(store, wanted, limit, where)
     labs = [query_lab(q.color) for q in queries]
     total = sum(q.weight for q in queries)
-    anchor = max(range(len(queries)), key=lambda n: queries[n].weight)  # the tightest bound
-    share_of_anchor = queries[anchor].weight / total
-    profile = RayProfile(labs[anchor], max_delta_e)
+    profiles = [RayProfile(lab, max_delta_e) for lab in labs]
     found: dict[int, list[tuple[float, float, int]]] = {}
-    scored: list[tuple[float, int]] = []
-    proven = False
-    for fraction in DEEPENING[:-1]:
+    for fraction in MULTI_DEEPENING:
         radius = max_delta_e * fraction
-        hits = _closest_per_image(store, labs[anchor], profile.box(radius), radius, queries[anchor].min_share)
-        if len(hits) > MAX_ANCHOR_CANDIDATES:
-            break  # too many to read one by one: the boxes of every colour below are cheaper
-        found = _score_candidates(store, queries, labs, anchor, hits, max_delta_e, total, limit, wanted, where)
-        scored = sorted((_mean(queries, found[i], total), i) for i in found)
-        # An image not among the anchor's hits holds no anchor colour within `radius`: its
-        # mean is above share_of_anchor * radius, so results up to that are final.
-        if sum(1 for d, _ in scored[:limit] if d <= share_of_anchor * radius) >= limit:
-            proven = True
-            break
-    if not proven:  # the whole radius: images in every colour's box
-        found = _holding_all(store, queries, labs, max_delta_e)
+        hits = [
+            _closest_per_image(store, lab, profile.box(radius), radius, q.min_share)
+            for q, lab, profile in zip(queries, labs, profiles, strict=True)
+        ]
+        if fraction < 1.0:
+            found, complete = _score_candidates(
+                store, queries, labs, hits, radius, max_delta_e, total, limit, wanted, where
+            )
+            scored = sorted((_mean(queries, found[i], total), i) for i in found)
+            # An image in no box has every colour farther than `radius`: its mean is above it.
+            if complete and len(scored) >= limit and scored[limit - 1][0] <= radius:
+                break
+            continue
+        # The whole radius: the images in every colour's box.
+        found = {i: [h[i] for h in hits] for i in hits[0] if all(i in h for h in hits[1:])}
         if found and wanted:
             found = {i: found[i] for i in _with_facets(store, found, wanted)}
         if found and where:
@@ -231,27 +230,37 @@ def _score_candidates(
     store: PaletteStore,
     queries: Sequence[ColorQuery],
     labs: Sequence[FloatArray],
-    anchor: int,
-    hits: Mapping[int, tuple[float, float, int]],
+    hits: Sequence[Mapping[int, tuple[float, float, int]]],
+    radius: float,
     max_delta_e: float,
     total: float,
     limit: int,
     wanted: Mapping[str, float],
     where: PaletteFilter | None,
-) -> dict[int, list[tuple[float, float, int]]]:
-    """The anchor's hits, nearest first, with every other colour's closest hit, until the bound.
+) -> tuple[dict[int, list[tuple[float, float, int]]], bool]:
+    """Images found in any colour's box at `radius`, scored exactly in lower-bound order.
 
-    Palettes are read in chunks of 500; reading stops once the `limit`-th best mean is at
-    most what the next anchor ΔE alone contributes (no later candidate can beat it).
+    An image's bound is its weighted mean with ``radius`` for each colour not found
+    within it. Images found for every colour are scored from their hits; the others
+    from their palettes, read in chunks of 500. Scoring stops once the `limit`-th best
+    mean is at most the next bound (True), or after `MAX_READ` palettes (False: the
+    ranking is not complete at this radius).
     """
-    bound_weight = queries[anchor].weight / total
-    ranked = sorted(hits.items(), key=lambda item: item[1][0])
+    bounds: dict[int, float] = {}
+    for q, found_n in zip(queries, hits, strict=True):
+        w = q.weight / total
+        for image_id, (de, _, _) in found_n.items():
+            bounds[image_id] = bounds.get(image_id, radius) - w * (radius - de)
+    ranked = sorted(bounds.items(), key=lambda item: item[1])
     found: dict[int, list[tuple[float, float, int]]] = {}
     best: list[float] = []
+    read = 0
     for start in range(0, len(ranked), 500):
         chunk = ranked[start : start + 500]
-        if len(best) >= limit and sorted(best)[limit - 1] <= bound_weight * chunk[0][1][0]:
+        if len(best) >= limit and sorted(best)[limit - 1] <= chunk[0][1]:
             break
+        if read >= MAX_READ:  # not proven at this radius: the caller widens it
+            return found, False
         ids = [i for i, _ in chunk]
         if wanted:
             keep = _with_facets(store, dict.fromkeys(ids), wanted)
@@ -259,52 +268,52 @@ def _score_candidates(
         if where:
             keep = filter_ids(store, ids, where)
             ids = [i for i in ids if i in keep]
-        if not ids:
-            continue
-        rows = np.array(
-            store.conn.execute(
-                "SELECT image_id, rank, lab_l, lab_a, lab_b, share FROM colors "
-                f"WHERE image_id IN ({', '.join('?' * len(ids))}) ORDER BY image_id, rank",
-                ids,
-            ).fetchall(),
-            dtype=np.float64,
-        ).reshape(-1, 6)
-        per_query = [
-            None if n == anchor else ciede2000(lab, rows[:, 2:5]) for n, lab in enumerate(labs)
-        ]
-        cuts = np.flatnonzero(np.diff(rows[:, 0])) + 1
-        for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(rows)], strict=True):
-            image_id = int(rows[lo, 0])
-            image_hits: list[tuple[float, float, int]] = []
-            for n, q in enumerate(queries):
-                if n == anchor:
-                    image_hits.append(hits[image_id])
-                    continue
-                de = np.where(rows[lo:hi, 5] >= q.min_share, per_query[n][lo:hi], np.inf)
-                j = int(np.lexsort((-rows[lo:hi, 5], de))[0])
-                if de[j] > max_delta_e:
-                    break
-                image_hits.append((float(de[j]), float(rows[lo + j, 5]), int(rows[lo + j, 1])))
+        partial = []
+        for image_id in ids:
+            if all(image_id in h for h in hits):
+                found[image_id] = [h[image_id] for h in hits]
+                best.append(_mean(queries, found[image_id], total))
             else:
-                found[image_id] = image_hits
-                best.append(_mean(queries, image_hits, total))
-    return found
+                partial.append(image_id)
+        read += len(partial)
+        for image_id, image_hits in _read_hits(store, queries, labs, partial, max_delta_e).items():
+            found[image_id] = image_hits
+            best.append(_mean(queries, image_hits, total))
+    return found, True
 
 
-def _holding_all(
-    store: PaletteStore, queries: Sequence[ColorQuery], labs: Sequence[FloatArray], radius: float
+def _read_hits(
+    store: PaletteStore,
+    queries: Sequence[ColorQuery],
+    labs: Sequence[FloatArray],
+    ids: list[int],
+    max_delta_e: float,
 ) -> dict[int, list[tuple[float, float, int]]]:
-    """Images holding a colour within `radius` of every query colour, with each closest hit."""
-    found: dict[int, list[tuple[float, float, int]]] = {}
-    for n, (q, lab) in enumerate(zip(queries, labs, strict=True)):
-        best = _closest_per_image(store, lab, RayProfile(lab, radius).box(radius), radius, q.min_share)
-        if n == 0:
-            found = {i: [hit] for i, hit in best.items()}
+    """Each image's closest colour to every query colour, from its palette; only those within reach."""
+    if not ids:
+        return {}
+    rows = np.array(
+        store.conn.execute(
+            "SELECT image_id, rank, lab_l, lab_a, lab_b, share FROM colors "
+            f"WHERE image_id IN ({', '.join('?' * len(ids))}) ORDER BY image_id, rank",
+            ids,
+        ).fetchall(),
+        dtype=np.float64,
+    ).reshape(-1, 6)
+    per_query = [ciede2000(lab, rows[:, 2:5]) for lab in labs]
+    out: dict[int, list[tuple[float, float, int]]] = {}
+    cuts = np.flatnonzero(np.diff(rows[:, 0])) + 1
+    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(rows)], strict=True):
+        image_hits: list[tuple[float, float, int]] = []
+        for n, q in enumerate(queries):
+            de = np.where(rows[lo:hi, 5] >= q.min_share, per_query[n][lo:hi], np.inf)
+            j = int(np.lexsort((-rows[lo:hi, 5], de))[0])
+            if de[j] > max_delta_e:
+                break
+            image_hits.append((float(de[j]), float(rows[lo + j, 5]), int(rows[lo + j, 1])))
         else:
-            found = {i: [*hits, best[i]] for i, hits in found.items() if i in best}
-        if not found:
-            break
-    return found
+            out[int(rows[lo, 0])] = image_hits
+    return out
 
 
 def _with_facets(
