@@ -21,12 +21,12 @@ from ._types import UInt8Array
 from .arrays import as_image_array
 from .errors import ImageTooLargeError, UnreadableImageError
 from .jpeg import MAX_SCANS, check_jpeg
+from .messages import cause, printable
 from .png import check_png_input, fast_png
 from .quiet import quiet_decoders  # noqa: F401 - re-exported: the CLI imports it from here
 
 #: Default pixel limit: Pillow's own decompression-bomb threshold.
 MAX_PIXELS: Final = 89_478_485
-_CAUSE_CHARS: Final = 160
 #: Default most frames (or pages) pooled by ``frames="all"``; more is an error.
 MAX_FRAMES: Final = 1_000
 #: JPEGs above this many pixels are decoded at a reduced DCT scale (see `load_image`).
@@ -56,7 +56,7 @@ class LoadedImage:
 def describe(source: object) -> str:
     """Return a short printable name for `source`, used in every message about it."""
     if isinstance(source, (str, os.PathLike)):
-        return _printable(str(os.fspath(source)))
+        return printable(str(os.fspath(source)))
     if isinstance(source, (bytes, bytearray, memoryview)):
         return "<bytes>"
     if isinstance(source, Image.Image):
@@ -64,16 +64,7 @@ def describe(source: object) -> str:
     if isinstance(source, np.ndarray):
         return "<array>"
     name = getattr(source, "name", None)
-    return _printable(name) if isinstance(name, str) else "<file>"
-
-
-def _printable(name: str) -> str:
-    """`name` with control characters escaped, so a message stays one line."""
-    return (
-        name
-        if name.isprintable()
-        else name.encode("unicode_escape", "backslashreplace").decode("ascii")
-    )
+    return printable(name) if isinstance(name, str) else "<file>"
 
 
 def is_url(source: object) -> bool:
@@ -138,7 +129,7 @@ def _binary_input(source: object, name: str) -> Any:
         except FileNotFoundError as exc:
             raise UnreadableImageError(f"{name}: no such file") from exc
         except (OSError, ValueError) as exc:  # e.g. permission, a name too long or with a NUL byte
-            raise UnreadableImageError(f"{name}: cannot open ({_cause(exc)})") from exc
+            raise UnreadableImageError(f"{name}: cannot open ({cause(exc)})") from exc
         if path.is_dir():
             raise UnreadableImageError(f"{name}: is a directory, not an image")
         if size == 0:
@@ -180,22 +171,10 @@ def _decode_message(name: str, exc: BaseException, doing: str) -> str:
     """One line naming the input and why decoding failed."""
     text = str(exc).lower()
     if "truncated" in text:
-        return f"{name}: the file is truncated ({_cause(exc)})"
+        return f"{name}: the file is truncated ({cause(exc)})"
     if "decoder error" in text:  # Pillow's word for a codec failing midway
-        return f"{name}: damaged or incomplete image data ({_cause(exc)})"
-    return f"{name}: {doing} ({_cause(exc)})"
-
-
-def _one_line(value: object) -> str:
-    """`value` as text on one line (messages must stay one line)."""
-    return " ".join(str(value).split())
-
-
-def _cause(exc: BaseException) -> str:
-    text = _one_line(exc)
-    if len(text) > _CAUSE_CHARS:
-        text = text[: _CAUSE_CHARS - 3] + "..."
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        return f"{name}: damaged or incomplete image data ({cause(exc)})"
+    return f"{name}: {doing} ({cause(exc)})"
 
 
 def load_image(
