@@ -8,6 +8,9 @@ The README marks what it shows with HTML comments (invisible on GitHub):
 ``<!-- console -->`` before a fenced block
     every line starting with ``$ `` is a command; the lines after it, up to the next ``$ ``,
     are what it prints (standard output and error, as a terminal shows them).
+    ``<!-- console: CMD -->`` runs ``CMD`` first, unseen (to start from a clean slate).
+``timed`` after the kind (``<!-- console timed -->``)
+    run times in the output ("0.4 s", "12.5 images/s") are compared as "N".
 ``<!-- picture -->`` before a fenced block, or ``<!-- picture: CMD -->``
     each line of the block (or ``CMD``) writes a picture the README shows: ``make docs`` runs
     them; the tests run them into a temporary folder and compare the pixels with the
@@ -32,7 +35,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-_MARK = re.compile(r"^<!-- (output|console|picture)(?: lines=(\d+))?(?::\s*(.*?))? -->\s*$")
+_MARK = re.compile(r"^\s*<!-- (output|console|picture)(?: lines=(\d+))?( timed)?(?::\s*(.*?))? -->\s*$")
+#: Run times in an output ("in 0.4 s", "12.5 images/s"): ``timed`` blocks compare them as "N".
+_TIMES = re.compile(r"\d+(?:\.\d+)?(?= ?(?:s|ms|images/s)\b)")
 _FENCE = re.compile(r"^(\s*)(```+)(.*)$")
 MORE = "…"
 
@@ -51,6 +56,7 @@ class Block:
     end: int = 0
     lines: int | None = None
     indent: str = ""
+    timed: bool = False
 
 
 def environment() -> dict[str, str]:
@@ -69,7 +75,7 @@ def find_blocks(lines: list[str]) -> list[Block]:
         mark = _MARK.match(text)
         if not mark:
             continue
-        kind, count, command = mark.group(1), mark.group(2), (mark.group(3) or "").strip()
+        kind, count, timed, command = mark.group(1), mark.group(2), bool(mark.group(3)), (mark.group(4) or "").strip()
         if kind == "picture" and command:
             blocks.append(Block(kind, command, i + 1))
             continue
@@ -87,7 +93,7 @@ def find_blocks(lines: list[str]) -> list[Block]:
                 if lines[j].strip():
                     blocks.append(Block(kind, lines[j].strip(), j + 1))
             continue
-        blocks.append(Block(kind, command, i + 1, i + 2, end, int(count) if count else None, indent))
+        blocks.append(Block(kind, command, i + 1, i + 2, end, int(count) if count else None, indent, timed))
     return blocks
 
 
@@ -115,13 +121,14 @@ def console_commands(body: list[str]) -> list[str]:
     return [line[2:] for line in body if line.startswith("$ ")]
 
 
-def console_output(commands: list[str]) -> list[str]:
+def console_output(commands: list[str], prelude: str = "") -> list[str]:
     """A console block's lines: each command after ``$ ``, then what it printed.
 
-    The commands run in one bash session, so ``echo $?`` shows the previous command's status.
+    The commands run in one bash session, so ``echo $?`` shows the previous command's status;
+    `prelude` (the marker's own command, not shown) runs first, e.g. to start from a clean slate.
     """
     separator = "@@chromapal-docs@@"
-    script = []
+    script = [f"{prelude} >/dev/null 2>&1"] if prelude else []
     for command in commands:
         script.append(f"{command} 2>&1; __status=$?; echo; echo '{separator}'; (exit $__status)")
     printed = run("\n".join(script), merge_stderr=True).split(f"\n{separator}\n")
@@ -137,7 +144,14 @@ def expected(block: Block, lines: list[str]) -> list[str]:
     if block.kind == "output":
         return [block.indent + x if x else x for x in _cut(run(block.command), block.lines)]
     body = [x[len(block.indent):] for x in lines[block.start:block.end]]
-    return [block.indent + x if x else x for x in console_output(console_commands(body))]
+    return [block.indent + x if x else x for x in console_output(console_commands(body), block.command)]
+
+
+def same(block: Block, shown: list[str], fresh: list[str]) -> bool:
+    """Whether a block shows `fresh` output (run times masked in ``timed`` blocks)."""
+    if block.timed:
+        shown, fresh = ([_TIMES.sub("N", x) for x in lines] for lines in (shown, fresh))
+    return shown == fresh
 
 
 def update(text: str, *, pictures: bool = True) -> str:
@@ -157,7 +171,7 @@ def check(text: str) -> list[str]:
     lines = text.split("\n")
     problems = []
     for block in find_blocks(lines):
-        if block.kind != "picture" and lines[block.start:block.end] != expected(block, lines):
+        if block.kind != "picture" and not same(block, lines[block.start:block.end], expected(block, lines)):
             problems.append(f"README.md:{block.line}: the output of {block.command or 'the console block'!r} changed")
     return problems
 

@@ -41,7 +41,7 @@ def test_the_readme_marks_its_outputs_and_pictures():
 def test_shown_output_is_what_the_command_prints(block):
     """Regenerate with `make docs` when this fails."""
     shown = LINES[block.start:block.end]
-    assert shown == docs.expected(block, LINES), f"README.md:{block.line} is stale: run `make docs`"
+    assert docs.same(block, shown, docs.expected(block, LINES)), f"README.md:{block.line} is stale: run `make docs`"
 
 
 def _output_path(command: str) -> str:
