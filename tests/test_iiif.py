@@ -7,6 +7,7 @@ manifests and collections are built here as plain dicts, following the Presentat
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -371,3 +372,28 @@ def test_the_batch_command_reads_a_manifest_and_search_shows_canvas_labels(serve
     lines = found.stdout.splitlines()
     assert [line.split()[4] for line in lines[1:]] == ["2", "3"] or [line.split()[4] for line in lines[1:]] == ["3", "2"]
     assert all("Red and blue" in line for line in lines[1:])
+
+
+def test_chromapal_on_a_manifest_url_prints_each_canvas_palette(server):
+    """`chromapal MANIFEST_URL`: one palette per canvas, named by its label, at a bounded size;
+    a 404 canvas is one error line and exit status 1."""
+    from click.testing import CliRunner
+
+    from chromapal import cli
+
+    url = manifest_v3(server, "/one.json", [
+        {"label": {"en": ["Red and blue"]}, "body": body_v3(server, "red")},
+        {"label": {"en": ["No service"]}, "body": body_v3(server, "yellow", service=False)},
+        {"label": {"en": ["Missing"]}, "body": body_v3(server, "missing")},
+    ])
+    result = CliRunner().invoke(cli.main, [url, "-k", "2", "--json"])
+    assert result.exit_code == 1, result.output
+    palettes = json.loads(result.stdout)
+    assert [p["source"].split(": ")[0] for p in palettes] == ["Red and blue", "No service"]
+    red = palettes[0]["colors"]
+    assert near(red[0]["hex"], RED) and near(red[1]["hex"], BLUE)
+    assert near(palettes[1]["colors"][0]["hex"], YELLOW)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "Missing" in errors[0] and "404" in errors[0]
+    asked = [p for p, _ in server.log if "/full/" in p and "/3.0_pil/red/" in p]
+    assert asked == ["/3.0_pil/red/full/1024,/0/default.jpg"]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import sys
+import time
+from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import click
 
 from .cleanup import cleaned_palette, export_format, parse_ignore, write_export
-from .common import FiniteFloatRange, OneLineCommand, extract_options, handle_errors
+from .common import FiniteFloatRange, OneLineCommand, deadline_for, extract_options, handle_errors
 from .defaults import IGNORE_TOLERANCE, NAME_LISTS, PALETTE_FORMATS, SORT_KEYS
 from .output import print_palettes
 
@@ -50,6 +53,8 @@ def extract_command(
 
     -k with a range (-k 1-10, -k 2,4,8) prints one palette per k, each image decoded once;
     with --json, a list of palette objects (each with its "k"), image after image.
+
+    A IIIF manifest or collection URL prints the palette of each canvas, named by its label.
     """
     export = export_format(output, fmt, images)
     as_json = as_json or export == "json" and output is None
@@ -62,15 +67,24 @@ def extract_command(
                "merge": merge, "min_share": min_share, "sort": sort}
     shown: list[Any] = []
     failed = 0
-    for image in images:
+    canvases = False  # a IIIF manifest gives a JSON list, like several images
+    for image, label in _with_canvases(images, options.get("timeout")):
+        if image is None:  # a IIIF document or canvas that could not be read: already said
+            failed += 1
+            continue
         try:
             found = cleaned_palette(image, **cleanup, **options)
         except click.ClickException as exc:
             if export and not as_json:
                 raise
-            click.echo(f"Error: {exc.format_message()}", err=True)
+            click.echo(f"Error: {label or ''}{exc.format_message()}", err=True)
             failed += 1
             continue
+        canvases = canvases or bool(label)
+        if label:  # a IIIF canvas: named by its label, then its image URL
+            found = [replace(p, source=f"{label}{p.source}") for p in found] if ranged else replace(
+                found, source=f"{label}{found.source}"
+            )
         palettes = found if ranged else [found]
         for palette in palettes[-1:]:
             if palette.note:
@@ -81,8 +95,48 @@ def extract_command(
         if as_json:
             shown += palettes
             continue
-        print_palettes(palettes, headers=len(images) > 1 or ranged)
+        print_palettes(palettes, headers=len(images) > 1 or ranged or bool(label))
     if as_json:
-        print_palettes(shown, as_json=True, several=len(images) > 1 or ranged)
+        print_palettes(shown, as_json=True, several=len(images) > 1 or ranged or canvases)
     if failed:
         sys.exit(1)
+
+
+def _with_canvases(images: tuple[str, ...], timeout: float | None) -> Iterator[tuple[str | None, str | None]]:
+    """Each IMAGE with no label; a IIIF manifest or collection URL gives each canvas's image.
+
+    A URL that is not an image by its extension is read once to tell (`chromapal.iiif.expand_url`);
+    a canvas's image URL is its Image API request at the size a palette needs. Yields
+    (image, label prefix or None); a manifest that cannot be read, or a canvas without an
+    image, prints its one error line and yields (None, None), a failure.
+    """
+    from ..errors import PaletteError
+    from ..load import is_url
+
+    for image in images:
+        if not is_url(image):
+            yield image, None
+            continue
+        from ..iiif import canvas_url, expand_url
+
+        limit = deadline_for(image, timeout)
+        try:
+            walked = expand_url(image, timeout=limit)
+        except PaletteError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            yield None, None
+            continue
+        if walked is None:
+            yield image, None
+            continue
+        for url, reason in walked.errors:
+            click.echo(f"Error: {url}: {reason}", err=True)
+            yield None, None
+        for canvas in walked.canvases:
+            label = f"{canvas.label or canvas.canvas}: "
+            deadline = time.monotonic() + (limit or float("inf"))
+            try:
+                yield canvas_url(canvas.as_dict(), deadline), label
+            except PaletteError as exc:
+                click.echo(f"Error: {label}{exc}", err=True)
+                yield None, None
