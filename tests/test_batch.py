@@ -272,3 +272,44 @@ def test_the_deadline_is_not_part_of_the_done_key(collection, tmp_path):
         assert (again.done, again.skipped) == (0, 1)
     with pytest.raises(TypeError, match="unknown extraction option"):
         BatchOptions(k=2, timeout=5)
+
+
+KODIM23 = Path(__file__).parent / "data" / "kodim23.png"
+
+
+def test_a_batch_stores_the_palettes_error_as_extract_measures_it(tmp_path):
+    """Issue 12: each stored palette carries ``delta_e``, exactly `extract(..., delta_e=True)`'s.
+
+    Worker processes (``workers=2``) as a real run uses; the export carries it and colour
+    search is unchanged by it (its ``delta_e`` is still the query's distance).
+    """
+    import csv
+    import io
+
+    from chromapal import extract
+    from chromapal.search import search
+    from chromapal.store_export import export
+
+    expected = extract(KODIM23, k=5, seed=3, delta_e=True)
+    assert expected.delta_e is not None and expected.delta_e > 1.0  # a photo in 5 colours is not exact
+    source = str(KODIM23)
+    with PaletteStore(tmp_path / "p.sqlite") as db:
+        summary = run_batch([source], db, BatchOptions(k=5, seed=3), workers=2)
+        assert (summary.done, summary.failed) == (1, 0)
+        (image,) = db.images()
+        assert image.delta_e == expected.delta_e
+        assert [c["hex"] for c in image.colors] == expected.hex
+        assert image.options == '{"k":5,"seed":3}'  # not part of the done key
+        out = io.StringIO()
+        export(db, "csv", out)
+        assert {float(r["delta_e"]) for r in csv.DictReader(io.StringIO(out.getvalue()))} == {expected.delta_e}
+
+        (match,) = search(db, image.colors[0]["hex"], max_delta_e=1.0)
+        assert (match.source, match.rank, match.delta_e) == (source, 1, 0.0)
+        assert set(match.to_dict()) == {"source", "hex", "share", "delta_e", "rank", "k", "options", "label"}
+
+
+def test_the_worker_measures_delta_e_even_when_the_options_ask_it_too(collection):
+    """``delta_e`` is always measured (an option naming it is not passed twice)."""
+    result = process(str(collection / "a.png"), {**BatchOptions(k=2).as_dict(), "delta_e": True})
+    assert result["ok"] is True and result["delta_e"] == 0.0  # two flat colours, both kept: exact

@@ -331,7 +331,7 @@ def test_a_version_1_database_gains_facets_when_opened(tmp_path):
     with PaletteStore(path, create=False) as db:
         (image,) = db.images()
         assert image.facets == pytest.approx({"red": 0.75, "blue": 0.25})
-        assert db.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+        assert db.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
 
 
 def test_exports_carry_facets_iiif_records_and_take_filters(store):
@@ -353,3 +353,75 @@ def test_exports_carry_facets_iiif_records_and_take_filters(store):
 def test_an_option_filter_refuses_a_name_that_is_not_an_identifier():
     with pytest.raises(ValueError, match="not an option name"):
         PaletteFilter(options={"k') OR 1=1 --": 1}).sql()
+
+
+def test_the_palette_error_is_stored_read_back_and_exported(store, tmp_path):
+    """``delta_e`` (issue 12): a column of ``images``, a field of StoredImage, a column of every export."""
+    store.add_palette({**record(), "delta_e": 3.25}, OPTIONS)
+    store.add_palette(record(source="/img/b.png"), OPTIONS)  # a record without it: NULL
+    assert [im.delta_e for im in store.images()] == [3.25, None]
+    assert store.image(1).delta_e == 3.25
+    out = io.StringIO()
+    export(store, "csv", out)
+    assert [r["delta_e"] for r in csv.DictReader(io.StringIO(out.getvalue()))] == ["3.25", "3.25", "", ""]
+    out = io.StringIO()
+    export(store, "jsonl", out)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["delta_e"] for line in lines] == [3.25, None]
+    assert [c["share"] for c in lines[0]["colors"]] == [0.75, 0.25]  # the columns after it did not shift
+    assert [c["rgb"] for c in lines[0]["colors"]] == [[255, 0, 0], [0, 0, 255]]
+    assert lines[0]["facets"] == pytest.approx({"red": 0.75, "blue": 0.25})
+    pq = pytest.importorskip("pyarrow.parquet", reason="pyarrow (the parquet extra) is not installed")
+    export(store, "parquet", tmp_path / "out.parquet")
+    table = pq.read_table(tmp_path / "out.parquet")
+    assert str(table.schema.field("delta_e").type) == "double"
+    assert table.to_pydict()["delta_e"] == [3.25, 3.25, None, None]
+
+
+def version_2_database(path) -> None:
+    """Write a database as chromapal wrote it at schema version 2: ``images`` without ``delta_e``."""
+    with PaletteStore(path) as db:
+        db.add_palette({**record(), "delta_e": 1.5}, OPTIONS)
+        db.conn.execute("ALTER TABLE images DROP COLUMN delta_e")
+        db.conn.execute("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+
+
+@pytest.mark.parametrize("create", [True, False])
+def test_a_version_2_database_gains_the_delta_e_column_when_opened(tmp_path, create):
+    """The column is added, NULL for the old palettes, which are kept; new palettes carry it."""
+    path = tmp_path / "v2.sqlite"
+    version_2_database(path)
+    with sqlite3.connect(path) as raw:
+        assert "delta_e" not in {row[1] for row in raw.execute("PRAGMA table_info(images)")}
+    with PaletteStore(path, create=create) as db:
+        assert db.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "3"
+        (old,) = db.images()
+        assert (old.source, old.delta_e, [c["hex"] for c in old.colors]) == ("/img/a.png", None, ["#ff0000", "#0000ff"])
+        db.add_palette({**record(source="/img/b.png"), "delta_e": 2.0}, OPTIONS)
+        assert [im.delta_e for im in db.images()] == [None, 2.0]
+    with PaletteStore(path, create=False) as db:  # opened again: nothing more to do
+        assert [im.delta_e for im in db.images()] == [None, 2.0]
+
+
+def test_a_read_only_version_2_database_still_opens_and_exports(tmp_path, monkeypatch):
+    """A file that cannot be written is read as it is: ``delta_e`` reads None, the file is unchanged."""
+    import chromapal.store as store_module
+
+    path = tmp_path / "v2.sqlite"
+    version_2_database(path)
+    before = path.read_bytes()
+    connect = sqlite3.connect
+    monkeypatch.setattr(
+        store_module.sqlite3, "connect", lambda p, **kw: connect(f"file:{p}?mode=ro", uri=True, **kw)
+    )
+    with PaletteStore(path, create=False) as db:
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            db.conn.execute("UPDATE meta SET value = '0'")  # the simulation is read-only indeed
+        (image,) = db.images()
+        assert (image.delta_e, image.k, [c["hex"] for c in image.colors]) == (None, 2, ["#ff0000", "#0000ff"])
+        assert db.image(image.image_id).delta_e is None
+        out = io.StringIO()
+        assert export(db, "csv", out) == 2
+        assert [r["delta_e"] for r in csv.DictReader(io.StringIO(out.getvalue()))] == ["", ""]
+        assert db.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "2"
+    assert path.read_bytes() == before

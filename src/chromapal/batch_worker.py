@@ -52,11 +52,13 @@ def process(
     """Extract the palette of one source; return a plain dict and never raise.
 
     Returns ``{"source", "ok": True, "size", "mtime_ns", "width", "height", "colors",
-    "shares", "note", "k", "space", "load_ms", "extract_ms"}`` (and ``"iiif"``, the
+    "shares", "note", "k", "space", "delta_e", "load_ms", "extract_ms"}`` (and ``"iiif"``, the
     canvas with the image URL fetched, for a IIIF canvas) on success, or ``{"source",
     "ok": False, "size", "mtime_ns", "error", "reason"}`` where `error` is the
-    exception's class name and `reason` its one-line message. `timeout` (seconds) bounds
-    the download; the caller enforces it on the rest by killing the worker.
+    exception's class name and `reason` its one-line message. ``delta_e`` is the
+    palette's error, always measured (`chromapal.Palette.delta_e`: the mean CIEDE2000
+    from every opaque pixel to its palette colour). `timeout` (seconds) bounds the
+    download; the caller enforces it on the rest by killing the worker.
     """
     size, mtime_ns = file_stamp(source)  # before reading: a later change is seen next run
     record: Record = {"source": source, "size": size, "mtime_ns": mtime_ns}
@@ -72,6 +74,7 @@ def process(
         )
         t1 = time.perf_counter()
         rest = {name: v for name, v in options.items() if name not in LOAD_OPTIONS}
+        rest["delta_e"] = True  # the stored palette carries its error (issue 12)
         palette = extract_palette(loaded.pixels, **rest, source=loaded.name)
         t2 = time.perf_counter()
     except PaletteError as exc:
@@ -94,6 +97,7 @@ def process(
         "note": palette.note,
         "k": palette.k,
         "space": palette.space,
+        "delta_e": palette.delta_e,
         "load_ms": (t1 - t0) * 1000,
         "extract_ms": (t2 - t1) * 1000,
     }

@@ -26,15 +26,20 @@ from .store_schema import (  # noqa: F401 - re-exported: the store's public name
     CELL,
     COLOR_COLUMNS,
     IIIF_COLUMNS,
+    IMAGE_COLUMNS,
     SCHEMA,
     SCHEMA_V2,
     SCHEMA_VERSION,
     TABLES,
+    add_missing_columns,
     bucket_number,
     bucket_of,
     cell_index,
     color_rows,
+    iiif_text,
+    image_columns,
     options_key,
+    select_columns,
 )
 
 
@@ -85,6 +90,7 @@ class PaletteStore:
             else:
                 self._check_schema()
             self._upgrade()
+            self.columns = image_columns(self.conn)  # an old read-only file lacks the newer ones
         except sqlite3.DatabaseError as exc:
             self.conn.close()
             raise StoreError(f"{self.path}: cannot open as a chromapal database ({exc})") from exc
@@ -120,9 +126,10 @@ class PaletteStore:
             raise StoreError(f"{self.path}: not a chromapal database (no palette tables)")
 
     def _upgrade(self) -> None:
-        """Bring a version-1 database to version 2: facet and IIIF tables, facets filled in.
+        """Bring an older database to `SCHEMA_VERSION`, keeping its palettes.
 
-        A database that cannot be written (a read-only file) is read as it is.
+        Version 2 adds the facet and IIIF tables (facets filled in), version 3 the column
+        ``images.delta_e`` (NULL for old palettes). A read-only file is read as it is.
         """
         row = self.conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is not None and int(row[0]) >= SCHEMA_VERSION and self._has("facets") and self._has("images_k", "index"):
@@ -133,6 +140,7 @@ class PaletteStore:
                     if statement.strip():
                         self.conn.execute(statement)
                 self._backfill_facets()
+                add_missing_columns(self.conn)
                 self.conn.execute(
                     "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
@@ -211,8 +219,8 @@ class PaletteStore:
             self._forget(record["source"], options)
             cur = self.conn.execute(
                 "INSERT INTO images (source, size, mtime_ns, options, k, space, width, height, "
-                "n_colors, note, load_ms, extract_ms, run_id, created) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "n_colors, note, load_ms, extract_ms, delta_e, run_id, created) "
+                f"VALUES ({', '.join('?' * 15)})",
                 (
                     record["source"],
                     record.get("size"),
@@ -226,6 +234,7 @@ class PaletteStore:
                     record.get("note"),
                     record.get("load_ms"),
                     record.get("extract_ms"),
+                    record.get("delta_e"),
                     run_id,
                     time.time(),
                 ),
@@ -241,7 +250,7 @@ class PaletteStore:
                 self.conn.execute(
                     f"INSERT INTO iiif (image_id, {', '.join(IIIF_COLUMNS)}) "
                     f"VALUES ({', '.join('?' * (len(IIIF_COLUMNS) + 1))})",
-                    (image_id, *(_text(iiif.get(name)) for name in IIIF_COLUMNS)),
+                    (image_id, *(iiif_text(iiif.get(name)) for name in IIIF_COLUMNS)),
                 )
         return image_id
 
@@ -319,8 +328,7 @@ class PaletteStore:
             condition += " AND images.source = ?"
             params.append(source)
         image_cur = self.conn.execute(
-            "SELECT id, source, size, mtime_ns, options, k, space, width, height, note, load_ms, "
-            f"extract_ms FROM images WHERE {condition} ORDER BY id",
+            f"SELECT id, {select_columns(IMAGE_COLUMNS, self.columns)} FROM images WHERE {condition} ORDER BY id",
             params,
         )
         for row in image_cur.fetchall() if source is not None else image_cur:
@@ -336,8 +344,7 @@ class PaletteStore:
         """
         if row is None:
             row = self.conn.execute(
-                "SELECT id, source, size, mtime_ns, options, k, space, width, height, note, "
-                "load_ms, extract_ms FROM images WHERE id = ?",
+                f"SELECT id, {select_columns(IMAGE_COLUMNS, self.columns)} FROM images WHERE id = ?",
                 (image_id,),
             ).fetchone()
             if row is None:
@@ -379,13 +386,6 @@ class PaletteStore:
             "SELECT source, error, reason FROM failures ORDER BY id"
         ).fetchall()
         return [{"source": s, "error": e, "reason": r} for s, e, r in rows]
-
-
-def _text(value: Any) -> str | None:
-    """A value of the ``iiif`` table as text: strings as they are, anything else as JSON."""
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False)
 
 
 class _Transaction:

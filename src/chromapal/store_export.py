@@ -1,10 +1,11 @@
 """Exports of the palette database: CSV and Parquet (a row per colour), JSON Lines (one per image).
 
-Every row carries the palette's k and options (an image batched with several k has a
-palette per k), the colour's named-colour facet (`chromapal.facets`) and, for IIIF
-canvases, the manifest, canvas, label, image URL, rights and required statement, so
-an export can credit the holder. A `PaletteFilter` exports some palettes only (by k
-and options).
+Every row carries the palette's k, options (an image batched with several k has a
+palette per k) and error ``delta_e`` (the mean CIEDE2000 from the image to its palette;
+empty for palettes stored before it was measured), the colour's named-colour facet
+(`chromapal.facets`) and, for IIIF canvases, the manifest, canvas, label, image URL,
+rights and required statement, so an export can credit the holder. A `PaletteFilter`
+exports some palettes only (by k and options).
 
 A file is written whole or not at all (`chromapal.export.atomic`): a failed export leaves
 no partial file, and an older export of the same name stays as it was.
@@ -23,6 +24,7 @@ from typing import IO, Any, Final
 from .export.atomic import atomic_path
 from .facets import facet_of
 from .store import IIIF_COLUMNS, PaletteFilter, PaletteStore, StoreError
+from .store_schema import select_columns
 
 #: Columns of the flat exports (CSV, Parquet): one row per palette colour.
 FLAT_COLUMNS: Final = (
@@ -37,6 +39,7 @@ FLAT_COLUMNS: Final = (
     "note",
     "load_ms",
     "extract_ms",
+    "delta_e",
     "rank",
     "hex",
     "r",
@@ -52,8 +55,9 @@ FLAT_COLUMNS: Final = (
     "facet",
     *IIIF_COLUMNS,
 )
-_IMAGE_COLUMNS: Final = 11
-_FACET: Final = 23  # index of "facet"; the IIIF columns follow it
+_IMAGE_COLUMNS: Final = 12  # the palette's columns, before "rank"
+_RGB: Final = slice(14, 17)  # "r", "g", "b"
+_FACET: Final = 24  # index of "facet"; the IIIF columns follow it
 
 
 def flat_rows(
@@ -63,7 +67,8 @@ def flat_rows(
     condition, params = (where or PaletteFilter()).sql("i")
     cursor = store.conn.execute(
         "SELECT i.source, i.size, i.mtime_ns, i.k, i.space, i.options, i.width, i.height, i.note, "
-        "i.load_ms, i.extract_ms, c.rank, c.hex, c.r, c.g, c.b, c.ok_l, c.ok_a, c.ok_b, "
+        f"i.load_ms, i.extract_ms, {select_columns(['delta_e'], store.columns, 'i.')}, "
+        "c.rank, c.hex, c.r, c.g, c.b, c.ok_l, c.ok_a, c.ok_b, "
         f"c.lab_l, c.lab_a, c.lab_b, c.share, {', '.join('f.' + c for c in IIIF_COLUMNS)} "
         "FROM images AS i JOIN colors AS c ON c.image_id = i.id "
         "LEFT JOIN iiif AS f ON f.image_id = i.id "
@@ -72,7 +77,7 @@ def flat_rows(
     )
     try:
         while rows := cursor.fetchmany(4096):
-            facets = facet_of([row[13:16] for row in rows])  # one CIEDE2000 call per chunk
+            facets = facet_of([row[_RGB] for row in rows])  # one CIEDE2000 call per chunk
             for row, facet in zip(rows, facets, strict=True):
                 yield (*row[:_FACET], facet, *row[_FACET:])
     finally:
@@ -107,21 +112,22 @@ def _write_jsonl_rows(flat: Iterator[tuple[Any, ...]], out: IO[str]) -> int:
         rows = list(group)
         image = dict(zip(FLAT_COLUMNS[:_IMAGE_COLUMNS], rows[0][:_IMAGE_COLUMNS], strict=True))
         image["options"] = json.loads(image["options"])
+        i = _IMAGE_COLUMNS  # "rank"
         image["colors"] = [
             {
-                "rank": r[11],
-                "hex": r[12],
-                "rgb": list(r[13:16]),
-                "oklab": list(r[16:19]),
-                "lab": list(r[19:22]),
-                "share": r[22],
+                "rank": r[i],
+                "hex": r[i + 1],
+                "rgb": list(r[i + 2 : i + 5]),
+                "oklab": list(r[i + 5 : i + 8]),
+                "lab": list(r[i + 8 : i + 11]),
+                "share": r[i + 11],
                 "facet": r[_FACET],
             }
             for r in rows
         ]
         facets: dict[str, float] = {}
         for r in rows:
-            facets[r[_FACET]] = facets.get(r[_FACET], 0.0) + r[22]
+            facets[r[_FACET]] = facets.get(r[_FACET], 0.0) + r[_FACET - 1]
         image["facets"] = dict(sorted(facets.items(), key=lambda item: -item[1]))
         record = dict(zip(IIIF_COLUMNS, rows[0][_FACET + 1 :], strict=True))
         image["iiif"] = record if any(v is not None for v in record.values()) else None
@@ -159,6 +165,7 @@ def write_parquet(
         pa.int32(),
         pa.int32(),
         pa.string(),
+        pa.float64(),
         pa.float64(),
         pa.float64(),
         pa.int32(),

@@ -9,6 +9,9 @@ Schema
     modification time (NULL for URLs), width, height and timings. Every (source,
     options) pair keeps its own palette: ``batch -k 1-10`` stores ten palettes of each
     image, one per k, and a run with other options adds palettes beside the old ones.
+    ``delta_e`` is the palette's error: the mean CIEDE2000 from every opaque pixel to
+    its palette colour (`chromapal.Palette.delta_e`; NULL for palettes stored before
+    schema version 3).
 ``colors``
     The palette: one row per colour with rank (1 = most dominant), hex, sRGB, Oklab,
     CIELAB, share and ``bucket``, a coarse CIELAB cell number indexed for search.
@@ -25,16 +28,19 @@ Schema
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
 from ._types import FloatArray, IntArray
 from .colorspace import lab_from_srgb, oklab_from_srgb
 
-SCHEMA_VERSION: Final = 2
+if TYPE_CHECKING:
+    import sqlite3
+
+SCHEMA_VERSION: Final = 3
 #: The tables of a chromapal database; a file holding any other table is refused.
 TABLES: Final = ("meta", "runs", "images", "colors", "failures", "facets", "iiif")
 
@@ -76,6 +82,7 @@ CREATE TABLE IF NOT EXISTS images (
     note TEXT,
     load_ms REAL,
     extract_ms REAL,
+    delta_e REAL,
     run_id INTEGER,
     created REAL NOT NULL,
     UNIQUE (source, options)
@@ -136,6 +143,14 @@ CREATE TABLE IF NOT EXISTS iiif (
 );
 """
 
+#: Columns of ``images`` added by later versions (3: ``delta_e``), added to older
+#: databases when they are opened, NULL in their old rows.
+ADDED_COLUMNS: Final = {"delta_e": "REAL"}
+#: Columns of ``images`` read back into a `StoredImage` (after its ``id``), in order.
+IMAGE_COLUMNS: Final = (
+    "source", "size", "mtime_ns", "options", "k", "space", "width", "height", "note",
+    "load_ms", "extract_ms", "delta_e",
+)
 COLOR_COLUMNS: Final = (
     "image_id, rank, hex, r, g, b, ok_l, ok_a, ok_b, lab_l, lab_a, lab_b, share, bucket"
 )
@@ -149,6 +164,35 @@ IIIF_COLUMNS: Final = (
     "rights",
     "required_statement",
 )
+
+
+def image_columns(conn: sqlite3.Connection) -> frozenset[str]:
+    """The columns the ``images`` table of a database has."""
+    return frozenset(row[1] for row in conn.execute("PRAGMA table_info(images)"))
+
+
+def add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Add the `ADDED_COLUMNS` that ``images`` lacks (call inside the upgrade's transaction)."""
+    present = image_columns(conn)
+    for name, sql_type in ADDED_COLUMNS.items():
+        if name not in present:
+            conn.execute(f"ALTER TABLE images ADD COLUMN {name} {sql_type}")
+
+
+def select_columns(names: Sequence[str], present: Collection[str], alias: str = "") -> str:
+    """SQL list of `names` (prefixed by `alias`); one missing from `present` reads as NULL.
+
+    A database that could not be upgraded (a read-only file of an older version) is read
+    as it is: a column added later reads NULL there.
+    """
+    return ", ".join(f"{alias}{name}" if name in present else f"NULL AS {name}" for name in names)
+
+
+def iiif_text(value: Any) -> str | None:
+    """A value of the ``iiif`` table as text: strings as they are, anything else as JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
 
 
 def bucket_of(lab: FloatArray) -> IntArray:
@@ -201,7 +245,7 @@ def color_rows(
 
 @dataclass(frozen=True)
 class StoredImage:
-    """One stored palette as read back from the database."""
+    """One stored palette as read back from the database (``delta_e``: None if not measured)."""
 
     source: str
     size: int | None
@@ -214,6 +258,7 @@ class StoredImage:
     note: str | None
     load_ms: float | None
     extract_ms: float | None
+    delta_e: float | None
     colors: list[dict[str, Any]]
     image_id: int = 0
     facets: dict[str, float] = field(default_factory=dict)
