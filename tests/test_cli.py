@@ -10,7 +10,6 @@ import time
 from pathlib import Path
 
 import click
-import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import BLUE, GREEN, RED, declare_size, encode, png_with_size

@@ -9,7 +9,6 @@ import re
 import struct
 import time
 import warnings
-import zlib
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +18,6 @@ from PIL import Image
 
 from chromapal import ImageTooLargeError, PaletteError, SourceError, UnreadableImageError
 from chromapal import fetch as fetch_module
-from chromapal import load as load_module
 from chromapal.fetch import fetch_url
 from chromapal.jpeg import MAX_SCANS, check_jpeg
 from chromapal.load import MAX_FRAMES, describe, load_image, quiet_decoders
