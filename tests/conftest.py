@@ -260,3 +260,25 @@ def closed_port_url() -> str:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     return f"http://127.0.0.1:{port}/photo.png"
+
+
+# -- the browser tests ---------------------------------------------------------------------
+
+#: Debian's chromium, driven by Playwright (its own browser download is not used), and the
+#: flags it needs here: no sandbox as root, no background connections on a closed network.
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+#: Skips a browser test where chromium is missing; `NEEDS_CHROMIUM` adds the ``browser`` mark.
+needs_chromium = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium: apt-get install -y chromium")
+NEEDS_CHROMIUM = [pytest.mark.browser, needs_chromium]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """Debian's chromium, headless, one per test module."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()

@@ -19,6 +19,7 @@ pytest.importorskip("scipy")
 pytest.importorskip("iiif", reason="the IIIF reference server (pip install iiif) runs these tests")
 httpx = pytest.importorskip("httpx")
 
+from conftest import needs_chromium  # noqa: E402
 from iiif_server import IIIFServer  # noqa: E402
 
 from chromapal.batch import BatchOptions, run_batch  # noqa: E402
@@ -27,9 +28,6 @@ from chromapal.store import PaletteStore  # noqa: E402
 from chromapal.web import Settings, create_app  # noqa: E402
 from chromapal.web.server import serve_in_thread  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RED, BLUE, GREEN, YELLOW, NAVY = (200, 30, 40), (30, 60, 200), (40, 160, 60), (230, 200, 20), (20, 30, 90)
 
 
@@ -136,22 +134,13 @@ def test_a_missing_database_fails_at_start(tmp_path):
 
 # -- the page in Chromium ----------------------------------------------------------------
 
-sync_api = pytest.importorskip("playwright.sync_api")
-browser_only = [pytest.mark.browser,
-                pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium: apt-get install -y chromium")]
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.mark.parametrize("width", [390, 1280])
 @pytest.mark.browser
-@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium: apt-get install -y chromium")
+@needs_chromium
 def test_the_page_searches_opens_an_image_by_keyboard_and_finds_similar_ones(browser, app_url, collection, width):
     _, server = collection
     context = browser.new_context(viewport={"width": width, "height": 860})

@@ -20,23 +20,19 @@ from PIL import Image
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
+
+from conftest import NEEDS_CHROMIUM  # noqa: E402
 
 from chromapal.web import create_app  # noqa: E402
 from chromapal.web.server import serve_in_thread  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = Path(__file__).parents[1] / "docs" / "img" / "web.png"
 DATA = Path(__file__).parent / "data"
 #: The issue's budget for a slider update on a 12-megapixel photo, in milliseconds.
 UPDATE_BUDGET_MS = 500
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium: apt-get install -y chromium"),
-]
+pytestmark = NEEDS_CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +42,6 @@ def base_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's chromium, headless."""
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

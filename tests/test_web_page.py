@@ -20,14 +20,13 @@ from PIL import Image
 
 pytest.importorskip("fastapi")
 httpx = pytest.importorskip("httpx")
-sync_api = pytest.importorskip("playwright.sync_api")
+pytest.importorskip("playwright.sync_api")
+
+from conftest import NEEDS_CHROMIUM  # noqa: E402
 
 from chromapal.web import Settings, create_app  # noqa: E402
 from chromapal.web.server import serve_in_thread  # noqa: E402
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DATA = Path(__file__).parent / "data"
 #: Upload limits of the app under test, small so that the generated attacks stay small.
 LIMIT_BYTES = 400_000
@@ -36,10 +35,7 @@ PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 800}
 VIEWPORTS = [pytest.param(PHONE, id="phone"), pytest.param(DESKTOP, id="desktop")]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs /usr/bin/chromium: apt-get install -y chromium"),
-]
+pytestmark = NEEDS_CHROMIUM
 
 
 # -- fixtures ----------------------------------------------------------------------------------
@@ -52,13 +48,6 @@ def base_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Debian's chromium, headless."""
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture
