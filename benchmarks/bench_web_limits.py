@@ -10,7 +10,7 @@ Prints, against ``chromapal.web.create_app()`` served on 127.0.0.1 by `serve_in_
 - a request declaring 5 MB that sends 20 bytes: when it is answered, and with what;
 - a slow JPEG (7000x7000, 98 progressive scans, 295 KB) with ``timeout=2``: status and time;
 - the cost of running the image job in a worker process instead of the server process,
-  for a small PNG and for the photos of /work/shared/images/large (if present).
+  for a small PNG and for the photos of ../shared/images/large (if present).
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ import pickle
 import socket
 import statistics
 import time
+from pathlib import Path
 
 import httpx
 from PIL import Image
@@ -31,7 +32,8 @@ from chromapal.web import Settings, create_app, jobs
 from chromapal.web.server import serve_in_thread
 from chromapal.workers import WorkerPool
 
-LARGE = "/work/shared/images/large/*"
+#: The large photos of the shared images beside the checkout (../shared/images/large).
+LARGE = str(Path(__file__).resolve().parents[2] / "shared" / "images" / "large" / "*")
 
 
 def _closed(sock: socket.socket) -> bool:
