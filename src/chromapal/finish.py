@@ -14,6 +14,7 @@ After clustering, three steps make the palette tell the truth about its image:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from threading import Thread
 from typing import Final
 
@@ -21,6 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ._types import FloatArray, UInt8Array
+from .adjust import hide_colors
+from .arrays import as_image_array
 from .assign import (
     _WHITE_C,
     _XYZ,
@@ -34,7 +37,7 @@ from .assign import (
     rule_for_cells,
 )
 from .colorspace import SRGB8_TO_LINEAR, ciede2000, lab_from_srgb
-from .sample import ColorCounts
+from .sample import ColorCounts, color_counts
 
 #: From this many distinct colours their error is computed on two threads.
 SPLIT_ROWS: Final = 1 << 14
@@ -358,3 +361,29 @@ def _snap(
         if not any(np.array_equal(colour, c) for m, c in enumerate(out) if m != j):
             out[j] = colour
     return rule if np.array_equal(out, rgb) else rule_for_cells(out, cells)
+
+
+def counted_image(
+    image: npt.ArrayLike,
+    *,
+    alpha_threshold: int,
+    ignore: Sequence[Sequence[int]],
+    ignore_tolerance: float,
+    exact_needed: bool,
+) -> tuple[UInt8Array, ColorCounts, int, Prefetch | None]:
+    """What every palette of a decoded image starts from: (pixels, counts, alpha threshold, exact).
+
+    The array is checked and scaled (`chromapal.arrays.as_image_array`), the ``ignore``
+    colours hidden (their pixels get alpha 0, so the threshold becomes at least 1), the
+    histogram counted, and, when `exact_needed` and the histogram does not hold the exact
+    colours already, their counting started on a second thread (`Prefetch`).
+    """
+    image = as_image_array(np.asarray(image))  # uint16 and float scaled; other dtypes refused
+    if len(ignore):
+        image = hide_colors(image, ignore, ignore_tolerance)
+        alpha_threshold = max(alpha_threshold, 1)
+    counts = color_counts(image, alpha_threshold=alpha_threshold)
+    want = exact_needed and not counts.exact and len(counts.counts) > 0
+    exact = Prefetch(image, alpha_threshold=alpha_threshold) if want else None
+    return image, counts, alpha_threshold, exact
+

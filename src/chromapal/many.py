@@ -4,17 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-import numpy as np
 import numpy.typing as npt
 
-from .adjust import IGNORE_TOLERANCE, hide_colors
-from .arrays import as_image_array
+from .adjust import IGNORE_TOLERANCE
 from .colorspace import canonical_space
-from .finish import Prefetch
 from .load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
 from .palette import Palette
-from .pipeline import INITS, MAX_ERROR, MAX_K, palette_from_counts
-from .sample import color_counts
+from .pipeline import MAX_ERROR, MAX_K, _check_k, _check_options, counted_image, palette_from_counts
 
 #: Most k values one call takes (one palette each).
 MAX_KS = MAX_K
@@ -63,7 +59,7 @@ def extract_many(
     UnreadableImageError, EmptyImageError, ImageTooLargeError
         As `chromapal.extract`.
     """
-    ks = _checked(ks, init)
+    ks = _checked(ks, init, max_error)
     loaded = load_image(source, frames=frames, max_pixels=max_pixels, draft_above=DRAFT_ABOVE if draft else None)
     return many_from_pixels(
         loaded.pixels, ks, source=loaded.name, space=space, seed=seed, init=init, max_error=max_error,
@@ -89,39 +85,26 @@ def many_from_pixels(
 
     `source` names the image in the palettes and messages.
     """
-    ks = _checked(ks, init)
-    space = canonical_space(space)
-    image = as_image_array(np.asarray(pixels))
-    if len(ignore):
-        image = hide_colors(image, ignore, ignore_tolerance)
-        alpha_threshold = max(alpha_threshold, 1)
-    counts = color_counts(image, alpha_threshold=alpha_threshold)
-    want = (delta_e or "auto" in ks) and not counts.exact and len(counts.counts) > 0
-    exact = Prefetch(image, alpha_threshold=alpha_threshold).result() if want else None
+    ks = _checked(ks, init, max_error)
+    image, counts, alpha_threshold, prefetch = counted_image(
+        pixels, alpha_threshold=alpha_threshold, ignore=ignore, ignore_tolerance=ignore_tolerance,
+        exact_needed=delta_e or "auto" in ks,
+    )
+    exact = prefetch.result() if prefetch is not None else None  # counted once, used for every k
     return [
         palette_from_counts(
-            counts, k=k, space=space, seed=seed, init=init, max_error=max_error, source=source,
-            alpha_threshold=alpha_threshold, exact=exact, pixels=image, delta_e=delta_e,
+            counts, k=k, space=canonical_space(space), seed=seed, init=init, max_error=max_error,
+            source=source, alpha_threshold=alpha_threshold, exact=exact, pixels=image, delta_e=delta_e,
         )
         for k in ks
     ]
 
 
-def _checked(ks: Iterable[int | str], init: str) -> list[int | str]:
+def _checked(ks: Iterable[int | str], init: str, max_error: float) -> list[int | str]:
     ks = list(ks)
     if not 1 <= len(ks) <= MAX_KS:
         raise ValueError(f"ks must hold 1 to {MAX_KS} values (got {len(ks)})")
     for k in ks:
         _check_k(k)
-    if init not in INITS:
-        raise ValueError(f"init must be one of {', '.join(INITS)} (got {init!r})")
+    _check_options(init, max_error)
     return ks
-
-
-def _check_k(k: int | str) -> None:
-    if k == "auto":
-        return
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool):
-        raise TypeError(f"k must be an integer or 'auto' (got {k!r})")
-    if not 1 <= k <= MAX_K:
-        raise ValueError(f"k must be between 1 and {MAX_K} (got {k})")

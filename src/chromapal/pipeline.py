@@ -9,15 +9,14 @@ import numpy as np
 import numpy.typing as npt
 
 from ._types import FloatArray, UInt8Array
-from .adjust import IGNORE_TOLERANCE, hide_colors
-from .arrays import as_image_array
+from .adjust import IGNORE_TOLERANCE
 from .cluster import kmeans, kmeans_plus_plus, median_cut, nearest, polish_de2000
 from .colorspace import SPACE_TO_LINEAR, SPACES, canonical_space, lab_from_linear, lab_from_srgb, lab_to_srgb
 from .errors import EmptyImageError
-from .finish import Prefetch, estimate_error, finish
+from .finish import Prefetch, counted_image, estimate_error, finish
 from .load import DRAFT_ABOVE, MAX_PIXELS, Frames, Source, load_image
 from .palette import Palette
-from .sample import ColorCounts, coarsen, color_counts
+from .sample import ColorCounts, coarsen
 
 MAX_K = 256
 #: Default target of ``k="auto"``: the mean ΔE2000 a palette may leave.
@@ -164,18 +163,12 @@ def extract_palette(
     """
     _check_k(k)
     _check_options(init, max_error)
-    space = canonical_space(space)
-    image = as_image_array(np.asarray(image))  # uint16 and float scaled; other dtypes refused
-    if len(ignore):
-        # hidden pixels get alpha 0, so even a threshold of 0 must not count them again
-        image = hide_colors(image, ignore, ignore_tolerance)
-        alpha_threshold = max(alpha_threshold, 1)
-    counts = color_counts(image, alpha_threshold=alpha_threshold)
-    # the exact colours (for the error) are counted while the palette is found
-    want = (delta_e or k == "auto") and not counts.exact and len(counts.counts) > 0
-    exact = Prefetch(image, alpha_threshold=alpha_threshold) if want else None
+    image, counts, alpha_threshold, exact = counted_image(
+        image, alpha_threshold=alpha_threshold, ignore=ignore, ignore_tolerance=ignore_tolerance,
+        exact_needed=delta_e or k == "auto",
+    )
     return palette_from_counts(
-        counts, k=k, space=space, seed=seed, init=init, max_error=max_error, source=source,
+        counts, k=k, space=canonical_space(space), seed=seed, init=init, max_error=max_error, source=source,
         alpha_threshold=alpha_threshold, exact=exact, pixels=image, delta_e=delta_e,
     )
 
