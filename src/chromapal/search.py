@@ -45,6 +45,7 @@ from ._types import FloatArray
 from .colorspace import ciede2000, lab_from_srgb
 from .names import parse_color
 from .palette import to_hex
+from .search_table import StaleTable
 from .store import PaletteFilter, PaletteStore, bucket_number, cell_index
 
 #: Relative widening of the measured box (covers the directions between sampled rays).
@@ -336,12 +337,20 @@ def _box_rows(
 
 
 def describe(store: PaletteStore, image_id: int) -> tuple[str, int, str, str | None]:
-    """(source, k, options, IIIF label or None) of a stored palette."""
+    """(source, k, options, IIIF label or None) of a stored palette.
+
+    Raises
+    ------
+    StaleTable
+        If the palette is no longer stored (the search's colour table is out of date).
+    """
     row = store.conn.execute(
         "SELECT i.source, i.k, i.options, f.label FROM images AS i "
         "LEFT JOIN iiif AS f ON f.image_id = i.id WHERE i.id = ?",
         (image_id,),
     ).fetchone()
+    if row is None:  # deleted since the colour table was read
+        raise StaleTable(image_id)
     return row[0], row[1], row[2], row[3]
 
 

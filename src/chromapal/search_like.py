@@ -50,7 +50,8 @@ import numpy as np
 from ._types import FloatArray
 from .colorspace import ciede2000, lab_from_srgb
 from .errors import PaletteError
-from .search import NothingStored, RayProfile, closest_per_image, describe, filter_ids, plan_filter
+from .search import NothingStored, RayProfile, describe, filter_ids, plan_filter
+from .search_table import ColourTable, closest, with_table
 from .store import PaletteFilter, PaletteStore
 
 #: Equal units each palette's shares are rounded to.
@@ -178,6 +179,19 @@ def search_like(
     except NothingStored:
         return []
     query = lab_from_srgb(arr)
+    return with_table(store, lambda tab: _search(store, tab, query, shares, limit, where, exclude))
+
+
+def _search(
+    store: PaletteStore,
+    tab: ColourTable,
+    query: FloatArray,
+    shares: Sequence[float],
+    limit: int,
+    where: PaletteFilter | None,
+    exclude: str | None,
+) -> list[LikeMatch]:
+    """`search_like` on the colour table `tab`."""
     weights = units(shares) / UNITS
     # The bound uses the query's dominant colours (enough to cover 80 % of it, at most
     # `BOUND_COLORS`): a bound over some of the colours is still a lower bound.
@@ -192,18 +206,21 @@ def search_like(
     scored: dict[int, float] = {}
     radius = FIRST_RADIUS
     while True:
-        bounds: dict[int, float] = {}
-        for i in used:
-            found = closest_per_image(store, query[i], radius, profile=profiles[i])
-            for image_id, (de, _, _) in found.items():
-                # Σ w_i · min(ΔE_i, r): start at r · (weight covered), lower by each colour found.
-                bounds[image_id] = bounds.get(image_id, radius * covered) - weights[i] * (radius - de)
+        found = [closest(tab, query[i], profiles[i].box(radius), radius, 0.0) for i in used]
+        ids = np.unique(np.concatenate([f[0] for f in found]))
+        # Σ w_i · min(ΔE_i, r): start at r · (weight covered), lower by each colour found.
+        bound = np.full(len(ids), radius * covered)
+        for i, (found_ids, de, _, _) in zip(used, found, strict=True):
+            at = np.searchsorted(ids, found_ids)
+            bound[at] = bound[at] - weights[i] * (radius - de)
         if exclude is not None or where:
-            bounds = _allowed(store, bounds, where, exclude)
-        top, complete = _score(store, query, shares, bounds, scored, limit)
+            keep = _allowed(store, ids.tolist(), where, exclude)
+            mask = np.isin(ids, np.array(sorted(keep), dtype=np.int64))
+            ids, bound = ids[mask], bound[mask]
+        top, complete = _score(tab, query, shares, ids, bound, scored, limit)
         proven = complete and len(top) >= limit and top[-1][0] <= radius * covered
         # The next radius holds about GROWTH**3 times the candidates: stop if that is too many.
-        if proven or radius >= MAX_RADIUS or len(bounds) * GROWTH**3 > MAX_CANDIDATES:
+        if proven or radius >= MAX_RADIUS or len(ids) * GROWTH**3 > MAX_CANDIDATES:
             break
         radius = min(radius * GROWTH, MAX_RADIUS)
     out = []
@@ -214,21 +231,23 @@ def search_like(
 
 
 def _allowed(
-    store: PaletteStore, bounds: dict[int, float], where: PaletteFilter | None, exclude: str | None
-) -> dict[int, float]:
-    ids = filter_ids(store, bounds, where) if where else set(bounds)
+    store: PaletteStore, ids: list[int], where: PaletteFilter | None, exclude: str | None
+) -> set[int]:
+    """The ids among `ids` that `where` takes, without the palettes of `exclude`."""
+    kept = filter_ids(store, ids, where) if where else set(ids)
     if exclude is not None:
-        ids -= {
+        kept -= {
             row[0] for row in store.conn.execute("SELECT id FROM images WHERE source = ?", (exclude,))
         }
-    return {i: bounds[i] for i in ids}
+    return kept
 
 
 def _score(
-    store: PaletteStore,
+    tab: ColourTable,
     query: FloatArray,
     shares: Sequence[float],
-    bounds: dict[int, float],
+    ids: np.ndarray,
+    bound: FloatArray,
     scored: dict[int, float],
     limit: int,
 ) -> tuple[list[tuple[float, int]], bool]:
@@ -238,7 +257,8 @@ def _score(
     (True) rather than by `MAX_SCORED`.
     """
     best: list[tuple[float, int]] = []  # max-heap by distance: (-distance, id)
-    ranked = sorted(bounds.items(), key=lambda item: item[1])
+    order = np.argsort(bound, kind="stable")
+    ranked = list(zip(ids[order].tolist(), bound[order].tolist(), strict=True))
     complete = True
     for start in range(0, len(ranked), 100):
         chunk = ranked[start : start + 100]
@@ -248,7 +268,7 @@ def _score(
         if len(scored) + len(new) > MAX_SCORED:
             complete = False
             new = new[: max(0, MAX_SCORED - len(scored))]
-        _palettes_into(store, query, shares, new, scored)
+        _palettes_into(tab, query, shares, new, scored)
         for image_id, bound in chunk:
             if len(best) >= limit and bound >= -best[0][0]:
                 break
@@ -263,25 +283,22 @@ def _score(
 
 
 def _palettes_into(
-    store: PaletteStore,
+    tab: ColourTable,
     query: FloatArray,
     shares: Sequence[float],
     ids: list[int],
     scored: dict[int, float],
 ) -> None:
-    """Read the palettes of `ids` in one query and store their distances in `scored`."""
+    """Store the distances of the palettes of `ids` in `scored`."""
     if not ids:
         return
-    rows = store.conn.execute(
-        "SELECT image_id, lab_l, lab_a, lab_b, share FROM colors "
-        f"WHERE image_id IN ({', '.join('?' * len(ids))}) ORDER BY image_id, rank",
-        ids,
-    ).fetchall()
-    arr = np.array(rows, dtype=np.float64).reshape(-1, 5)
-    if not len(arr):
+    pos = tab.palettes(np.array(ids, dtype=np.int64))
+    if not len(pos):
         return
+    image = tab.image_id[pos]
     # One CIEDE2000 call for every (query colour, stored colour) pair of the chunk.
-    de = ciede2000(query[:, None, :], arr[None, :, 1:4])
-    cuts = np.flatnonzero(np.diff(arr[:, 0])) + 1
-    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(arr)], strict=True):
-        scored[int(arr[lo, 0])] = transport_cost(de[:, lo:hi], shares, arr[lo:hi, 4])
+    de = ciede2000(query[:, None, :], tab.lab[:, pos].T[None, :, :])
+    share = tab.share[pos]
+    cuts = np.flatnonzero(np.diff(image)) + 1
+    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(pos)], strict=True):
+        scored[int(image[lo])] = transport_cost(de[:, lo:hi], shares, share[lo:hi])

@@ -31,19 +31,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._types import FloatArray
+from ._types import FloatArray, IntArray
 from .colorspace import ciede2000
 from .errors import InvalidColorError
 from .facets import check_facet
-from .search import (
-    NothingStored,
-    RayProfile,
-    _closest_per_image,
-    describe,
-    filter_ids,
-    plan_filter,
-    query_lab,
-)
+from .search import NothingStored, RayProfile, describe, filter_ids, plan_filter, query_lab
+from .search_table import ColourTable, closest, with_table
 from .store import PaletteFilter, PaletteStore
 
 #: Palettes read per radius at most, for images not found in every colour's box.
@@ -178,18 +171,37 @@ def search_colors(
     if not queries:
         return _facets_only(store, wanted, limit, where)
     labs = [query_lab(q.color) for q in queries]
+    return with_table(
+        store, lambda tab: _search(store, tab, queries, labs, wanted, max_delta_e, limit, where)
+    )
+
+
+Hits = tuple[IntArray, FloatArray, FloatArray, IntArray]  # ids, ΔE, share, rank per image
+
+
+def _search(
+    store: PaletteStore,
+    tab: ColourTable,
+    queries: Sequence[ColorQuery],
+    labs: Sequence[FloatArray],
+    wanted: Mapping[str, float],
+    max_delta_e: float,
+    limit: int,
+    where: PaletteFilter | None,
+) -> list[MultiMatch]:
+    """`search_colors` on the colour table `tab` (see the module docstring)."""
     total = sum(q.weight for q in queries)
     profiles = [RayProfile(lab, max_delta_e) for lab in labs]
     found: dict[int, list[tuple[float, float, int]]] = {}
     for fraction in MULTI_DEEPENING:
         radius = max_delta_e * fraction
         hits = [
-            _closest_per_image(store, lab, profile.box(radius), radius, q.min_share)
+            closest(tab, lab, profile.box(radius), radius, q.min_share)
             for q, lab, profile in zip(queries, labs, profiles, strict=True)
         ]
         if fraction < 1.0:
             found, complete = _score_candidates(
-                store, queries, labs, hits, radius, max_delta_e, total, limit, wanted, where
+                store, tab, queries, labs, hits, radius, max_delta_e, total, limit, wanted, where
             )
             scored = sorted((_mean(queries, found[i], total), i) for i in found)
             # An image in no box has every colour farther than `radius`: its mean is above it.
@@ -197,16 +209,28 @@ def search_colors(
                 break
             continue
         # The whole radius: the images in every colour's box.
-        found = {i: [h[i] for h in hits] for i in hits[0] if all(i in h for h in hits[1:])}
-        if found and wanted:
-            found = {i: found[i] for i in _with_facets(store, found, wanted)}
-        if found and where:
-            found = {i: found[i] for i in filter_ids(store, found, where)}
+        common = hits[0][0]
+        for h in hits[1:]:
+            common = np.intersect1d(common, h[0], assume_unique=True)
+        if len(common) and wanted:
+            common = np.array(sorted(_with_facets(store, dict.fromkeys(common.tolist()), wanted)), dtype=np.int64)
+        if len(common) and where:
+            common = np.array(sorted(filter_ids(store, common.tolist(), where)), dtype=np.int64)
+        at = [np.searchsorted(h[0], common) for h in hits]
+        # The weighted mean as `_mean` computes it, one colour after the other.
+        mean = np.zeros(len(common))
+        for q, h, idx in zip(queries, hits, at, strict=True):
+            mean = mean + q.weight * h[1][idx]
+        top = np.lexsort((common, mean / total))[:limit]
+        found = {
+            int(common[t]): [(float(h[1][idx[t]]), float(h[2][idx[t]]), int(h[3][idx[t]])) for h, idx in zip(hits, at, strict=True)]
+            for t in top.tolist()
+        }
         scored = sorted((_mean(queries, found[i], total), i) for i in found)
     scored = scored[:limit]
     out = []
     for distance, image_id in scored:
-        hits = found[image_id]
+        image_hits = found[image_id]
         out.append(
             _multi_match(
                 store,
@@ -214,7 +238,7 @@ def search_colors(
                 distance,
                 [
                     {"query": q.color, "delta_e": round(de, 4), "share": share, "rank": rank}
-                    for q, (de, share, rank) in zip(queries, hits, strict=True)
+                    for q, (de, share, rank) in zip(queries, image_hits, strict=True)
                 ],
                 wanted,
             )
@@ -228,9 +252,10 @@ def _mean(queries: Sequence[ColorQuery], hits: Sequence[tuple[float, float, int]
 
 def _score_candidates(
     store: PaletteStore,
+    tab: ColourTable,
     queries: Sequence[ColorQuery],
     labs: Sequence[FloatArray],
-    hits: Sequence[Mapping[int, tuple[float, float, int]]],
+    hits: Sequence[Hits],
     radius: float,
     max_delta_e: float,
     total: float,
@@ -242,78 +267,82 @@ def _score_candidates(
 
     An image's bound is its weighted mean with ``radius`` for each colour not found
     within it. Images found for every colour are scored from their hits; the others
-    from their palettes, read in chunks of 500. Scoring stops once the `limit`-th best
+    from their palettes, in chunks of 500. Scoring stops once the `limit`-th best
     mean is at most the next bound (True), or after `MAX_READ` palettes (False: the
     ranking is not complete at this radius).
     """
-    bounds: dict[int, float] = {}
-    for q, found_n in zip(queries, hits, strict=True):
+    ids = np.unique(np.concatenate([h[0] for h in hits]))
+    bound = np.full(len(ids), float(radius))
+    count = np.zeros(len(ids), dtype=np.int64)
+    for q, h in zip(queries, hits, strict=True):
         w = q.weight / total
-        for image_id, (de, _, _) in found_n.items():
-            bounds[image_id] = bounds.get(image_id, radius) - w * (radius - de)
-    ranked = sorted(bounds.items(), key=lambda item: item[1])
+        at = np.searchsorted(ids, h[0])
+        bound[at] = bound[at] - w * (radius - h[1])
+        count[at] += 1
+    ranked = np.argsort(bound, kind="stable")
     found: dict[int, list[tuple[float, float, int]]] = {}
     best: list[float] = []
     read = 0
     for start in range(0, len(ranked), 500):
         chunk = ranked[start : start + 500]
-        if len(best) >= limit and sorted(best)[limit - 1] <= chunk[0][1]:
+        if len(best) >= limit and sorted(best)[limit - 1] <= bound[chunk[0]]:
             break
         if read >= MAX_READ:  # not proven at this radius: the caller widens it
             return found, False
-        ids = [i for i, _ in chunk]
         if wanted:
-            keep = _with_facets(store, dict.fromkeys(ids), wanted)
-            ids = [i for i in ids if i in keep]
+            keep = _with_facets(store, dict.fromkeys(ids[chunk].tolist()), wanted)
+            chunk = chunk[np.isin(ids[chunk], list(keep))]
         if where:
-            keep = filter_ids(store, ids, where)
-            ids = [i for i in ids if i in keep]
-        partial = []
-        for image_id in ids:
-            if all(image_id in h for h in hits):
-                found[image_id] = [h[image_id] for h in hits]
-                best.append(_mean(queries, found[image_id], total))
-            else:
-                partial.append(image_id)
+            keep = filter_ids(store, ids[chunk].tolist(), where)
+            chunk = chunk[np.isin(ids[chunk], list(keep))]
+        complete_hits = chunk[count[chunk] == len(hits)]
+        for image_id in ids[complete_hits].tolist():
+            image_hits = []
+            for h in hits:
+                j = int(np.searchsorted(h[0], image_id))
+                image_hits.append((float(h[1][j]), float(h[2][j]), int(h[3][j])))
+            found[image_id] = image_hits
+            best.append(_mean(queries, image_hits, total))
+        partial = ids[chunk[count[chunk] < len(hits)]]
         read += len(partial)
-        for image_id, image_hits in _read_hits(store, queries, labs, partial, max_delta_e).items():
+        for image_id, image_hits in _read_hits(tab, queries, labs, partial, max_delta_e).items():
             found[image_id] = image_hits
             best.append(_mean(queries, image_hits, total))
     return found, True
 
 
 def _read_hits(
-    store: PaletteStore,
+    tab: ColourTable,
     queries: Sequence[ColorQuery],
     labs: Sequence[FloatArray],
-    ids: list[int],
+    ids: IntArray,
     max_delta_e: float,
 ) -> dict[int, list[tuple[float, float, int]]]:
-    """Each image's closest colour to every query colour, from its palette; only those within reach."""
-    if not ids:
+    """Each image's closest colour to every query colour, from its palette; only those within reach.
+
+    Ties in ΔE go to the larger share, then to the lower rank.
+    """
+    pos = tab.palettes(ids)
+    if not len(pos):
         return {}
-    rows = np.array(
-        store.conn.execute(
-            "SELECT image_id, rank, lab_l, lab_a, lab_b, share FROM colors "
-            f"WHERE image_id IN ({', '.join('?' * len(ids))}) ORDER BY image_id, rank",
-            ids,
-        ).fetchall(),
-        dtype=np.float64,
-    ).reshape(-1, 6)
-    per_query = [ciede2000(lab, rows[:, 2:5]) for lab in labs]
-    out: dict[int, list[tuple[float, float, int]]] = {}
-    cuts = np.flatnonzero(np.diff(rows[:, 0])) + 1
-    for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(rows)], strict=True):
-        image_hits: list[tuple[float, float, int]] = []
-        for n, q in enumerate(queries):
-            de = np.where(rows[lo:hi, 5] >= q.min_share, per_query[n][lo:hi], np.inf)
-            j = int(np.lexsort((-rows[lo:hi, 5], de))[0])
-            if de[j] > max_delta_e:
-                break
-            image_hits.append((float(de[j]), float(rows[lo + j, 5]), int(rows[lo + j, 1])))
-        else:
-            out[int(rows[lo, 0])] = image_hits
-    return out
+    image, share, rank = tab.image_id[pos], tab.share[pos], tab.rank[pos]
+    new = np.ones(len(pos), dtype=bool)
+    new[1:] = image[1:] != image[:-1]
+    group = np.cumsum(new) - 1
+    ok = np.ones(int(group[-1]) + 1, dtype=bool)
+    picks = []
+    for lab, q in zip(labs, queries, strict=True):
+        de = np.where(share >= q.min_share, ciede2000(lab, tab.lab[:, pos].T), np.inf)
+        order = np.lexsort((np.arange(len(pos)), -share, de, group))
+        # Groups are contiguous and ascending, so they start at the same places once sorted.
+        j = order[new]  # each group's first row is its best
+        ok &= de[j] <= max_delta_e
+        picks.append((de[j], share[j], rank[j]))
+    first = image[new]
+    return {
+        int(first[g]): [(float(d[g]), float(s[g]), int(r[g])) for d, s, r in picks]
+        for g in np.flatnonzero(ok).tolist()
+    }
 
 
 def _with_facets(
