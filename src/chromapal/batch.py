@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from . import __version__
-from .batch_worker import failure_record, one_line, process
-from .colorspace import canonical_space
-from .errors import PaletteError
-from .pipeline import extract
 from .batch_hosts import HostGate
+from .batch_runners import IN_FLIGHT_PER_WORKER, Job, Sink, run_dask, run_inline, run_pool  # noqa: F401
+from .batch_worker import process
+from .colorspace import canonical_space
+from .pipeline import extract
 from .sources import (  # noqa: F401 - part of this API
     IMAGE_EXTENSIONS,
     expand_batch_inputs,
@@ -38,12 +38,10 @@ from .sources import (  # noqa: F401 - part of this API
     file_stamp,
 )
 from .store import PaletteStore, options_key
-from .workers import WorkerPool
+from .store_write import COMMIT_EVERY, COMMIT_SECONDS
 
 #: Seconds each image may take (download, decoding, clustering) unless told otherwise.
 DEFAULT_TIMEOUT: Final = 30.0
-#: Tasks kept in flight per Dask worker thread: enough to keep them busy, few enough to stop fast.
-IN_FLIGHT_PER_WORKER: Final = 4
 #: Failure reasons kept in the summary.
 FIRST_REASONS: Final = 5
 #: Seconds to wait for a Dask scheduler to answer.
@@ -159,7 +157,7 @@ class BatchSummary:
 def run_batch(
     sources: list[str],
     store: PaletteStore,
-    options: BatchOptions,
+    options: BatchOptions | Sequence[BatchOptions],
     *,
     workers: int | None = None,
     scheduler: str | None = None,
@@ -170,6 +168,8 @@ def run_batch(
     canvases: Mapping[str, Mapping[str, Any]] | None = None,
     failures: Sequence[Record] = (),
     per_host: int = PER_HOST,
+    commit_every: int = COMMIT_EVERY,
+    commit_seconds: float = COMMIT_SECONDS,
 ) -> BatchSummary:
     """Extract and store the palettes of `sources`, skipping those already stored.
 
@@ -179,9 +179,11 @@ def run_batch(
         Absolute paths and URLs, e.g. from `expand_inputs`.
     store : PaletteStore
         The database; this function is its only writer while it runs.
-    options : BatchOptions
+    options : BatchOptions or sequence of BatchOptions
         Extraction options; with each file's size and modification time they form
-        the "done" key, so changed files and new options are processed again.
+        the "done" key, so changed files and new options are processed again. Several
+        (a k range: the same options but k) decode and count each image once and
+        cluster it once per k still to do; counts and the total are then per palette.
     workers : int, optional
         Local worker processes (default: all cores), a `chromapal.workers.WorkerPool`:
         a script calling this must guard its entry point with
@@ -208,67 +210,92 @@ def run_batch(
         first, as failures (``{"source", "error", "reason"}``).
     per_host : int
         Downloads from one host in flight at most.
+    commit_every, commit_seconds : int, float
+        Palettes are committed in groups (`chromapal.store_write.StoreWriter`): every
+        `commit_every` palettes or `commit_seconds`, and always at the end, on a stop and
+        on an exception; a kill loses only palettes not yet committed, redone next run.
 
     Raises
     ------
     PaletteError
         If `scheduler` is given but Dask is not installed or the scheduler cannot be reached.
+    ValueError
+        If several options differ in more than k.
     """
     started = time.perf_counter()
-    key = options.key
-    run_id = store.start_run(key, list(inputs) or sources[:1000], __version__)
-    state = Progress(total=len(sources) + len(failures))
+    runs = [options] if isinstance(options, BatchOptions) else list(options)
+    if len({options_key({**o.as_dict(), "k": None}) for o in runs}) != 1:
+        raise ValueError("the options of one batch may differ in k only")
+    keys = [o.key for o in runs]
+    run_ids = [store.start_run(key, list(inputs) or sources[:1000], __version__) for key in keys]
+    state = Progress(total=len(sources) * len(runs) + len(failures))
+    counts = [Progress(total=len(sources)) for _ in runs]  # per k, for the runs table
     reasons: list[str] = []
     stop = should_stop or (lambda: False)
     canvases = canvases or {}
+    left: dict[str, list[int]] = {}  # source -> the runs still to do (a k range only)
+    ks: dict[str, list[Any]] = {}  # source -> their k
 
     def todo() -> Iterator[str]:
         for source in sources:
             if stop():  # also while skipping a long run of done images
                 return
-            if store.is_done(source, *file_stamp(source), key):
-                state.skipped += 1
+            stamp = file_stamp(source)
+            undone = [i for i, key in enumerate(keys) if not store.is_done(source, *stamp, key)]
+            for i in range(len(keys)):
+                if i not in undone:
+                    state.skipped += 1
+                    counts[i].skipped += 1
+            if len(runs) > 1 and undone:
+                left[source], ks[source] = undone, [runs[i].k for i in undone]
+            if len(undone) < len(keys):
                 state.source = source
                 if progress:
                     progress(state)
-                continue
-            yield source
+            if undone:
+                yield source
 
     def record(result: Record) -> None:
         state.source = result["source"]
+        ks.pop(state.source, None)
+        which = left.pop(state.source, [0])
         if result["ok"]:
-            store.add_palette(result, key, run_id=run_id)
-            state.done += 1
+            for i, palette in zip(which, result.get("palettes") or [{}], strict=True):
+                writer.add_palette({**result, **palette}, keys[i], run_id=run_ids[i])
+                state.done += 1
+                counts[i].done += 1
         else:
-            store.add_failure(result, key, run_id=run_id)
-            state.failed += 1
+            for i in which:
+                writer.add_failure(result, keys[i], run_id=run_ids[i])
+                state.failed += 1
+                counts[i].failed += 1
             if len(reasons) < FIRST_REASONS:
                 reasons.append(result["reason"])
         if progress:
             progress(state)
 
     n_workers = workers or os.cpu_count() or 1
+    writer = store.writer(every=commit_every, seconds=commit_seconds)
     try:
-        for failure in failures:
-            record({"ok": False, "size": None, "mtime_ns": None, **failure})
-        gate = HostGate(todo(), per_host, canvases)
-        job = _Job(options.as_dict(), timeout, canvases)
-        if scheduler:
-            _run_dask(scheduler, gate, job, record, stop)
-        elif n_workers == 1 and timeout is None:
-            _run_inline(gate, job, record, stop)
-        else:
-            _run_pool(n_workers, gate, job, record, stop)
+        with writer:  # commits what is waiting however the block ends
+            for failure in failures:
+                record({"ok": False, "size": None, "mtime_ns": None, **failure})
+            gate = HostGate(todo(), per_host, canvases)
+            job = Job(runs[0].as_dict(), timeout, canvases, ks, process)
+            sink = Sink(record, writer.tick, stop)
+            if scheduler:
+                run_dask(scheduler, gate, job, sink, DASK_CONNECT_TIMEOUT)
+            elif n_workers == 1 and timeout is None:
+                run_inline(gate, job, sink)
+            else:
+                run_pool(n_workers, gate, job, sink)
     finally:
         # Every source is skipped, done or failed unless the run was stopped or broke off.
         interrupted = state.finished < state.total
-        store.finish_run(
-            run_id,
-            done=state.done,
-            skipped=state.skipped,
-            failed=state.failed,
-            interrupted=interrupted,
-        )
+        for run_id, count in zip(run_ids, counts, strict=True):
+            store.finish_run(
+                run_id, done=count.done, skipped=count.skipped, failed=count.failed, interrupted=interrupted
+            )
     return BatchSummary(
         total=state.total,
         done=state.done,
@@ -278,126 +305,3 @@ def run_batch(
         interrupted=interrupted,
         reasons=reasons,
     )
-
-
-@dataclass(frozen=True)
-class _Job:
-    """What every task of a run shares: the options, the deadline and the IIIF canvases."""
-
-    options: Record
-    timeout: float | None
-    canvases: Mapping[str, Mapping[str, Any]]
-
-    def args(self, source: str) -> tuple[Any, ...]:
-        """Arguments of `process` for `source` (a canvas only when it is one)."""
-        canvas = self.canvases.get(source)
-        base = (source, self.options, self.timeout)
-        return base if canvas is None else (*base, dict(canvas))
-
-
-def _run_inline(
-    gate: HostGate, job: _Job, record: Callable[[Record], None], stop: Callable[[], bool]
-) -> None:
-    """Run in this process, one image at a time."""
-    while (source := gate.take()) is not None:
-        record(process(*job.args(source)))
-        gate.finished(source)
-        if stop():
-            return
-
-
-def _run_pool(
-    workers: int,
-    gate: HostGate,
-    job: _Job,
-    record: Callable[[Record], None],
-    stop: Callable[[], bool],
-) -> None:
-    """Run on a `WorkerPool`: an image past its deadline, or whose worker dies, fails alone.
-
-    One task per worker is in flight (dispatch costs a fraction of a millisecond), so a
-    stop starts nothing new and only the images already running are finished.
-    """
-    from concurrent.futures import FIRST_COMPLETED, wait
-
-    pending: dict[Any, str] = {}
-    with WorkerPool(workers) as pool:
-        while True:
-            while not stop() and len(pending) < workers:
-                source = gate.take()
-                if source is None:
-                    break
-                pending[pool.submit(process, *job.args(source), timeout=job.timeout)] = source
-            if not pending:
-                break
-            finished, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-            for future in finished:
-                source = pending.pop(future)
-                gate.finished(source)
-                try:
-                    result = future.result()
-                except Exception as exc:  # noqa: BLE001 - deadline or dead worker: this image only
-                    result = failure_record(source, exc)
-                record(result)
-
-
-def _run_dask(
-    scheduler: str,
-    gate: HostGate,
-    job: _Job,
-    record: Callable[[Record], None],
-    stop: Callable[[], bool],
-) -> None:
-    """Run on a Dask cluster: workers open the images, results stream back to this writer.
-
-    The deadline bounds downloads only: a running Dask task cannot be stopped from outside.
-    """
-    try:
-        from distributed import Client, as_completed
-    except ImportError as exc:
-        raise PaletteError(
-            "--scheduler needs Dask: pip install 'chromapal[dask]' (dask[distributed])"
-        ) from exc
-    try:
-        client = Client(scheduler, timeout=f"{DASK_CONNECT_TIMEOUT}s")
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise PaletteError(
-            f"cannot reach the Dask scheduler at {scheduler} ({one_line(exc)})"
-        ) from exc
-    try:
-        n_workers = max(
-            1, sum(w.get("nthreads", 1) for w in client.scheduler_info()["workers"].values())
-        )
-        window = n_workers * IN_FLIGHT_PER_WORKER
-        futures = as_completed()
-        sources: dict[Any, str] = {}  # future key -> source
-
-        def fill() -> None:
-            while len(sources) < window and not stop():
-                source = gate.take()
-                if source is None:
-                    return
-                future = client.submit(process, *job.args(source), pure=False)
-                sources[future.key] = source
-                futures.add(future)
-
-        fill()
-        for future in futures:
-            source = sources.pop(future.key)
-            gate.finished(source)
-            try:
-                result = future.result()
-            except Exception as exc:  # noqa: BLE001 - a lost worker fails the task, not the run
-                size, mtime_ns = file_stamp(source)
-                result = {
-                    "source": source,
-                    "ok": False,
-                    "size": size,
-                    "mtime_ns": mtime_ns,
-                    "error": type(exc).__name__,
-                    "reason": f"{source}: dask task failed ({one_line(exc)})",
-                }
-            record(result)
-            fill()
-    finally:
-        client.close()

@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ImageTimeoutError, PaletteError
 from .load import DRAFT_ABOVE, MAX_PIXELS, is_url, load_image
-from .pipeline import extract_palette
+from .many import many_from_pixels
 from .sources import file_stamp
 from .workers import WorkerCrashedError
 
@@ -48,8 +48,9 @@ def process(
     options: Mapping[str, Any],
     timeout: float | None = None,
     canvas: Mapping[str, Any] | None = None,
+    ks: list[int | str] | None = None,
 ) -> Record:
-    """Extract the palette of one source; return a plain dict and never raise.
+    """Extract the palette of one source (or its palettes for several k); return a plain dict, never raise.
 
     Returns ``{"source", "ok": True, "size", "mtime_ns", "width", "height", "colors",
     "shares", "note", "k", "space", "delta_e", "load_ms", "extract_ms"}`` (and ``"iiif"``, the
@@ -59,6 +60,11 @@ def process(
     palette's error, always measured (`chromapal.Palette.delta_e`: the mean CIEDE2000
     from every opaque pixel to its palette colour). `timeout` (seconds) bounds the
     download; the caller enforces it on the rest by killing the worker.
+
+    With `ks` (a k range) the image is decoded and counted once and clustered once per
+    k: the record holds ``"palettes"``, one dict per k in order (``"k", "colors",
+    "shares", "note", "space", "delta_e", "extract_ms"``: the clustering time shared out
+    evenly) instead of those keys, and `options`' own k is ignored.
     """
     size, mtime_ns = file_stamp(source)  # before reading: a later change is seen next run
     record: Record = {"source": source, "size": size, "mtime_ns": mtime_ns}
@@ -73,9 +79,11 @@ def process(
             draft_above=DRAFT_ABOVE if options.get("draft", True) else None,
         )
         t1 = time.perf_counter()
-        rest = {name: v for name, v in options.items() if name not in LOAD_OPTIONS}
+        rest = {name: v for name, v in options.items() if name not in LOAD_OPTIONS and name != "k"}
         rest["delta_e"] = True  # the stored palette carries its error (issue 12)
-        palette = extract_palette(loaded.pixels, **rest, source=loaded.name)
+        palettes = many_from_pixels(
+            loaded.pixels, [options.get("k", 8)] if ks is None else ks, **rest, source=loaded.name
+        )
         t2 = time.perf_counter()
     except PaletteError as exc:
         return {**record, "ok": False, "error": type(exc).__name__, "reason": str(exc)}
@@ -87,20 +95,18 @@ def process(
             "reason": f"{source}: {one_line(exc)}",
         }
     height, width = loaded.pixels.shape[:2]
-    result = {
-        **record,
-        "ok": True,
-        "width": width * loaded.scale,
-        "height": height * loaded.scale,
-        "colors": palette.colors.tolist(),
-        "shares": palette.proportions.tolist(),
-        "note": palette.note,
-        "k": palette.k,
-        "space": palette.space,
-        "delta_e": palette.delta_e,
-        "load_ms": (t1 - t0) * 1000,
-        "extract_ms": (t2 - t1) * 1000,
-    }
+    result = {**record, "ok": True, "width": width * loaded.scale, "height": height * loaded.scale,
+              "load_ms": (t1 - t0) * 1000}
+    each_ms = (t2 - t1) * 1000 / len(palettes)
+    found = [
+        {"colors": p.colors.tolist(), "shares": p.proportions.tolist(), "note": p.note, "k": p.k,
+         "space": p.space, "delta_e": p.delta_e, "extract_ms": each_ms}
+        for p in palettes
+    ]
+    if ks is None:
+        result.update(found[0])
+    else:
+        result["palettes"] = found
     if canvas is not None:
         result["iiif"] = {**canvas, "image_url": url}
     return result

@@ -1,8 +1,9 @@
-"""SQLite storage of batch results: one writer, WAL mode, one transaction per image.
+"""SQLite storage of batch results: one writer, WAL mode, whole palettes per transaction.
 
 The tables are described in `chromapal.store_schema`. An image's ``images``,
-``colors``, ``facets`` and ``iiif`` rows are written in one transaction, so a process
-killed at any moment (even ``kill -9``) leaves either the whole palette or none of it.
+``colors``, ``facets`` and ``iiif`` rows are written in one transaction (a batch groups
+many palettes per transaction, `chromapal.store_write`), so a process killed at any
+moment (even ``kill -9``) leaves either the whole palette or none of it.
 The "done" key is (source, size, mtime, options): a changed file is processed again and
 its old palette for those options replaced in the same transaction; other options give
 another palette, kept beside the first (``batch -k 1-10`` keeps ten palettes per image).
@@ -20,6 +21,7 @@ from typing import Any
 
 from .errors import PaletteError
 from .facets import facet_shares
+from .store_write import StoreWriter
 from .store_schema import (  # noqa: F401 - re-exported: the store's public names
     PaletteFilter,
     StoredImage,
@@ -212,83 +214,23 @@ class PaletteStore:
 
         Any earlier palette or failure of the same (source, options) is replaced; palettes
         of the same source with other options are kept. The record's ``"iiif"`` dict, if
-        any, gives the `IIIF_COLUMNS`. Returns the new image id.
+        any, gives the `IIIF_COLUMNS`. Returns the new image id. A batch writes many
+        palettes per transaction through `writer` instead.
         """
-        opts = json.loads(options)
-        with self._transaction():
-            self._forget(record["source"], options)
-            cur = self.conn.execute(
-                "INSERT INTO images (source, size, mtime_ns, options, k, space, width, height, "
-                "n_colors, note, load_ms, extract_ms, delta_e, run_id, created) "
-                f"VALUES ({', '.join('?' * 15)})",
-                (
-                    record["source"],
-                    record.get("size"),
-                    record.get("mtime_ns"),
-                    options,
-                    record.get("k", opts.get("k")),
-                    record.get("space", opts.get("space", "oklab")),
-                    record.get("width"),
-                    record.get("height"),
-                    len(record["colors"]),
-                    record.get("note"),
-                    record.get("load_ms"),
-                    record.get("extract_ms"),
-                    record.get("delta_e"),
-                    run_id,
-                    time.time(),
-                ),
-            )
-            image_id = int(cur.lastrowid or 0)
-            self.conn.executemany(
-                f"INSERT INTO colors ({COLOR_COLUMNS}) VALUES ({', '.join('?' * 14)})",
-                color_rows(image_id, record["colors"], record["shares"]),
-            )
-            self._write_facets(image_id, record["colors"], record["shares"])
-            iiif = record.get("iiif")
-            if iiif:
-                self.conn.execute(
-                    f"INSERT INTO iiif (image_id, {', '.join(IIIF_COLUMNS)}) "
-                    f"VALUES ({', '.join('?' * (len(IIIF_COLUMNS) + 1))})",
-                    (image_id, *(iiif_text(iiif.get(name)) for name in IIIF_COLUMNS)),
-                )
-        return image_id
+        writer = self.writer(every=1)
+        writer.add_palette(record, options, run_id=run_id)  # committed at once (every=1)
+        return int(writer.last_ids[0] or 0)
 
     def add_failure(
         self, record: Mapping[str, Any], options: str, *, run_id: int | None = None
     ) -> None:
         """Store one failed worker record, removing any palette of the same (source, options)."""
-        with self._transaction():
-            self._forget(record["source"], options)
-            self.conn.execute(
-                "INSERT INTO failures (source, size, mtime_ns, options, error, reason, run_id, "
-                "created)"
-                " "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    record["source"],
-                    record.get("size"),
-                    record.get("mtime_ns"),
-                    options,
-                    record.get("error", "Error"),
-                    record.get("reason", ""),
-                    run_id,
-                    time.time(),
-                ),
-            )
+        writer = self.writer(every=1)
+        writer.add_failure(record, options, run_id=run_id)  # committed at once (every=1)
 
-    def _forget(self, source: str, options: str) -> None:
-        """Delete the palette and failure of (source, options); call inside a transaction."""
-        row = self.conn.execute(
-            "SELECT id FROM images WHERE source = ? AND options = ?", (source, options)
-        ).fetchone()
-        if row is not None:
-            for table in ("colors", "facets", "iiif"):
-                self.conn.execute(f"DELETE FROM {table} WHERE image_id = ?", (row[0],))
-            self.conn.execute("DELETE FROM images WHERE id = ?", (row[0],))
-        self.conn.execute(
-            "DELETE FROM failures WHERE source = ? AND options = ?", (source, options)
-        )
+    def writer(self, **grouping: Any) -> StoreWriter:
+        """A `chromapal.store_write.StoreWriter`: palettes written many per transaction."""
+        return StoreWriter(self.conn, **grouping)
 
     def _transaction(self) -> _Transaction:
         return _Transaction(self.conn)

@@ -23,23 +23,6 @@ if TYPE_CHECKING:
     from ..batch import BatchSummary
 
 
-def _combined(summaries: list[BatchSummary], total: int) -> BatchSummary:
-    """One summary of the runs of a k range (their counts and times added)."""
-    from ..batch import BatchSummary
-
-    if len(summaries) == 1:
-        return summaries[0]
-    return BatchSummary(
-        total=total,
-        done=sum(s.done for s in summaries),
-        skipped=sum(s.skipped for s in summaries),
-        failed=sum(s.failed for s in summaries),
-        seconds=sum(s.seconds for s in summaries),
-        interrupted=any(s.interrupted for s in summaries),
-        reasons=[r for s in summaries for r in s.reasons][:5],
-    )
-
-
 def summary_lines(summary: BatchSummary, db: Path) -> list[str]:
     """Return the end-of-run summary: counts, time, rate, and the first failure reasons."""
     head = "Interrupted: " if summary.interrupted else ""
@@ -138,27 +121,23 @@ def batch_command(
         if threading.current_thread() is threading.main_thread()
         else None
     )
-    summaries = []
-    try:
-        for k, batch_options in zip(ks, runs, strict=True):
-            reporter = Reporter(len(sources) + (len(found.failures) if k == ks[0] else 0), enabled=show_progress, label="batch" if len(ks) == 1 else f"batch k={k}")
-            try:
-                summaries.append(run_batch(
-                    sources, store, batch_options, workers=workers, scheduler=scheduler, timeout=timeout,
-                    progress=reporter, should_stop=interrupt.event.is_set, inputs=inputs,
-                    canvases=found.canvases, failures=found.failures if k == ks[0] else (),
-                ))
-            finally:
-                reporter.close()
-            if summaries[-1].interrupted:
-                break
+    try:  # a k range in one run: each image decoded and counted once, clustered per k
+        reporter = Reporter(len(sources) * len(ks) + len(found.failures), enabled=show_progress,
+                            label="batch" if len(ks) == 1 else f"batch, {len(ks)} palettes per image")
+        try:
+            summary = run_batch(
+                sources, store, runs, workers=workers, scheduler=scheduler, timeout=timeout,
+                progress=reporter, should_stop=interrupt.event.is_set, inputs=inputs,
+                canvases=found.canvases, failures=found.failures,
+            )
+        finally:
+            reporter.close()
     except PaletteError as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
-    summary = _combined(summaries, len(sources) * len(ks) + len(found.failures))
     for line in summary_lines(summary, db):
         click.echo(line)
     if summary.interrupted:
