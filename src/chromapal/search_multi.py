@@ -193,15 +193,17 @@ def _search(
     total = sum(q.weight for q in queries)
     profiles = [RayProfile(lab, max_delta_e) for lab in labs]
     found: dict[int, list[tuple[float, float, int]]] = {}
+    memos: list[dict] = [{} for _ in queries]  # ΔE of the rows read at smaller radii
+    read: dict[int, list[tuple[float, float, int]] | None] = {}  # palettes read so far
     for fraction in MULTI_DEEPENING:
         radius = max_delta_e * fraction
         hits = [
-            closest(tab, lab, profile.box(radius), radius, q.min_share)
-            for q, lab, profile in zip(queries, labs, profiles, strict=True)
+            closest(tab, lab, profile.box(radius), radius, q.min_share, memo)
+            for q, lab, profile, memo in zip(queries, labs, profiles, memos, strict=True)
         ]
         if fraction < 1.0:
             found, complete = _score_candidates(
-                store, tab, queries, labs, hits, radius, max_delta_e, total, limit, wanted, where
+                store, tab, queries, labs, hits, radius, max_delta_e, total, limit, wanted, where, read
             )
             scored = sorted((_mean(queries, found[i], total), i) for i in found)
             # An image in no box has every colour farther than `radius`: its mean is above it.
@@ -262,6 +264,7 @@ def _score_candidates(
     limit: int,
     wanted: Mapping[str, float],
     where: PaletteFilter | None,
+    memo: dict[int, list[tuple[float, float, int]] | None],
 ) -> tuple[dict[int, list[tuple[float, float, int]]], bool]:
     """Images found in any colour's box at `radius`, scored exactly in lower-bound order.
 
@@ -269,7 +272,8 @@ def _score_candidates(
     within it. Images found for every colour are scored from their hits; the others
     from their palettes, in chunks of 500. Scoring stops once the `limit`-th best
     mean is at most the next bound (True), or after `MAX_READ` palettes (False: the
-    ranking is not complete at this radius).
+    ranking is not complete at this radius). `memo` keeps the hits of palettes read
+    (None: not every colour within reach) for the next radii.
     """
     ids = np.unique(np.concatenate([h[0] for h in hits]))
     bound = np.full(len(ids), float(radius))
@@ -305,9 +309,14 @@ def _score_candidates(
             best.append(_mean(queries, image_hits, total))
         partial = ids[chunk[count[chunk] < len(hits)]]
         read += len(partial)
-        for image_id, image_hits in _read_hits(tab, queries, labs, partial, max_delta_e).items():
-            found[image_id] = image_hits
-            best.append(_mean(queries, image_hits, total))
+        unread = [i for i in partial.tolist() if i not in memo]
+        new = _read_hits(tab, queries, labs, np.array(unread, dtype=np.int64), max_delta_e)
+        memo.update((i, new.get(i)) for i in unread)
+        for image_id in partial.tolist():
+            image_hits = memo[image_id]
+            if image_hits is not None:
+                found[image_id] = image_hits
+                best.append(_mean(queries, image_hits, total))
     return found, True
 
 

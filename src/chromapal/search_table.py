@@ -196,17 +196,33 @@ def with_table(store: PaletteStore, run: Callable[[ColourTable], T]) -> T:
 
 
 def closest(
-    tab: ColourTable, query: FloatArray, box: tuple[FloatArray, FloatArray], radius: float, min_share: float
+    tab: ColourTable,
+    query: FloatArray,
+    box: tuple[FloatArray, FloatArray],
+    radius: float,
+    min_share: float,
+    memo: dict[str, IntArray | FloatArray] | None = None,
 ) -> tuple[IntArray, FloatArray, FloatArray, IntArray]:
     """Per image, its colour closest to `query` within `radius` (read from `box`).
 
     Returns ``(ids, delta_e, share, rank)`` with ids ascending; ties in ΔE go to the
-    larger share, as in `chromapal.search`.
+    larger share, as in `chromapal.search`. `memo` (a dict, empty at first) keeps the
+    ΔE of the rows already read, for calls with growing boxes of the same query.
     """
     from .colorspace import ciede2000
 
-    pos = tab.box(*box, min_share)
-    de = ciede2000(query, tab.lab[:, pos].T)
+    pos = tab.box(*box, min_share)  # ascending
+    if memo:
+        seen, seen_de = memo["pos"], memo["de"]
+        at = np.minimum(np.searchsorted(seen, pos), len(seen) - 1)
+        known = seen[at] == pos
+        de = np.empty(len(pos))
+        de[known] = seen_de[at[known]]
+        de[~known] = ciede2000(query, tab.lab[:, pos[~known]].T)
+    else:
+        de = ciede2000(query, tab.lab[:, pos].T)
+    if memo is not None:
+        memo["pos"], memo["de"] = pos, de
     keep = de <= radius
     pos, de = pos[keep], de[keep]
     ids, share = tab.image_id[pos], tab.share[pos]
