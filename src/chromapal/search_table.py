@@ -212,7 +212,7 @@ def closest(
     from .colorspace import ciede2000
 
     pos = tab.box(*box, min_share)  # ascending
-    if memo:
+    if memo and len(memo["pos"]):
         seen, seen_de = memo["pos"], memo["de"]
         at = np.minimum(np.searchsorted(seen, pos), len(seen) - 1)
         known = seen[at] == pos
