@@ -154,11 +154,15 @@ def _make_rule(rgb: UInt8Array, lab: FloatArray, labels: npt.NDArray[np.int64]) 
     base = labels.astype(np.int32)
     own = cell_index(rgb)
     split = np.unique(own)
-    # a cell holding palette colours belongs to the one of them nearest its centre
-    de = ciede2000(cell_centres_lab()[own], lab)
-    for cell in split:
-        members = np.flatnonzero(own == cell)
-        base[cell] = members[int(np.argmin(de[members]))]
+    # a cell holding palette colours belongs to the one of them nearest its centre (the
+    # differences are needed only where a cell holds two or more)
+    if len(split) == len(own):
+        base[own] = np.arange(len(own), dtype=np.int32)
+    else:
+        de = ciede2000(cell_centres_lab()[own], lab)
+        for cell in split:
+            members = np.flatnonzero(own == cell)
+            base[cell] = members[int(np.argmin(de[members]))]
     cells = base.copy()
     sub = np.repeat(base[split].astype(np.uint8), 512)
     row = np.searchsorted(split, own)

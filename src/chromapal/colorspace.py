@@ -65,12 +65,25 @@ def _encode_gamma(c: FloatArray) -> FloatArray:
 SRGB8_TO_LINEAR: Final = _decode_gamma(np.arange(256) / 255.0)
 
 
+#: Float inputs from this many values on have their linear values kept for the next call:
+#: a palette converts the same histogram to CIELAB and to Oklab (and its coarse one too).
+_MEMO_SIZE: Final = 3 * 1024
+_memo: list[tuple[FloatArray, FloatArray]] = []  # (input copy, result), the two latest
+
+
 def srgb_to_linear(rgb: ArrayLike) -> FloatArray:
     """Return linear-light RGB in [0, 1] for sRGB values in [0, 255] (uint8 or float)."""
     arr = np.asarray(rgb)
     if arr.dtype == np.uint8:
         return SRGB8_TO_LINEAR[arr]
-    return _decode_gamma(arr.astype(np.float64) / 255.0)
+    if arr.size < _MEMO_SIZE:
+        return _decode_gamma(arr.astype(np.float64) / 255.0)
+    for seen, linear in list(_memo):  # a copy of the list: other threads may change it
+        if seen.shape == arr.shape and np.array_equal(seen, arr):
+            return linear.copy()
+    linear = _decode_gamma(arr.astype(np.float64) / 255.0)
+    _memo[:] = [(np.array(arr, dtype=np.float64), linear.copy()), *_memo[:1]]
+    return linear
 
 
 def linear_to_srgb8(linear: ArrayLike) -> UInt8Array:

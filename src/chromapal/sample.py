@@ -157,9 +157,13 @@ def coarsen(counts: ColorCounts, bits: int) -> ColorCounts:
     shift = 8 - bits
     c = np.floor(counts.colors).astype(np.intp) >> shift
     cell = (c[:, 0] << (2 * bits)) | (c[:, 1] << bits) | c[:, 2]
-    uniq, inverse = np.unique(cell, return_inverse=True)
-    n = np.bincount(inverse, counts.counts, minlength=len(uniq))
+    # sums over the whole coarse table, then its occupied cells in order: the same additions,
+    # in the same order, as grouping by np.unique (which sorted, costing 1-2 ms a photo)
+    size = 1 << (3 * bits)
+    n = np.bincount(cell, counts.counts, minlength=size)
+    occupied = np.flatnonzero(n)
+    n = n[occupied]
     sums = np.stack(
-        [np.bincount(inverse, counts.counts * counts.colors[:, j], minlength=len(uniq)) for j in range(3)], axis=1
+        [np.bincount(cell, counts.counts * counts.colors[:, j], minlength=size)[occupied] for j in range(3)], axis=1
     )
     return ColorCounts(sums / n[:, None], n.astype(np.int64), False)
