@@ -232,6 +232,8 @@ def polish_de2000(
     swaps: int = 5,
     tries: int = 3,
     swap_iters: int = 4,
+    splits: int = 0,
+    split_tries: int = 2,
 ) -> FloatArray:
     """Move CIELAB `centers` to lower the weighted mean ΔE2000 of `lab` points to their nearest centre.
 
@@ -243,7 +245,13 @@ def polish_de2000(
        weight ``count / ΔE2000``;
     2. a swap search to leave local minima: the centre whose removal costs
        least moves to the point contributing the largest error, kept only if
-       the mean ΔE2000 drops.
+       the mean ΔE2000 drops (`swaps` rounds of up to `tries` centres, each
+       followed by `swap_iters` re-weighted steps);
+    3. split moves (`splits` rounds): the cluster with the largest total error
+       is cut in two (`_try_split`) and one of the `split_tries` centres whose
+       removal costs least makes room, kept only if the mean ΔE2000 drops. A
+       swap moves one centre to one point; a split serves a whole badly served
+       cluster with two centres, which the swaps rarely find at small k.
 
     Every candidate is scored and only improvements are kept, so the result
     never has a higher mean ΔE2000 than `centers`.
@@ -253,6 +261,11 @@ def polish_de2000(
         return centers
     for _ in range(swaps):
         moved = _try_swaps(lab, weights, centers, score, tries=tries, iters=swap_iters)
+        if moved is None:
+            break
+        centers, score = moved
+    for _ in range(splits):
+        moved = _try_split(lab, weights, centers, score, tries=split_tries, iters=swap_iters)
         if moved is None:
             break
         centers, score = moved
@@ -299,6 +312,44 @@ def _try_swaps(
         if trial_score < score - 1e-9:
             return trial, trial_score
     return None
+
+
+def _try_split(
+    lab: FloatArray, weights: FloatArray, centers: FloatArray, score: float, *, tries: int, iters: int
+) -> tuple[FloatArray, float] | None:
+    """Cut the cluster of largest total ΔE2000 in two; another centre (cheapest to remove) makes room.
+
+    The two halves are the median cut (`median_cut`, k = 2) of the cluster's points;
+    they replace its centre and, in turn, each of the `tries` centres whose removal
+    adds least error (`_swap_stats`). The first trial whose re-weighted polish
+    (`iters` steps) lowers `score` is returned, with its score; None if none does.
+    """
+    labels, _ = nearest(lab, centers)
+    error = np.bincount(labels, weights * _de2000_pairs(lab, centers[labels]), minlength=len(centers))
+    worst = int(np.argmax(error))
+    mine = labels == worst
+    if np.count_nonzero(mine) < 2:
+        return None
+    halves = median_cut(lab[mine], weights[mine], 2)
+    if len(halves) < 2:
+        return None
+    loss, _ = _swap_stats(lab, weights, centers)
+    for j in [j for j in np.argsort(loss, kind="stable") if j != worst][:tries]:
+        trial = centers.copy()
+        trial[worst], trial[j] = halves[0], halves[1]
+        trial, trial_score = _weiszfeld(lab, weights, trial, iters)
+        if trial_score < score - 1e-9:
+            return trial, trial_score
+    return None
+
+
+def _de2000_pairs(lab1: FloatArray, lab2: FloatArray) -> FloatArray:
+    """CIEDE2000 of each row pair (the compiled kernel when built)."""
+    if KERNELS is None:
+        return ciede2000(lab1, lab2)
+    out = np.empty(len(lab1))
+    KERNELS.ciede2000_pairs(_c(lab1), _c(lab2), out)
+    return out
 
 
 def _swap_stats(lab: FloatArray, weights: FloatArray, centers: FloatArray) -> tuple[FloatArray, int]:

@@ -266,7 +266,7 @@ LIGHTNESS_WEIGHT: Final = {"oklab": 0.5, "cielab": 1.0, "srgb": 1.0}
 POLISH_BITS: Final = 4
 #: Effort of the polish on the coarse, then the full histogram (see `polish_de2000`);
 #: chosen by measuring palette error against time (docs/benchmarks.md).
-POLISH: Final = {"iters": 6, "swaps": 4, "tries": 4, "swap_iters": 3}
+POLISH: Final = {"iters": 6, "swaps": 4, "tries": 4, "swap_iters": 3, "splits": 2, "split_tries": 2}
 FINE_POLISH: Final = {"iters": 3, "swaps": 1, "tries": 1, "swap_iters": 2}
 #: Lloyd steps on the full histogram at most: the polish follows, and colourful photos
 #: otherwise take up to 60 (median 18 on cq100) for no better palette (docs/benchmarks.md).
