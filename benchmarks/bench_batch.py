@@ -41,6 +41,28 @@ SHARED = Path(__file__).resolve().parents[2] / "shared" / "images"
 PATTERNS = ("*.png", "*.jpg", "*.jpeg")
 
 
+def tree_cpu() -> float:
+    """CPU seconds of this process (all threads) and of the pool workers that have ended.
+
+    Pool workers are children of multiprocessing's fork server, which reaps them: their
+    CPU time shows in its children's times (``/proc/PID/stat`` cutime + cstime) once they
+    have exited, which every pool's `close` makes them do.
+    """
+    from multiprocessing import forkserver
+
+    pid = forkserver._forkserver._forkserver_pid  # noqa: SLF001 - the one way to find it
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return time.process_time() + (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(n: int, func, *args) -> tuple[float, float]:
+    """(images/s, CPU ms per image) of ``func(*args)``, which returns the images/s of `n` images."""
+    c0 = tree_cpu()
+    rate = func(*args)
+    time.sleep(0.2)  # the fork server reaps the workers the pool just killed
+    return rate, (tree_cpu() - c0) * 1000 / n
+
+
 def decode_only(source: str) -> int:
     """Decode one file as a batch worker does (draft mode on), return its pixel count."""
     loaded = load_image(source, draft_above=DRAFT_ABOVE)
@@ -48,13 +70,21 @@ def decode_only(source: str) -> int:
 
 
 def pool_rate(workers: int, func, sources: list[str], *args) -> float:
-    """Images per second of `func(source, *args)` over `sources` on a `WorkerPool`."""
+    """Images per second of `func(source, *args)` over `sources` on a `WorkerPool`.
+
+    Set up as the batch sets up its pool (with a worker per core, kernels on one thread each).
+    """
     from concurrent.futures import FIRST_COMPLETED, wait
 
+    try:
+        from chromapal.batch_worker import one_thread_kernels
+    except ImportError:  # an older chromapal, for a before/after comparison
+        one_thread_kernels = None
+    busy = workers >= (os.cpu_count() or 1)
     todo = iter(sources)
     pending = set()
     t0 = time.perf_counter()
-    with WorkerPool(workers) as pool:
+    with WorkerPool(workers, initializer=one_thread_kernels if busy else None) as pool:
         while True:
             while len(pending) < workers and (source := next(todo, None)) is not None:
                 pending.add(pool.submit(func, source, *args, timeout=60))
@@ -66,19 +96,32 @@ def pool_rate(workers: int, func, sources: list[str], *args) -> float:
     return len(sources) / (time.perf_counter() - t0)
 
 
-def batch_rate(workers: int, sources: list[str], runs: list[BatchOptions], db: Path) -> float:
+def batch_rate(workers: int, sources: list[str], runs: list[BatchOptions], db: Path, per_k: bool = False) -> float:
     """Images per second of a whole `run_batch` into a fresh database at `db`."""
     db.unlink(missing_ok=True)
     with PaletteStore(db) as store:
         t0 = time.perf_counter()
-        summary = run_batch(sources, store, runs, workers=workers)
+        if len(runs) == 1 or per_k:  # per_k: a run per k, as batch -k 1-10 did before one run took them all
+            summaries = [run_batch(sources, store, run, workers=workers) for run in runs]
+        else:
+            summaries = [run_batch(sources, store, runs, workers=workers)]
         seconds = time.perf_counter() - t0
-    assert summary.failed == 0 and summary.done == len(sources) * len(runs), summary
+    assert sum(s.failed for s in summaries) == 0, summaries
+    assert sum(s.done for s in summaries) == len(sources) * len(runs), summaries
     return len(sources) / seconds
 
 
 def stage_cpu(originals: list[Path], ks: list[int]) -> tuple[float, float]:
-    """CPU ms per image (this process) of decoding and of the palette stage (all `ks`, delta_e on)."""
+    """CPU ms per image (this process) of decoding and of the palette stage (all `ks`, delta_e on).
+
+    The kernels run on one thread, as in a batch with a worker per core.
+    """
+    try:
+        from chromapal import _kernels
+
+        _kernels.set_threads(1)
+    except (ImportError, AttributeError):
+        pass
     decode = palette = 0.0
     for path in originals:
         c0 = time.process_time()
@@ -107,6 +150,9 @@ def writer_rates(folder: Path, n: int = 5000) -> tuple[float, float, float, floa
     records = synthetic_records(n)
     out = []
     for grouped in (True, False):
+        if grouped and not hasattr(PaletteStore, "writer"):  # an older chromapal
+            out += [float("nan"), float("nan")]
+            continue
         with PaletteStore(folder / f"writer-{grouped}.sqlite") as db:
             t0, c0 = time.perf_counter(), time.process_time()
             if grouped:
@@ -140,6 +186,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="*", default=None,
                         help="worker counts to time (default: 1 and all cores)")
     parser.add_argument("--no-writer", action="store_true", help="skip the writer-alone timing")
+    parser.add_argument("--per-k", action="store_true", help="a k range as one run per k (decoding per k)")
     args = parser.parse_args()
     folder_in = args.images or SHARED / args.set
     originals = sorted(p for pattern in PATTERNS for p in folder_in.glob(pattern))
@@ -159,19 +206,25 @@ def main() -> None:
         print(f"{len(sources)} files ({len(originals)} images of {folder_in.name} x {args.copies}), "
               f"k={args.k}, {cores} cores, best of {args.repeats}, load {os.getloadavg()[0]:.1f}\n")
         pool_rate(1, decode_only, sources[:4])  # warm-up: the fork server starts here
-        print(f"{'workers':>7} {'batch/s':>8} {'decode/s':>9} {'work/s':>8} "
-              f"{'batch/decode':>12} {'batch/work':>10}")
+        print(f"{'workers':>7} {'batch/s':>8} {'decode/s':>9} {'work/s':>8} {'batch/decode':>12} "
+              f"{'batch/work':>10} | CPU ms/image: {'batch':>6} {'decode':>6} {'work':>6} {'batch/decode':>12}")
         options = runs[0].as_dict()
+        work_args = (options, 30.0) if len(ks) == 1 else (options, 30.0, None, ks)
         for workers in counts:
-            best = {"batch": 0.0, "decode": 0.0, "work": 0.0}
+            rate = {"batch": 0.0, "decode": 0.0, "work": 0.0}
+            cpu = {"batch": float("inf"), "decode": float("inf"), "work": float("inf")}
             for _ in range(args.repeats):
-                best["batch"] = max(best["batch"], batch_rate(workers, sources, runs, Path(tmp) / "b.sqlite"))
-                best["decode"] = max(best["decode"], pool_rate(workers, decode_only, sources))
-                work_args = (options, 30.0) if len(ks) == 1 else (options, 30.0, None, ks)
-                best["work"] = max(best["work"], pool_rate(workers, process, sources, *work_args))
-            print(f"{workers:>7} {best['batch']:>8.1f} {best['decode']:>9.1f} {best['work']:>8.1f} "
-                  f"{best['batch'] / best['decode']:>12.0%} {best['batch'] / best['work']:>10.0%}",
-                  flush=True)
+                for name, func, func_args in (
+                    ("batch", batch_rate, (workers, sources, runs, Path(tmp) / "b.sqlite", args.per_k)),
+                    ("decode", pool_rate, (workers, decode_only, sources)),
+                    ("work", pool_rate, (workers, process, sources, *work_args)),
+                ):
+                    r, c = measured(len(sources), func, *func_args)
+                    rate[name], cpu[name] = max(rate[name], r), min(cpu[name], c)
+            print(f"{workers:>7} {rate['batch']:>8.1f} {rate['decode']:>9.1f} {rate['work']:>8.1f} "
+                  f"{rate['batch'] / rate['decode']:>12.0%} {rate['batch'] / rate['work']:>10.0%} | "
+                  f"{'':>13} {cpu['batch']:>6.1f} {cpu['decode']:>6.1f} {cpu['work']:>6.1f} "
+                  f"{cpu['decode'] / cpu['batch']:>12.0%}", flush=True)
         decode_ms, palette_ms = stage_cpu(originals, ks)
         print(f"\nCPU per image in one process: decode {decode_ms:.1f} ms, palette stage "
               f"{palette_ms:.1f} ms ({palette_ms / decode_ms:.0%} of decode); best batch/decode "

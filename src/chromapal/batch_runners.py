@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from .batch_hosts import HostGate
-from .batch_worker import failure_record, one_line, process
+from .batch_worker import failure_record, one_line, one_thread_kernels, process
 from .errors import PaletteError
 from .sources import file_stamp
 from .workers import WorkerPool
@@ -73,12 +73,15 @@ def run_pool(workers: int, gate: HostGate, job: Job, sink: Sink) -> None:
     """Run on a `WorkerPool`: an image past its deadline, or whose worker dies, fails alone.
 
     One task per worker is in flight (dispatch costs a fraction of a millisecond), so a
-    stop starts nothing new and only the images already running are finished.
+    stop starts nothing new and only the images already running are finished. With a
+    worker per core (or more), each worker's kernels run on its own thread alone.
     """
+    import os
     from concurrent.futures import FIRST_COMPLETED, wait
 
     pending: dict[Any, str] = {}
-    with WorkerPool(workers) as pool:
+    busy = workers >= (os.cpu_count() or 1)
+    with WorkerPool(workers, initializer=one_thread_kernels if busy else None) as pool:
         while True:
             while not sink.stop() and len(pending) < workers:
                 source = gate.take()

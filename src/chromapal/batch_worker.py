@@ -112,6 +112,19 @@ def process(
     return result
 
 
+def one_thread_kernels() -> None:
+    """Pool initializer: the compiled kernels run every part on the worker's own thread.
+
+    When a batch runs a worker per core, the kernels' helper thread only competes with the
+    other workers for the same cores (and costs its hand-offs); results are bit-identical.
+    """
+    try:
+        from . import _kernels
+    except ImportError:  # pragma: no cover - the NumPy fallback has no helper thread
+        return
+    _kernels.set_threads(1)
+
+
 def one_line(exc: BaseException) -> str:
     """``ClassName: first line of the message``."""
     text = str(exc).strip().splitlines()
