@@ -22,19 +22,25 @@ What holds, checked on the final 8-bit colours (WCAG 2 contrast ratios):
   with protanopia or deuteranopia (`chromapal.theme_cvd`): hues are turned, red toward
   orange and green toward teal (and, in dark schemes, green made lighter) until they do.
 
-What gives way: 4.5:1 from the background to colour 1 and 4.5:1 from colour 1 to white
-need 20.25:1 between background and white, that is a dark background of luminance at
-most 0.00185 (L* 1.7, black with a tint), where the backgrounds of different images can
-hardly differ. So in dark schemes "colour 15 on colours 1 and 4" gives way, and only as
-far as the background needs: the background keeps the image's darkest dominant colour
-up to luminance `WALLPAPER_BG_MAX` (L* 15.5; a colour darkened to get there has its
-chroma times `WALLPAPER_CHROMA_GAIN`), and white on red and blue gets the most contrast
-that background allows, 4.5:1 when the image is dark enough and never less than
-`WALLPAPER_WHITE_CONTRAST` (3:1, WCAG's bound for large text). Every other rule always holds. ``strict=True`` keeps 4.5:1 for white too:
-the dark background then has a luminance of at most `DARK_BG_MAX` (hue and chroma kept,
-chroma times `BG_CHROMA_GAIN`). A light background is at least `LIGHT_BG_MIN` (near
-white) with colour 0 black, in both modes: colour-0 text on colours that have 4.5:1 on
-the background needs it.
+What gives way, in this order (`chromapal.theme_background` has the windows):
+
+* white on red and blue, in dark schemes. 4.5:1 from the background to colour 1 and
+  4.5:1 from colour 1 to white need 20.25:1 between background and white, a background
+  of luminance at most 0.00185 (L* 1.7, black with a tint) where the backgrounds of
+  different images can hardly differ. So the background keeps the image's darkest
+  dominant colour up to luminance `WALLPAPER_BG_MAX` (L* 18.1), and white on red and
+  blue gets the most contrast that background allows: 4.5:1 when the image is dark
+  enough, never less than `WALLPAPER_WHITE_CONTRAST` (3:1, WCAG's bound for large
+  text). ``strict=True`` keeps 4.5:1 for white: the background is then at most
+  `DARK_BG_MAX` (L* 1.1);
+* distinct backgrounds. A darkest dominant colour lighter than the window is darkened
+  to it, hue and chroma kept: two images whose darkest dominant colours differ mostly in
+  lightness beyond the window can get backgrounds closer than CIEDE2000 3. With
+  ``strict`` and in light schemes (at least `LIGHT_BG_MIN`, L* 99.2, which colour-0 text
+  on colours with 4.5:1 on the background needs) the window is so narrow that most
+  images' backgrounds are that close.
+
+Every other rule always holds.
 """
 
 from __future__ import annotations
@@ -48,6 +54,14 @@ import numpy as np
 
 from ._types import FloatArray
 from .palette import Palette, to_hex
+from .theme_background import (
+    LIGHT_BLACK_MAX,
+    WALLPAPER_WHITE_CONTRAST,
+    WHITE_SLACK,
+    background_source,
+    dark_background,
+    light_background,
+)
 from .theme_cvd import cvd_difference
 from .theme_fit import (
     RGB,
@@ -60,28 +74,13 @@ from .theme_fit import (
     luminance,
 )
 
-__all__ = ["Theme", "make_theme", "contrast_ratio", "ANSI_NAMES", "SLOT_HUES"]
+__all__ = ["Theme", "make_theme", "contrast_ratio", "background_source", "ANSI_NAMES", "SLOT_HUES"]
 
 FG_CONTRAST: Final = 7.0
 TEXT_CONTRAST: Final = 4.5
 COMMENT_CONTRAST: Final = 3.0
 BRIGHT_DELTA_E: Final = 5.0
 CVD_DELTA_E: Final = 10.0
-#: A palette colour with this share of the pixels or more is "dominant".
-DOMINANT_SHARE: Final = 0.05
-#: Luminance bounds that let every contrast rule hold at once (see the module doc).
-DARK_BG_MAX: Final = 0.0012
-#: Without ``strict``: the dark background's largest luminance (L* 15.5), its chroma gain,
-#: and the least contrast of white text on colours 1 and 4.
-WALLPAPER_BG_MAX: Final = 0.02
-WALLPAPER_CHROMA_GAIN: Final = 1.5
-WALLPAPER_WHITE_CONTRAST: Final = 3.0
-WHITE_SLACK: Final = 1.03
-LIGHT_BG_MIN: Final = 0.98
-LIGHT_BLACK_MAX: Final = 0.0003
-#: A dark background's Oklab chroma is the image colour's times this (inside sRGB): near
-#: black, hue is what tells one image's background from another's.
-BG_CHROMA_GAIN: Final = 3.0
 #: ANSI names of slots 0-7; slots 8-15 are their bright variants.
 ANSI_NAMES: Final = ("black", "red", "green", "yellow", "blue", "magenta", "cyan", "white")
 #: Oklab hue (degrees) of each chromatic slot: the hue of the sRGB primary or secondary.
@@ -185,13 +184,6 @@ def slot_color(lch_: FloatArray, shares: FloatArray, target: float) -> tuple[flo
     return float(L), max(float(C), MIN_CHROMA), h % 360
 
 
-def background_source(lch_: FloatArray, shares: FloatArray, *, light: bool) -> int:
-    """Index of the image's darkest (or lightest) dominant palette colour."""
-    dominant = shares >= min(DOMINANT_SHARE, float(shares.max()))
-    lightness = np.where(dominant, lch_[:, 0], np.nan)
-    return int(np.nanargmax(lightness) if light else np.nanargmin(lightness))
-
-
 @dataclass(frozen=True)
 class _Windows:
     """Luminance windows of one scheme, from its background and colour 0."""
@@ -226,9 +218,7 @@ def _windows(bg: RGB, black: RGB, light: bool, white_contrast: float) -> _Window
     )
 
 
-def _distinct(
-    normal: RGB, target: tuple[float, float, float], step: float, window: tuple[float, float]
-) -> RGB:
+def _distinct(normal: RGB, target: tuple[float, float, float], step: float, window: tuple[float, float]) -> RGB:
     """The bright form of `normal`: `target`, moved `step` in lightness until it differs enough."""
     L, C, h = target
     color = fit_or_extreme((L, C, h), *window)
@@ -264,9 +254,7 @@ def _red_green(
     best: tuple[float, RGB, RGB] | None = None
     for dr, dg, up, more in options:
         r = fit_or_extreme((rL, rC * more, (rh + dr) % 360), *windows[red])
-        g = fit_or_extreme(
-            (float(np.clip(gL + up, 0.0, 0.88)), gC * more, (gh + dg) % 360), *windows[green]
-        )
+        g = fit_or_extreme((float(np.clip(gL + up, 0.0, 0.88)), gC * more, (gh + dg) % 360), *windows[green])
         diff = cvd_difference(r, g)
         if normals is not None:
             apart = min(delta_e(r, normals[0]), delta_e(g, normals[1]))
@@ -289,9 +277,7 @@ def white_contrast(background: RGB) -> float:
     return min(TEXT_CONTRAST, 1.05 / (lowest + 0.05) / WHITE_SLACK)
 
 
-def make_theme(
-    palette: Palette, *, light: bool = False, name: str = "chromapal", strict: bool = False
-) -> Theme:
+def make_theme(palette: Palette, *, light: bool = False, name: str = "chromapal", strict: bool = False) -> Theme:
     """Derive a readable 16-colour terminal scheme from `palette` (see the module doc).
 
     Parameters
@@ -317,21 +303,16 @@ def make_theme(
     scheme = LIGHT if light else DARK
     lch_ = lch(palette.colors)
     shares = np.asarray(palette.proportions, dtype=np.float64)
-    Lb, Cb, hb = lch_[background_source(lch_, shares, light=light)]
+    source = background_source(lch_, shares, light=light)
+    Lb, Cb, hb = (float(v) for v in lch_[source])
+    color = tuple(int(v) for v in palette.colors[source])
     tint = min(Cb, 0.02)
     if light:
-        background = fit_or_extreme((Lb, Cb, hb), LIGHT_BG_MIN, 1.0)
+        background = light_background(color)
         Ld, Cd, hd = lch_[int(np.argmin(lch_[:, 0]))]
         black = fit_or_extreme((0.0, Cd, hd), 0.0, LIGHT_BLACK_MAX)
     else:
-        if strict:
-            background = fit_or_extreme((Lb, Cb * BG_CHROMA_GAIN, hb), 0.0, DARK_BG_MAX)
-        else:  # kept as it is when dark enough; a darkened colour gets more chroma
-            background = fit_or_extreme((Lb, Cb, hb), 0.0, WALLPAPER_BG_MAX)
-            if lch(np.array(background, np.uint8))[0, 0] < Lb - 0.02:
-                gained = (Lb, Cb * WALLPAPER_CHROMA_GAIN, hb)
-                background = fit_or_extreme(gained, 0.0, WALLPAPER_BG_MAX)
-        black = background
+        background = black = dark_background(color, strict=strict)
     white = TEXT_CONTRAST if strict or light else max(WALLPAPER_WHITE_CONTRAST, white_contrast(background))
     w = _windows(background, black, light, white)
     foreground = fit_or_extreme((scheme.foreground, tint, hb), *w.foreground)
@@ -366,6 +347,4 @@ def make_theme(
     if lch_[best, 1] >= CHROMATIC:
         L, C, h = lch_[best]
         cursor = fit_or_extreme((float(np.clip(L, lo, hi)), C, h), *w.comment)
-    return Theme(
-        background, foreground, cursor, tuple(ansi), light=light, name=name, source=palette.source
-    )
+    return Theme(background, foreground, cursor, tuple(ansi), light=light, name=name, source=palette.source)

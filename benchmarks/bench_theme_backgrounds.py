@@ -1,0 +1,78 @@
+"""How distinct and how faithful terminal themes are over the shared images.
+
+For every image of ../shared/images (kodak, art, large, cq100; palettes as in
+tests/test_theme_readability.py: a 160 px thumbnail, k = 8 for the theme, k = 16 to
+measure against) and each mode (dark, dark --strict, light, light --strict) it reports:
+
+* pairs of images whose theme backgrounds are closer than CIEDE2000 3, and how many of
+  those pairs have darkest (lightest, for light themes) dominant colours 3 or more apart;
+* mean CIEDE2000 from the background and from colours 1-6 to the nearest k = 16 colour;
+* themes breaking any promise of tests/theme_checks.py.
+
+Run: ``.venv/bin/python benchmarks/bench_theme_backgrounds.py [--sets kodak,art,large,cq100] [-v]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from test_theme_readability import palettes, shared_images  # noqa: E402
+from theme_checks import delta_e, violations  # noqa: E402
+
+from chromapal.theme import background_source, make_theme  # noqa: E402
+from chromapal.theme_fit import lch  # noqa: E402
+
+MODES = {"dark": (False, False), "dark strict": (False, True), "light": (True, False), "light strict": (True, True)}
+CLOSE = 3.0
+
+
+def main() -> None:
+    """Print the table (and, with -v, the pairs) for each mode."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sets", default="kodak,art,large,cq100")
+    parser.add_argument("-v", "--verbose", action="store_true", help="list the offending pairs")
+    args = parser.parse_args()
+    paths = shared_images(*args.sets.split(","))
+    pals = {f"{p.parent.name}/{p.name}": palettes(p) for p in paths}
+    n = len(pals)
+    print(f"{n} images ({args.sets}); {n * (n - 1) // 2} pairs; background pairs closer than dE2000 {CLOSE}")
+    print(f"{'mode':<13} {'close':>5} {'wrong':>5} {'bg dE':>6} {'1-6 dE':>6} {'broken':>6} {'cpu s':>6}")
+    for mode, (light, strict) in MODES.items():
+        start = time.process_time()
+        themes = {k: make_theme(p8, light=light, strict=strict) for k, (p8, _) in pals.items()}
+        cpu = time.process_time() - start
+        refs = {}
+        for k, (p8, _) in pals.items():
+            i = background_source(lch(p8.colors), np.asarray(p8.proportions), light=light)
+            refs[k] = tuple(int(v) for v in p8.colors[i])
+        close = [
+            (a, b)
+            for a, b in itertools.combinations(themes, 2)
+            if delta_e(themes[a].background, themes[b].background) < CLOSE
+        ]
+        wrong = [(a, b) for a, b in close if delta_e(refs[a], refs[b]) >= CLOSE]
+        near = lambda c, pal: min(delta_e(c, tuple(int(v) for v in x)) for x in pal.colors)  # noqa: E731
+        bg = np.mean([near(t.background, pals[k][1]) for k, t in themes.items()])
+        slots = np.mean([np.mean([near(t.ansi[s], pals[k][1]) for s in range(1, 7)]) for k, t in themes.items()])
+        broken = sum(bool(violations(t, strict=strict)) for t in themes.values())
+        print(f"{mode:<13} {len(close):>5} {len(wrong):>5} {bg:6.2f} {slots:6.2f} {broken:>6} {cpu:6.2f}")
+        if args.verbose:
+            for a, b in wrong:
+                ta, tb = themes[a].background, themes[b].background
+                print(
+                    f"    {a} {refs[a]} -> {ta}   {b} {refs[b]} -> {tb}"
+                    f"   bg dE {delta_e(ta, tb):.2f}, image dE {delta_e(refs[a], refs[b]):.2f}"
+                )
+
+
+if __name__ == "__main__":
+    main()
