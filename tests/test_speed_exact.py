@@ -84,3 +84,90 @@ def test_lightness_bound_holds_on_every_pair() -> None:
     assert (bound <= de * (1 + 1e-9)).all()
     np.testing.assert_allclose(de[:50_000], bound[:50_000], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(de, ciede2000(a, b), rtol=1e-9, atol=1e-9)  # the staged formula is CIEDE2000
+
+
+# -- the exact colours of a few cells, stopping early ------------------------------------------
+
+
+def cell_colours_call(px: np.ndarray, cells: np.ndarray, need: np.ndarray | None) -> tuple[bool, np.ndarray]:
+    from chromapal.assign import cell_index
+
+    flat = px.reshape(-1, px.shape[-1])
+    rank = np.full(32768, len(cells), np.int64)
+    rank[cells] = np.arange(len(cells))
+    totals = np.array([(cell_index(flat[:, :3]) == c).sum() for c in cells], np.int64)
+    counts = np.zeros((len(cells) + 1) * 512, np.int64)
+    done = K.cell_colours(px, px.shape[-1], 0, rank, totals, np.zeros(0) if need is None else need, counts)
+    return done, counts
+
+
+def test_cell_colours_counts_like_a_bincount_and_stops_only_when_nothing_can_reach_the_need() -> None:
+    """Full counts without a need; with one, False only if no colour of the cells could exceed it."""
+    from chromapal.assign import cell_index
+
+    rng = np.random.default_rng(2)
+    px = rng.integers(96, 112, (300, 200, 3), dtype=np.uint8)  # 8 cells of 512 colours, ~7,500 pixels each
+    px[:, :50] = (200, 16, 40)  # one colour holds a quarter of the image: its cell's majority
+    cells = np.unique(cell_index(np.array([[200, 16, 40], [100, 100, 100], [100, 100, 110]])))
+    done, counts = cell_colours_call(px, cells, None)
+    flat = px.reshape(-1, 3)
+    key = np.searchsorted(cells, cell_index(flat))
+    inside = np.isin(cell_index(flat), cells)
+    want = np.bincount(key[inside] * 512 + ((flat[inside] & 7) @ [64, 8, 1]), minlength=len(cells) * 512)
+    assert done and np.array_equal(counts[: len(cells) * 512], want)
+    top = want.reshape(len(cells), 512).max(axis=1)
+    # a need below a cell's top colour: the pass must run to the end, with every count
+    done, full = cell_colours_call(px, cells, top - 1.0)
+    assert done and np.array_equal(full[: len(cells) * 512], want)
+    # the two cells of noise only, each colour needing half its cell: none can get there, and
+    # that is certain long before the end of the image, so the pass stops early (False)
+    noisy = cells[top < 100]
+    totals = np.array([(cell_index(flat) == c).sum() for c in noisy])
+    assert len(noisy) == 2 and (totals > 50).all()
+    done, _ = cell_colours_call(px, noisy, 0.5 * totals)
+    assert not done
+
+
+@pytest.mark.parametrize("rank_value", [-1, 3, 2**62])
+def test_cell_colours_refuses_ranks_outside_the_table(rank_value: int) -> None:
+    """A hostile rank table (negative or past m) is a ValueError before any count is written out of bounds."""
+    px = np.zeros((4, 4, 3), np.uint8)
+    rank = np.full(32768, rank_value, np.int64)
+    with pytest.raises(ValueError, match="rank"):
+        K.cell_colours(px, 3, 0, rank, np.zeros(2, np.int64), np.zeros(0), np.zeros(3 * 512, np.int64))
+
+
+def test_cell_colours_refuses_mismatched_buffers() -> None:
+    px = np.zeros((4, 4, 3), np.uint8)
+    rank = np.zeros(32768, np.int64)
+    for totals, need, counts in [
+        (np.zeros(2, np.int64), np.zeros(1), np.zeros(3 * 512, np.int64)),  # need of the wrong length
+        (np.zeros(2, np.int64), np.zeros(0), np.zeros(2 * 512, np.int64)),  # counts one block short
+        (np.zeros(2, np.int64), np.zeros(0), np.zeros(3 * 512 + 1, np.int64)),
+    ]:
+        with pytest.raises(ValueError):
+            K.cell_colours(px, 3, 0, rank, totals, need, counts)
+    with pytest.raises(ValueError):
+        K.cell_colours(px, 5, 0, rank, np.zeros(1, np.int64), np.zeros(0), np.zeros(2 * 512, np.int64))
+    with pytest.raises(ValueError):
+        K.cell_colours(px, 3, 0, rank[:-1], np.zeros(1, np.int64), np.zeros(0), np.zeros(2 * 512, np.int64))
+
+
+def test_snapping_on_a_flat_art_image_is_unchanged_by_the_early_stop(monkeypatch) -> None:
+    """A flat panel with noisy anti-aliasing-like edges: the same palette when the early stop is disabled."""
+    import chromapal
+    import chromapal.finish as fin
+
+    rng = np.random.default_rng(4)
+    px = np.zeros((240, 320, 3), np.uint8)
+    px[:] = (250, 250, 250)
+    px[40:200, 30:150] = (170, 0, 0)
+    px[60:180, 170:300] = (6, 159, 95)
+    noise = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+    mask = rng.random((240, 320)) < 0.35  # many colours: the histogram keeps cell means
+    px[mask] = noise[mask]
+    fast = chromapal.extract_palette(px, k=4)
+    real = fin._cell_colours
+    monkeypatch.setattr(fin, "_cell_colours", lambda p, t, c, totals=None, need=None: real(p, t, c))
+    slow = chromapal.extract_palette(px, k=4)
+    assert np.array_equal(fast.colors, slow.colors) and np.array_equal(fast.proportions, slow.proportions)

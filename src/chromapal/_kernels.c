@@ -594,6 +594,70 @@ static PyObject *exact_histogram(PyObject *self, PyObject *args)
     Py_RETURN_NONE;
 }
 
+/* cell_colours(pixels, channels, alpha_threshold, rank, totals, need, counts) -> complete
+ * The exact colours of a few wanted cells of the 2**15 (5 bits a channel): rank int64[32768]
+ * gives each wanted cell's index r in [0, m), m for every other cell; counts int64[(m + 1)
+ * * 512], zeroed, receives the count of each colour of cell r at r * 512 + its low 3 bits of
+ * r, g, b (block m: all other pixels). totals int64[m] holds each wanted cell's opaque pixels
+ * (from the histogram) and need float64[m] or empty. With need, the pass stops early and
+ * returns False as soon as no colour of any wanted cell can end with more than need[r] pixels
+ * (its count so far plus the cell's pixels not yet seen is at most need[r]): a palette
+ * colour snaps only to a colour holding more than half its cluster, so for photos, whose
+ * big cells hold many colours, the pass usually ends within the first fifth of the image.
+ * Otherwise it returns True with every count complete. A rank outside [0, m] is a ValueError. */
+static PyObject *cell_colours(PyObject *self, PyObject *args)
+{
+    Py_buffer px;
+    Arr rank = {0}, tot = {0}, need = {0}, cnt = {0};
+    Arr *arrs[] = {&rank, &tot, &need, &cnt};
+    int channels, thr;
+    if (!PyArg_ParseTuple(args, "y*iiy*y*y*w*", &px, &channels, &thr, &rank.v, &tot.v, &need.v, &cnt.v)) return NULL;
+    Py_ssize_t m = tot.v.len / 8, blocks = 0;
+    int shapes = tot.v.len % 8 == 0 && (need.v.len == 0 || need.v.len == tot.v.len)
+                 && mul_size(m + 1, 512 * 8, &blocks) == 0 && cnt.v.len == blocks;
+    if (!shapes) PyErr_SetString(PyExc_ValueError, "cell_colours: totals (m,), need (m,) or empty, counts ((m + 1) * 512,)");
+    if (!shapes || check_pixels(&px, channels, 5) < 0 || check_len(&rank.v, 32768, 8, "rank") < 0
+        || arrs_open(arrs, 4) < 0) {
+        PyBuffer_Release(&px);
+        for (int i = 0; i < 4; i++) arr_release(arrs[i], 0);
+        return NULL;
+    }
+    int64_t *seen = PyMem_Calloc(m ? (size_t)m : 1, sizeof(int64_t)), *top = PyMem_Calloc(m ? (size_t)m : 1, sizeof(int64_t));
+    if (!seen || !top) {
+        PyMem_Free(seen); PyMem_Free(top); PyBuffer_Release(&px);
+        for (int i = 0; i < 4; i++) arr_release(arrs[i], 0);
+        return PyErr_NoMemory();
+    }
+    const uint8_t *p = px.buf;
+    const int64_t *r = rank.p, *totals = tot.p;
+    const double *nd = need.v.len ? need.p : NULL;
+    uint64_t *c = cnt.p;
+    Py_ssize_t n = px.len / channels;
+    int bad = 0, complete = 1;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++, p += channels) {
+        if (nd && (i & 4095) == 4095) {  /* can any colour still end above its need? */
+            int alive = 0;
+            for (Py_ssize_t q = 0; q < m && !alive; q++) alive = (double)top[q] + ((double)totals[q] - (double)seen[q]) > nd[q];
+            if (!alive) { complete = 0; break; }
+        }
+        if (channels == 4 && p[3] < thr) continue;
+        uint64_t rk = (uint64_t)r[((p[0] >> 3) << 10) | ((p[1] >> 3) << 5) | (p[2] >> 3)];  /* negative: huge */
+        if (rk > (uint64_t)m) { bad = 1; break; }
+        uint64_t v = ++c[rk * 512 + (uint64_t)(((p[0] & 7) << 6) | ((p[1] & 7) << 3) | (p[2] & 7))];
+        if (rk < (uint64_t)m) {
+            seen[rk]++;
+            if ((int64_t)v > top[rk]) top[rk] = (int64_t)v;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    PyMem_Free(seen); PyMem_Free(top);
+    PyBuffer_Release(&px);
+    for (int i = 0; i < 4; i++) arr_release(arrs[i], arrs[i] == &cnt);
+    if (bad) { PyErr_SetString(PyExc_ValueError, "cell_colours: a rank is outside [0, m]"); return NULL; }
+    return PyBool_FromLong(complete);
+}
+
 /* ---------------------------------------------------------------- PNG rows */
 
 /* The Paeth predictor of PNG without absolute values (equal to the spec's on all
@@ -1826,6 +1890,7 @@ static PyObject *rows_stats(PyObject *self, PyObject *args)
 static PyMethodDef methods[] = {
     {"histogram", histogram, METH_VARARGS, "Cell counts and channel sums of uint8 pixels."},
     {"exact_histogram", exact_histogram, METH_VARARGS, "Counts of exact colours inside occupied cells."},
+    {"cell_colours", cell_colours, METH_VARARGS, "Exact colours of a few cells, stopping when none can exceed a need."},
     {"png_unfilter", png_unfilter, METH_VARARGS, "Undo the row filters of inflated 8-bit PNG data."},
     {"lloyd", lloyd, METH_VARARGS, "Weighted Lloyd iterations, centres updated in place."},
     {"median_cut", median_cut, METH_VARARGS, "Variance-based median cut start, centres written."},

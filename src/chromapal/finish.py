@@ -226,7 +226,13 @@ def _cell_mode(
         if pixels is None or (len(big_rows) == 0 and len(strangers) == 0):
             return rule, owned
         needed = np.unique(np.concatenate([cell_index(counts.colors[big_rows]), own_cell[strangers]]))
-        table = _cell_colours(pixels, thr, needed)
+        need = None
+        if len(strangers) == 0:  # only snapping: the pass may stop once no colour can hold enough
+            need = np.empty(len(needed))
+            need[np.searchsorted(needed, cell_index(counts.colors[big_rows]))] = SNAP_SHARE * owned[labels[big_rows]]
+        table = _cell_colours(pixels, thr, needed, totals=_cell_totals(counts, needed), need=need)
+        if table is None:  # no colour of those cells holds more than half its cluster: nothing snaps
+            return rule, owned
         where = {int(c): i for i, c in enumerate(needed)}
         for j in strangers:  # those pixels are j's, not the cell's
             n = table[where[int(own_cell[j])], int(_sub(rule.colors[j]))]
@@ -261,8 +267,25 @@ def _colour(cell: int, sub: int) -> tuple[int, int, int]:
     )
 
 
-def _cell_colours(pixels: UInt8Array, thr: int, cells: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
-    """Pixels of each of the 512 exact colours of each cell in `cells` (distinct), shape (len(cells), 512)."""
+def _cell_totals(counts: ColorCounts, cells: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
+    """Opaque pixels of each of `cells` (sorted, occupied) from cell-mean `counts` (one row per cell, in order)."""
+    return counts.counts[np.searchsorted(cell_index(counts.colors), cells)].astype(np.int64)
+
+
+def _cell_colours(
+    pixels: UInt8Array,
+    thr: int,
+    cells: npt.NDArray[np.intp],
+    *,
+    totals: npt.NDArray[np.int64] | None = None,
+    need: FloatArray | None = None,
+) -> npt.NDArray[np.int64] | None:
+    """Pixels of each of the 512 exact colours of each cell in `cells` (distinct), shape (len(cells), 512).
+
+    With `totals` (each cell's opaque pixels) and `need` (a count per cell), None when
+    no colour of any of the cells has more than its cell's `need` pixels: the compiled
+    pass then stops as soon as that is certain (usually early for photos).
+    """
     m = len(cells)
     rank = np.full(CELLS, m, np.int64)  # every other cell counts into a spare block
     rank[cells] = np.arange(m)
@@ -270,7 +293,13 @@ def _cell_colours(pixels: UInt8Array, thr: int, cells: npt.NDArray[np.intp]) -> 
     channels = image.shape[-1]
     if KERNELS is not None:
         exact = np.zeros((m + 1) * 512, np.int64)
-        KERNELS.exact_histogram(image, channels, int(thr), CELL_BITS, rank, exact)
+        early = need is not None and totals is not None
+        complete = KERNELS.cell_colours(
+            image, channels, int(thr), rank, np.ascontiguousarray(totals if early else np.zeros(m), np.int64),
+            np.ascontiguousarray(need if early else np.zeros(0), np.float64), exact,
+        )
+        if not complete:
+            return None
     else:
         flat = image.reshape(-1, channels)
         if channels == 4:
