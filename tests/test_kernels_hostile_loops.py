@@ -143,7 +143,7 @@ def test_loops_survive_nan_and_infinite_inputs() -> None:
 
 # -- assignment-rule, dithering and exact-colour kernels (assign.py, dither.py, finish.py) ---------
 
-RULE_KERNELS = ("nearest_de2000", "flatten", "flat_error", "dither", "distinct_colors", "rows_stats")
+RULE_KERNELS = ("nearest_de2000", "flatten", "flat_error", "dither", "distinct_colors", "rows_stats", "cell_colours")
 needs_rule_kernels = pytest.mark.skipif(
     not all(hasattr(K, name) for name in RULE_KERNELS), reason="no assignment-rule kernels in this build"
 )
@@ -247,6 +247,7 @@ def test_rule_kernels_random_arguments_never_crash() -> None:
             (K.dither, lambda: (buf(), i(), i(), i(), buf(), buf(), buf(), buf(), buf())),
             (K.distinct_colors, lambda: (buf(), i(), i(), buf(), buf(), buf())),
             (K.rows_stats, lambda: (buf(), buf(), buf(), buf(), buf(), buf(), buf(), buf())),
+            (K.cell_colours, lambda: (buf(), i(), i(), buf(), buf(), buf(), buf())),
         ]
         for j in range(1200):
             fn, make = calls[j % len(calls)]
