@@ -30,7 +30,7 @@ import numpy as np
 
 from chromapal.colorspace import ciede2000, lab_from_srgb, oklab_from_srgb
 from chromapal.facets import FACET_NAMES, facet_of
-from chromapal.search import search, search_box
+from chromapal.search import RayProfile, search, search_box
 from chromapal.search_like import search_like
 from chromapal.search_multi import search_colors
 from chromapal.search_table import forget, table
@@ -103,7 +103,7 @@ def build(path: Path, n: int) -> None:
 def check_box(queries: int, seed: int = 4) -> None:
     """Count sRGB colours within ΔE00 of random queries that fall outside `search_box`."""
     rng = np.random.default_rng(seed)
-    misses = 0
+    misses = slab_misses = 0
     for i in range(queries):
         radius = float(rng.choice([1, 2, 5, 10]))
         q = rng.integers(0, 256, 3)
@@ -115,7 +115,9 @@ def check_box(queries: int, seed: int = 4) -> None:
         lo, hi = search_box(lq, radius)
         near = lc[ciede2000(lq, lc) <= radius]
         misses += int(np.any(~np.all((near >= lo) & (near <= hi), axis=1)))
-    print(f"search_box check: {queries} queries, {misses} with a colour outside the box")
+        slab_misses += int(not RayProfile(lq, radius).slabs(radius).holds(near[:, 1], near[:, 2]).all())
+    print(f"search_box check: {queries} queries, {misses} with a colour outside the box, "
+          f"{slab_misses} outside the slabs")
 
 
 def main() -> None:

@@ -160,3 +160,21 @@ def test_an_empty_store_answers_nothing(tmp_path):
         assert search_colors(db, ["red", "blue"]) == []
         assert search_like(db, [[1, 2, 3]], [1.0]) == []
         assert isinstance(table(db), ColourTable) and table(db).nbytes > 0
+
+
+@pytest.mark.parametrize("radius", [1.0, 2.5, 5.0, 10.0])
+def test_box_and_slabs_hold_every_srgb_colour_within_the_radius(radius):
+    """For random queries (a third saturated blues), every sRGB colour within ΔE00 is in the slabs."""
+    from chromapal.search import RayProfile
+
+    rng = np.random.default_rng(int(radius * 10) + 1)
+    for i in range(60):
+        q = rng.integers(0, 256, 3) if i % 3 else np.array([rng.integers(0, 120), rng.integers(0, 120), 230])
+        spread = int(12 * radius + 20)
+        cand = np.clip(q + rng.integers(-spread, spread + 1, (4000, 3)), 0, 255).astype(np.uint8)
+        lq, lc = lab_from_srgb(q.astype(np.uint8)), lab_from_srgb(cand)
+        profile = RayProfile(lq, 10.0)
+        near = lc[ciede2000(lq, lc) <= radius]
+        lo, hi = profile.box(radius)
+        assert np.all((near >= lo) & (near <= hi)), (q, radius)
+        assert profile.slabs(radius).holds(near[:, 1], near[:, 2]).all(), (q, radius)

@@ -59,6 +59,9 @@ _N_RAYS: Final = 1000
 # Radii, as multiples of t_max, at which each ray is sampled: ratio 1.27 between steps, from
 # 1/20 of the smallest deepening radius to 12 t_max, past the farthest reach seen.
 _RADII: Final = np.geomspace(0.05 / 32, 12.0, 38)
+#: Directions (radians in the (a, b) plane) of the slabs that, with the box, bound the
+#: region searched for several colours and similar palettes (`RayProfile.slabs`).
+SLAB_ANGLES: Final = np.pi / 8 * np.array([1, 2, 3, 5, 6, 7])
 #: Fractions of max_delta_e searched in turn until `limit` images are found.
 DEEPENING: Final = (1 / 32, 1 / 16, 1 / 8, 1 / 4, 1 / 2, 1.0)
 
@@ -144,20 +147,59 @@ class RayProfile:
             self.delta_e = np.concatenate([self.delta_e, ciede2000(self.lab, points)], axis=1)
         return n
 
-    def box(self, t: float) -> tuple[FloatArray, FloatArray]:
-        """Box corners for radius `t` (at most the `t_max` the profile was made for)."""
+    def _offsets(self, t: float) -> FloatArray:
+        """Per ray, the point at the first sampled radius past the region ``ΔE00 <= t``."""
         n = self._sample(t)
         inside = self.delta_e[:, :n] <= t
         last = n - 1 - np.argmax(inside[:, ::-1], axis=1)  # farthest inside sample per ray
         # The next sample is outside: the boundary lies before it (no monotonicity assumed).
         reach = self.radii[np.minimum(last + 1, n - 1)]
         reach[~inside.any(axis=1)] = self.radii[0]
-        offsets = _RAYS * reach[:, None]
+        return _RAYS * reach[:, None]
+
+    def box(self, t: float) -> tuple[FloatArray, FloatArray]:
+        """Box corners for radius `t` (at most the `t_max` the profile was made for)."""
+        offsets = self._offsets(t)
         grow = 1 + BOX_MARGIN
         lo = self.lab + np.minimum(offsets.min(axis=0), 0) * grow - BOX_PAD
         hi = self.lab + np.maximum(offsets.max(axis=0), 0) * grow + BOX_PAD
         bounds = np.array(LAB_RANGE)
         return np.maximum(lo, bounds[:, 0]), np.minimum(hi, bounds[:, 1])
+
+    def slabs(self, t: float) -> Slabs:
+        """The region for radius `t` along the `SLAB_ANGLES` of the (a, b) plane.
+
+        Measured and widened like `box`: the extent of the ray points projected on each
+        direction, times ``1 + BOX_MARGIN``, plus `BOX_PAD`. With the box they make a
+        prism with an octagonal section: the region of a saturated colour is a tilted
+        ellipse in (a, b), which its box holds with much empty room around it.
+        """
+        offsets = self._offsets(t)
+        cos, sin = np.cos(SLAB_ANGLES), np.sin(SLAB_ANGLES)
+        proj = offsets[:, 1:2] * cos + offsets[:, 2:3] * sin  # (rays, directions)
+        centre = self.lab[1] * cos + self.lab[2] * sin
+        grow = 1 + BOX_MARGIN
+        lo = centre + np.minimum(proj.min(axis=0), 0) * grow - BOX_PAD
+        hi = centre + np.maximum(proj.max(axis=0), 0) * grow + BOX_PAD
+        return Slabs(cos, sin, lo, hi)
+
+
+@dataclass(frozen=True)
+class Slabs:
+    """Bounds ``lo <= a cos + b sin <= hi`` on CIELAB (a, b), one per direction."""
+
+    cos: FloatArray
+    sin: FloatArray
+    lo: FloatArray
+    hi: FloatArray
+
+    def holds(self, a: FloatArray, b: FloatArray) -> np.ndarray:
+        """Mask of the colours (a, b) within every slab."""
+        keep = np.ones(np.shape(a), dtype=bool)
+        for c, s, lo, hi in zip(self.cos, self.sin, self.lo, self.hi, strict=True):
+            proj = a * c + b * s
+            keep &= (proj >= lo) & (proj <= hi)
+        return keep
 
 
 def search(

@@ -206,7 +206,7 @@ def _search(
     scored: dict[int, float] = {}
     radius = FIRST_RADIUS
     while True:
-        found = [closest(tab, query[i], profiles[i].box(radius), radius, 0.0) for i in used]
+        found = [closest(tab, query[i], profiles[i], radius, 0.0) for i in used]
         ids = np.unique(np.concatenate([f[0] for f in found]))
         # Σ w_i · min(ΔE_i, r): start at r · (weight covered), lower by each colour found.
         bound = np.full(len(ids), radius * covered)

@@ -41,6 +41,9 @@ from .store import PaletteFilter, PaletteStore
 
 #: Palettes read per radius at most, for images not found in every colour's box.
 MAX_READ = 2_000
+#: Rows in the box of the rarest colour under which the whole radius is read at once,
+#: each colour only among the images holding the ones before it (`_in_every_box`).
+DIRECT_ROWS = 400_000
 #: Fractions of the radius searched in turn (see the module docstring).
 MULTI_DEEPENING = (1 / 8, 1 / 4, 3 / 8, 1 / 2, 5 / 8, 3 / 4, 1.0)
 
@@ -192,15 +195,20 @@ def _search(
     """`search_colors` on the colour table `tab` (see the module docstring)."""
     total = sum(q.weight for q in queries)
     profiles = [RayProfile(lab, max_delta_e) for lab in labs]
+    sizes = [tab.box_size(*profile.box(max_delta_e)) for profile in profiles]
+    deepening = MULTI_DEEPENING if min(sizes) > DIRECT_ROWS else (1.0,)
     found: dict[int, list[tuple[float, float, int]]] = {}
     memos: list[dict] = [{} for _ in queries]  # ΔE of the rows read at smaller radii
     read: dict[int, list[tuple[float, float, int]] | None] = {}  # palettes read so far
-    for fraction in MULTI_DEEPENING:
+    for fraction in deepening:
         radius = max_delta_e * fraction
-        hits = [
-            closest(tab, lab, profile.box(radius), radius, q.min_share, memo)
-            for q, lab, profile, memo in zip(queries, labs, profiles, memos, strict=True)
-        ]
+        if fraction == 1.0:
+            hits = _in_every_box(tab, queries, labs, profiles, sizes, radius, memos)
+        else:
+            hits = [
+                closest(tab, lab, profile, radius, q.min_share, memo)
+                for q, lab, profile, memo in zip(queries, labs, profiles, memos, strict=True)
+            ]
         if fraction < 1.0:
             found, complete = _score_candidates(
                 store, tab, queries, labs, hits, radius, max_delta_e, total, limit, wanted, where, read
@@ -246,6 +254,30 @@ def _search(
             )
         )
     return out
+
+
+def _in_every_box(
+    tab: ColourTable,
+    queries: Sequence[ColorQuery],
+    labs: Sequence[FloatArray],
+    profiles: Sequence[RayProfile],
+    sizes: Sequence[int],
+    radius: float,
+    memos: Sequence[dict],
+) -> list[Hits]:
+    """Each colour's hits within `radius`, of the images found for the colours before it.
+
+    The colour with the fewest rows in its box is read first; each next colour reads
+    only the rows of the images found so far. The images found for the last colour are
+    those in every colour's box: the same as reading every box whole, for less ΔE.
+    """
+    hits: list[Hits | None] = [None] * len(queries)
+    among = None
+    for n in np.argsort(sizes, kind="stable").tolist():
+        hits[n] = h = closest(tab, labs[n], profiles[n], radius, queries[n].min_share, memos[n], among)
+        among = np.zeros(len(tab.offsets), dtype=bool)
+        among[h[0]] = True
+    return [h for h in hits if h is not None]
 
 
 def _mean(queries: Sequence[ColorQuery], hits: Sequence[tuple[float, float, int]], total: float) -> float:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 
@@ -43,6 +43,9 @@ from .store_schema import bucket_of
 N_CELLS = 26 * 64 * 64
 #: Rows read from SQLite per fetch while building.
 _FETCH = 500_000
+
+if TYPE_CHECKING:
+    from .search import RayProfile, Slabs
 
 T = TypeVar("T")
 
@@ -97,16 +100,22 @@ class ColourTable:
             for a in (self.image_id, self.rank, self.lab, self.share, self.starts, self.by_id, self.offsets)
         )
 
-    def box(self, lo: FloatArray, hi: FloatArray, min_share: float = 0.0) -> IntArray:
-        """Rows whose colour lies in the box [`lo`, `hi`] and whose share is >= `min_share`."""
-        ib_lo, ib_hi = cell_index(lo[2], 2), cell_index(hi[2], 2)
-        cols = [
-            (bucket_number(il, ia, ib_lo), bucket_number(il, ia, ib_hi) + 1)
-            for il in range(cell_index(lo[0], 0), cell_index(hi[0], 0) + 1)
-            for ia in range(cell_index(lo[1], 1), cell_index(hi[1], 1) + 1)
-        ]
-        first, end = np.array(cols, dtype=np.int64).T
+    def box(
+        self,
+        lo: FloatArray,
+        hi: FloatArray,
+        min_share: float = 0.0,
+        slabs: Slabs | None = None,
+        among: np.ndarray | None = None,
+    ) -> IntArray:
+        """Rows whose colour lies in the box [`lo`, `hi`] (and `slabs`), with share >= `min_share`.
+
+        `among`, a mask indexed by image id, keeps only the rows of the images it marks.
+        """
+        first, end = self._columns(lo, hi)
         pos = _ranges(self.starts[first], self.starts[end])
+        if among is not None:
+            pos = pos[among[self.image_id[pos]]]
         lab = self.lab[:, pos]
         keep = (
             (lab[0] >= lo[0]) & (lab[0] <= hi[0]) & (lab[1] >= lo[1]) & (lab[1] <= hi[1])
@@ -114,7 +123,27 @@ class ColourTable:
         )
         if min_share > 0:
             keep &= self.share[pos] >= min_share
-        return pos[keep]
+        pos = pos[keep]
+        if slabs is not None:
+            pos = pos[slabs.holds(self.lab[1, pos], self.lab[2, pos])]
+        return pos
+
+    def box_size(self, lo: FloatArray, hi: FloatArray) -> int:
+        """Rows in the search cells the box [`lo`, `hi`] touches (an upper bound of `box`'s)."""
+        first, end = self._columns(lo, hi)
+        return int((self.starts[end] - self.starts[first]).sum())
+
+    @staticmethod
+    def _columns(lo: FloatArray, hi: FloatArray) -> tuple[IntArray, IntArray]:
+        """First and past-last cell numbers of each (L, a) column of cells the box touches."""
+        ib_lo, ib_hi = cell_index(lo[2], 2), cell_index(hi[2], 2)
+        cols = [
+            (bucket_number(il, ia, ib_lo), bucket_number(il, ia, ib_hi) + 1)
+            for il in range(cell_index(lo[0], 0), cell_index(hi[0], 0) + 1)
+            for ia in range(cell_index(lo[1], 1), cell_index(hi[1], 1) + 1)
+        ]
+        first, end = np.array(cols, dtype=np.int64).T
+        return first, end
 
     def palettes(self, ids: IntArray) -> IntArray:
         """Rows of the palettes of `ids`, in (given id order, rank) order; unknown ids give none."""
@@ -198,12 +227,16 @@ def with_table(store: PaletteStore, run: Callable[[ColourTable], T]) -> T:
 def closest(
     tab: ColourTable,
     query: FloatArray,
-    box: tuple[FloatArray, FloatArray],
+    profile: RayProfile,
     radius: float,
     min_share: float,
     memo: dict[str, IntArray | FloatArray] | None = None,
+    among: np.ndarray | None = None,
 ) -> tuple[IntArray, FloatArray, FloatArray, IntArray]:
-    """Per image, its colour closest to `query` within `radius` (read from `box`).
+    """Per image, its colour closest to `query` within `radius`.
+
+    The rows read are those in `profile`'s box and slabs for `radius`, of the images
+    whose id is True in `among` if given (a mask indexed by image id).
 
     Returns ``(ids, delta_e, share, rank)`` with ids ascending; ties in ΔE go to the
     larger share, as in `chromapal.search`. `memo` (a dict, empty at first) keeps the
@@ -211,7 +244,7 @@ def closest(
     """
     from .colorspace import ciede2000
 
-    pos = tab.box(*box, min_share)  # ascending
+    pos = tab.box(*profile.box(radius), min_share, profile.slabs(radius), among)  # ascending
     if memo and len(memo["pos"]):
         seen, seen_de = memo["pos"], memo["de"]
         at = np.minimum(np.searchsorted(seen, pos), len(seen) - 1)
