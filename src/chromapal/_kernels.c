@@ -1051,14 +1051,42 @@ static PyObject *weiszfeld(PyObject *self, PyObject *args)
 
 typedef struct { double key; Py_ssize_t idx; } Keyed;
 
-static int keyed_cmp(const void *a, const void *b)
+/* The order of the median cut's sort: by key, then index, NaN keys last (a total order). */
+INLINE int keyed_less(const Keyed *x, const Keyed *y)
 {
-    const Keyed *x = a, *y = b;
-    int xn = x->key != x->key, yn = y->key != y->key;  /* NaN keys sort last: a total order for qsort */
-    if (xn != yn) return xn - yn;
-    if (x->key < y->key) return -1;
-    if (x->key > y->key) return 1;
-    return (x->idx > y->idx) - (x->idx < y->idx);
+    int xn = x->key != x->key, yn = y->key != y->key;
+    if (xn != yn) return xn < yn;
+    if (x->key != y->key) return x->key < y->key;
+    return x->idx < y->idx;
+}
+
+/* Sorts a[0..m) in keyed_less's order (a total order, so the result is the one qsort
+ * gave) with `tmp` (m items) as scratch: merge sort over runs ordered by insertion,
+ * the comparison inlined (qsort's call per comparison made it the median cut's cost). */
+static void keyed_sort(Keyed *a, Keyed *tmp, Py_ssize_t m)
+{
+    const Py_ssize_t run = 16;
+    for (Py_ssize_t lo = 0; lo < m; lo += run) {
+        Py_ssize_t hi = lo + run < m ? lo + run : m;
+        for (Py_ssize_t i = lo + 1; i < hi; i++) {
+            Keyed v = a[i];
+            Py_ssize_t j = i;
+            while (j > lo && keyed_less(&v, &a[j - 1])) { a[j] = a[j - 1]; j--; }
+            a[j] = v;
+        }
+    }
+    Keyed *src = a, *dst = tmp;
+    for (Py_ssize_t width = run; width < m; width *= 2) {
+        for (Py_ssize_t lo = 0; lo < m; lo += 2 * width) {
+            Py_ssize_t mid = lo + width < m ? lo + width : m, hi = lo + 2 * width < m ? lo + 2 * width : m;
+            Py_ssize_t i = lo, j = mid, o = lo;
+            while (i < mid && j < hi) dst[o++] = keyed_less(&src[j], &src[i]) ? src[j++] : src[i++];
+            while (i < mid) dst[o++] = src[i++];
+            while (j < hi) dst[o++] = src[j++];
+        }
+        Keyed *t = src; src = dst; dst = t;
+    }
+    if (src != a) memcpy(a, src, (size_t)m * sizeof(Keyed));
 }
 
 typedef struct { Py_ssize_t start, end; double w, s[3], q[3], sse; } Box;
@@ -1088,10 +1116,10 @@ static PyObject *median_cut(PyObject *self, PyObject *args)
     const double *pts = pb.pts.p, *w = pb.w.p;
     double *ctr = pb.ctr.p;
     Py_ssize_t *perm = alloc_n(n, sizeof(Py_ssize_t));
-    Keyed *keyed = alloc_n(n, sizeof(Keyed));
+    Keyed *keyed = alloc_n(n, sizeof(Keyed)), *scratch = alloc_n(n, sizeof(Keyed));
     Box *boxes = alloc_n(k, sizeof(Box));
-    if (!perm || !keyed || !boxes) {
-        PyMem_Free(perm); PyMem_Free(keyed); PyMem_Free(boxes); problem_close(&pb, 0);
+    if (!perm || !keyed || !scratch || !boxes) {
+        PyMem_Free(perm); PyMem_Free(keyed); PyMem_Free(scratch); PyMem_Free(boxes); problem_close(&pb, 0);
         return PyErr_NoMemory();
     }
     Py_BEGIN_ALLOW_THREADS
@@ -1118,7 +1146,7 @@ static PyObject *median_cut(PyObject *self, PyObject *args)
             keyed[i].idx = perm[bx->start + i];
             keyed[i].key = pts[3 * keyed[i].idx + axis];
         }
-        qsort(keyed, m, sizeof(Keyed), keyed_cmp);
+        keyed_sort(keyed, scratch, m);
         for (Py_ssize_t i = 0; i < m; i++) perm[bx->start + i] = keyed[i].idx;
         double cw = 0, cs[3] = {0, 0, 0}, best = -1;
         Py_ssize_t cut = m / 2;
@@ -1148,7 +1176,7 @@ static PyObject *median_cut(PyObject *self, PyObject *args)
     for (Py_ssize_t b = nb; b < k; b++)  /* rows no box fills (fewer distinct points than k): NaN, not stale */
         for (int a = 0; a < 3; a++) ctr[3 * b + a] = NAN;
     Py_END_ALLOW_THREADS
-    PyMem_Free(perm); PyMem_Free(keyed); PyMem_Free(boxes); problem_close(&pb, 1);
+    PyMem_Free(perm); PyMem_Free(keyed); PyMem_Free(scratch); PyMem_Free(boxes); problem_close(&pb, 1);
     return PyLong_FromSsize_t(nb);
 }
 
