@@ -9,14 +9,19 @@ measure against) and each mode (dark, dark --strict, light, light --strict) it r
 * mean CIEDE2000 from the background and from colours 1-6 to the nearest k = 16 colour;
 * themes breaking any promise of tests/theme_checks.py.
 
-Run: ``.venv/bin/python benchmarks/bench_theme_backgrounds.py [--sets kodak,art,large,cq100] [-v]``
+Run: ``.venv/bin/python benchmarks/bench_theme_backgrounds.py [--sets kodak,art,large,cq100] [-v]``;
+``--rev REV`` measures ``src/chromapal/theme.py`` as it was at git revision REV instead (with
+today's palettes and other modules), for before/after tables.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import itertools
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -35,20 +40,37 @@ MODES = {"dark": (False, False), "dark strict": (False, True), "light": (True, F
 CLOSE = 3.0
 
 
+def theme_at(rev: str):
+    """``make_theme`` from ``src/chromapal/theme.py`` as it was at git revision `rev`."""
+    text = subprocess.run(
+        ["git", "show", f"{rev}:src/chromapal/theme.py"], cwd=ROOT, check=True, capture_output=True, text=True
+    ).stdout
+    path = Path(tempfile.mkdtemp()) / "theme_at_rev.py"
+    path.write_text(text)
+    spec = importlib.util.spec_from_file_location("chromapal._theme_at_rev", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module.make_theme
+
+
 def main() -> None:
     """Print the table (and, with -v, the pairs) for each mode."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", default="kodak,art,large,cq100")
     parser.add_argument("-v", "--verbose", action="store_true", help="list the offending pairs")
+    parser.add_argument("--rev", help="measure theme.py as it was at this git revision")
     args = parser.parse_args()
+    make = theme_at(args.rev) if args.rev else make_theme
     paths = shared_images(*args.sets.split(","))
     pals = {f"{p.parent.name}/{p.name}": palettes(p) for p in paths}
     n = len(pals)
+    print(f"theme.py at {args.rev or 'the working tree'}")
     print(f"{n} images ({args.sets}); {n * (n - 1) // 2} pairs; background pairs closer than dE2000 {CLOSE}")
     print(f"{'mode':<13} {'close':>5} {'wrong':>5} {'bg dE':>6} {'1-6 dE':>6} {'broken':>6} {'cpu s':>6}")
     for mode, (light, strict) in MODES.items():
         start = time.process_time()
-        themes = {k: make_theme(p8, light=light, strict=strict) for k, (p8, _) in pals.items()}
+        themes = {k: make(p8, light=light, strict=strict) for k, (p8, _) in pals.items()}
         cpu = time.process_time() - start
         refs = {}
         for k, (p8, _) in pals.items():

@@ -9,12 +9,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from theme_checks import COMMENT, contrast, luminance, violations
 
 from chromapal.colorspace import oklab_from_srgb
 from chromapal.palette import Palette
 from chromapal.pipeline import extract_palette
 from chromapal.theme import CVD_TURN, HUE_TOLERANCE, SLOT_HUES, make_theme
-from theme_checks import COMMENT, contrast, luminance, violations
 
 #: Slack on the Oklab hue check for 8-bit rounding, degrees.
 HUE_ROUNDING = 3.0

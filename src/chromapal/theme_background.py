@@ -19,9 +19,9 @@ dominant colours unless the window moved one of them. Moved colours lose the lig
 they had beyond the window, so two images whose darkest dominant colours differ mostly
 in lightness beyond it can get backgrounds closer than CIEDE2000 3: readability (white
 labels at 3:1, or the strict and light rules) comes before distinct backgrounds.
-Keeping some of that lightness instead (compressing it into the window) was measured
-and gave more such pairs, not fewer, over the shared test images
-(benchmarks/bench_theme_backgrounds.py).
+Keeping some of that lightness instead (compressing the lightness beyond a knee into the
+window), or more chroma for darkened colours, was measured and gave as many such pairs or
+more over the shared test images (benchmarks/bench_theme_backgrounds.py).
 """
 
 from __future__ import annotations
