@@ -111,11 +111,11 @@ def main(argv: list[str] | None = None) -> int:
     lines = ["| set | k | images | mean gap | median gap | worst gap (image) | images over 1 % |", "|---|---|---|---|---|---|---|"]
     for k in args.k:
         rows = []
-        if args.gap:
-            rows = [r for r in json.loads((args.out / f"reference_k{k}.json").read_text())
-                    if r["image"].split("/")[0] in sets]
+        if args.gap:  # every stored row is kept (and written back); those of `sets` are re-measured
+            rows = json.loads((args.out / f"reference_k{k}.json").read_text())
             for r in rows:
-                update_gap(r, args.images / r["image"], k)
+                if r["image"].split("/")[0] in sets:
+                    update_gap(r, args.images / r["image"], k)
         for name in sets if not args.gap else []:
             for path in sorted(p for p in (args.images / name).iterdir() if p.suffix.lower() in SUFFIXES):
                 t = time.perf_counter()
