@@ -9,6 +9,10 @@ relatively, so the copy works under the new name). For every image both versions
 (``load_image``) and find the palette of the decoded pixels (``extract_palette``), alternating,
 ``--repeats`` times after a warm-up; the medians over images of each version's median per image
 are printed per set. Alternating keeps both versions under the same machine load.
+
+``--clock cpu`` times with ``time.process_time`` (every thread's CPU time) instead of the wall
+clock, with each version's split loops on one thread where it has them (``_kernels.set_threads``):
+on a machine busy with other work the CPU time still says what each version costs.
 """
 
 from __future__ import annotations
@@ -31,9 +35,17 @@ def main() -> None:
     parser.add_argument("--sets", default="kodak,art,cq100,large")
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall")
     args = parser.parse_args()
     sys.path.insert(0, str(args.before_parent))
     versions = [importlib.import_module("chromapal_before"), importlib.import_module("chromapal")]
+    clock = time.perf_counter if args.clock == "wall" else time.process_time
+    if args.clock == "cpu":
+        for v in versions:
+            kernels = importlib.import_module(f"{v.__name__}._kernels")
+            if hasattr(kernels, "set_threads"):
+                kernels.set_threads(1)
+    print(f"clock: {args.clock}; k = {args.k}; median of {args.repeats} per image, median over images", flush=True)
     for name in args.sets.split(","):
         paths = sorted(p for p in (SHARED / name).glob("*") if p.suffix.lower() in (".png", ".jpg", ".jpeg"))
         medians: dict[tuple[str, str], list[float]] = {}
@@ -45,11 +57,11 @@ def main() -> None:
             for _ in range(args.repeats):
                 for v in versions:
                     gc.collect()
-                    t0 = time.perf_counter()
+                    t0 = clock()
                     v.load_image(path)
-                    t1 = time.perf_counter()
+                    t1 = clock()
                     v.extract_palette(pixels[v.__name__], k=args.k)
-                    t2 = time.perf_counter()
+                    t2 = clock()
                     times.setdefault((v.__name__, "decode"), []).append(t1 - t0)
                     times.setdefault((v.__name__, "palette"), []).append(t2 - t1)
             for key, values in times.items():

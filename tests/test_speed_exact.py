@@ -171,3 +171,16 @@ def test_snapping_on_a_flat_art_image_is_unchanged_by_the_early_stop(monkeypatch
     monkeypatch.setattr(fin, "_cell_colours", lambda p, t, c, totals=None, need=None: real(p, t, c))
     slow = chromapal.extract_palette(px, k=4)
     assert np.array_equal(fast.colors, slow.colors) and np.array_equal(fast.proportions, slow.proportions)
+
+
+def test_jpeg_scan_count_equals_bytes_count_across_block_edges(monkeypatch) -> None:
+    """The scan markers are counted like bytes.count, also when a marker straddles two reads."""
+    import io
+
+    import chromapal.jpeg as jpeg
+
+    rng = np.random.default_rng(9)
+    data = bytes(rng.choice(np.array([0xFF, 0xDA, 0x00, 0x37], np.uint8), size=5000))
+    monkeypatch.setattr(jpeg, "_BLOCK", 7)  # many block edges, some inside a marker
+    for start in (0, 1, 2, 13):
+        assert jpeg._count_scans(io.BytesIO(data), start, len(data)) == data[start:].count(b"\xff\xda")

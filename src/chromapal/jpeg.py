@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import IO, Any, Final
 
+import numpy as np
+
 from .errors import UnreadableImageError
 
 #: Most scans accepted in one JPEG file. Encoders write 1 (baseline), 3-4 (one scan
@@ -145,6 +147,17 @@ def _count_scans(fp: IO[bytes], pos: int, size: int) -> int:
         if not block:
             break
         pos += len(block)
-        scans += (carry + block).count(b"\xff\xda")
+        scans += _count_sos(carry + block[:1]) + _count_sos(block)
         carry = block[-1:]
     return scans
+
+
+def _count_sos(data: bytes) -> int:
+    """Occurrences of 0xFF 0xDA in `data`: each 0xDA byte (rare in coded data) whose byte before is 0xFF.
+
+    The same count as ``data.count(b"\xff\xda")`` (the pattern cannot overlap itself), several
+    times faster on coded data, where 0xFF bytes are common.
+    """
+    arr = np.frombuffer(data, np.uint8)
+    at = np.flatnonzero(arr[1:] == 0xDA)
+    return int(np.count_nonzero(arr[at] == 0xFF))
