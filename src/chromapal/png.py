@@ -15,8 +15,7 @@ size is the one checked against the pixel limit. Refused (``None``) are, among o
 - an IHDR whose size or colour type is not Pillow's ``im.size`` and ``im.mode``;
 - more compressed image data than `idat_limit` allows for the image's size.
 
-Chunk headers are read through a window of 256 KiB, so at most that much is read past
-IEND: trailing data costs neither time nor memory.
+Nothing after IEND is read, so trailing data costs neither time nor memory.
 
 `check_png_metadata` runs before Pillow opens any PNG: Pillow reads every chunk that is
 not image data whole into memory (a 1 GB private chunk in a sparse file cost 2.1 GB), so
@@ -56,26 +55,6 @@ MAX_PNG_METADATA: Final = 64 * 1024 * 1024
 _BLOCK: Final = 1 << 20
 #: (bit depth, colour type) -> Pillow's mode and the channels per pixel.
 _TYPES: Final = {(8, 2): ("RGB", 3), (8, 6): ("RGBA", 4)}
-#: Bytes read at once when walking chunk headers: encoders write image data in chunks of
-#: 8-64 KiB, so one read finds dozens of headers (one read per header was ~100 system
-#: calls for a 0.4-megapixel photo, a third of its decoding time).
-_WINDOW: Final = 1 << 18
-
-
-class _Window:
-    """Reads of a seekable file at given offsets through one buffer of at most `_WINDOW` bytes."""
-
-    def __init__(self, fp: IO[bytes]) -> None:
-        self.fp, self.start, self.buf = fp, 0, b""
-
-    def get(self, pos: int, n: int) -> bytes:
-        """The `n` bytes at offset `pos` (fewer at the end of the file); reads only when they are not held."""
-        off = pos - self.start
-        if 0 <= off and off + n <= len(self.buf):
-            return self.buf[off : off + n]
-        self.fp.seek(pos)
-        self.buf, self.start = self.fp.read(max(n, _WINDOW)), pos
-        return self.buf[:n]
 
 
 def check_png_metadata(fp: IO[bytes], name: str, limit: int = MAX_PNG_METADATA) -> None:
@@ -95,9 +74,9 @@ def check_png_metadata(fp: IO[bytes], name: str, limit: int = MAX_PNG_METADATA) 
     try:
         size = fp.seek(0, 2)
         pos, total = 8, 0
-        window = _Window(fp)
         while pos + 8 <= size:
-            header = window.get(pos, 8)
+            fp.seek(pos)
+            header = fp.read(8)
             kind = header[4:]
             if len(header) < 8 or kind == b"IEND":
                 break
@@ -216,17 +195,14 @@ def decode_png_file(
     if layout is None:
         return None
     width, height, channels, idats = layout
-    # the IDAT chunks follow each other: one read of their span (bounded by the IDAT
-    # budget plus 12 bytes a chunk), then their data gathered into one buffer
-    first, end = idats[0][0], idats[-1][0] + idats[-1][1]
-    fp.seek(first)
-    span = fp.read(end - first)
-    if len(span) != end - first:
-        return None  # the file shrank under us
     data = bytearray(sum(length for _, length in idats))
-    view, source, filled = memoryview(data), memoryview(span), 0
+    view, filled = memoryview(data), 0
     for offset, length in idats:
-        view[filled : filled + length] = source[offset - first : offset - first + length]
+        fp.seek(offset)
+        chunk = fp.read(length)
+        if len(chunk) != length:
+            return None  # the file shrank under us
+        view[filled:filled + length] = chunk
         filled += length
     row = width * channels
     try:
@@ -263,9 +239,9 @@ def _walk_chunks(
     budget = idat_limit(height * (width * channels + 1))
     idats: list[tuple[int, int]] = []
     pos, state = 33, "before"  # "before" the IDATs, "in" them, "after" them
-    window = _Window(fp)
     while True:
-        header = window.get(pos, 8)
+        fp.seek(pos)
+        header = fp.read(8)
         if len(header) < 8:
             return None  # no IEND
         length, kind = int.from_bytes(header[:4], "big"), header[4:]
@@ -273,7 +249,7 @@ def _walk_chunks(
         if length > MAX_CHUNK or end > size or not kind.isalpha():
             return None
         if kind == b"IEND":
-            ok = length == 0 and state != "before" and window.get(pos + 8, 4) == b"\xae\x42\x60\x82"
+            ok = length == 0 and state != "before" and fp.read(4) == b"\xae\x42\x60\x82"
             return (width, height, channels, idats) if ok else None
         if kind in _DECLINED or kind == b"IHDR":
             return None
@@ -286,7 +262,7 @@ def _walk_chunks(
                 return None
             idats.append((pos + 8, length))
         elif state == "before":
-            if not _crc_ok(fp, window, pos, kind, length):  # Pillow checks these before decoding
+            if not _crc_ok(fp, kind, length):  # Pillow checks these before decoding
                 return None
         else:
             state = "after"
@@ -295,12 +271,8 @@ def _walk_chunks(
         pos = end
 
 
-def _crc_ok(fp: IO[bytes], window: _Window, pos: int, kind: bytes, length: int) -> bool:
-    """Whether the body of the chunk at offset `pos` matches its CRC (read in blocks unless `window` holds it)."""
-    if length + 12 <= _WINDOW:  # small chunks (most): from the window
-        body = window.get(pos + 8, length + 4)
-        return len(body) == length + 4 and zlib.crc32(body[:length], zlib.crc32(kind)).to_bytes(4, "big") == body[length:]
-    fp.seek(pos + 8)
+def _crc_ok(fp: IO[bytes], kind: bytes, length: int) -> bool:
+    """Whether the chunk body at the file position (then its CRC) matches, read in blocks."""
     crc = zlib.crc32(kind)
     left = length
     while left:
