@@ -184,3 +184,50 @@ def test_jpeg_scan_count_equals_bytes_count_across_block_edges(monkeypatch) -> N
     monkeypatch.setattr(jpeg, "_BLOCK", 7)  # many block edges, some inside a marker
     for start in (0, 1, 2, 13):
         assert jpeg._count_scans(io.BytesIO(data), start, len(data)) == data[start:].count(b"\xff\xda")
+
+
+# -- the rule after a few colours change -----------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_rule_after_a_change_equals_a_fresh_rule(seed: int) -> None:
+    """A snapped or replaced colour: the rule updated from the previous one is the fresh rule, array for array."""
+    from chromapal.assign import rule_for_cells
+
+    rng = np.random.default_rng(seed)
+    k = int(rng.choice([2, 4, 8, 16]))
+    cells = np.unique(rng.integers(0, 32768, 6000))
+    before = rng.integers(0, 256, (k, 3)).astype(np.uint8)
+    before[0] = ((cells[0] >> 10) << 3, ((cells[0] >> 5) & 31) << 3, (cells[0] & 31) << 3)  # a cell holding a colour
+    old = rule_for_cells(before, cells)
+    after = before.copy()
+    for j in rng.choice(k, size=max(1, k // 2), replace=False):
+        kind = rng.integers(3)
+        if kind == 0:  # a snap: a step of one level
+            after[j] = np.clip(after[j].astype(int) + rng.integers(-1, 2, 3), 0, 255)
+        elif kind == 1:  # replaced by a far colour
+            after[j] = rng.integers(0, 256, 3)
+        else:  # moved next to another colour: near-ties between the two
+            after[j] = np.clip(after[(j + 1) % k].astype(int) + [0, 0, 1], 0, 255)
+    if np.array_equal(after, before):
+        after[0, 0] ^= 1
+    updated = rule_for_cells(after, cells, previous=old)
+    fresh = rule_for_cells(after, cells)
+    for name in ("colors", "cells", "sub", "base"):
+        assert np.array_equal(getattr(updated, name), getattr(fresh, name)), name
+    assert np.array_equal(updated.decided[1], fresh.decided[1])
+    assert np.array_equal(updated.decided[2], fresh.decided[2])
+
+
+def test_rule_update_keeps_first_colour_on_exact_ties() -> None:
+    """A changed colour becoming an exact copy of an earlier one: cells stay with the earlier (first) one."""
+    from chromapal.assign import rule_for_cells
+
+    cells = np.arange(0, 32768, 5)
+    before = np.array([[10, 200, 30], [240, 240, 240], [90, 10, 160], [5, 5, 5]], np.uint8)
+    old = rule_for_cells(before, cells)
+    after = before.copy()
+    after[3] = after[0]  # colours 0 and 3 now equal: every tie goes to 0
+    updated, fresh = rule_for_cells(after, cells, previous=old), rule_for_cells(after, cells)
+    assert np.array_equal(updated.base, fresh.base)
+    assert not np.any(updated.decided[1] == 3)

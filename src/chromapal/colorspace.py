@@ -65,9 +65,10 @@ def _encode_gamma(c: FloatArray) -> FloatArray:
 SRGB8_TO_LINEAR: Final = _decode_gamma(np.arange(256) / 255.0)
 
 
-#: Float inputs from this many values on have their linear values kept for the next call:
-#: a palette converts the same histogram to CIELAB and to Oklab (and its coarse one too).
-_MEMO_SIZE: Final = 3 * 1024
+#: Float inputs of this many values (histograms, up to 32,768 rows) have their linear values
+#: kept for the next call: a palette converts the same histogram to CIELAB and to Oklab (and
+#: its coarse one too). Smaller ones are cheap, larger ones (images) not worth holding.
+_MEMO_SIZES: Final = range(3 * 1024, 3 * 32768 + 1)
 _memo: list[tuple[FloatArray, FloatArray]] = []  # (input copy, result), the two latest
 
 
@@ -76,7 +77,7 @@ def srgb_to_linear(rgb: ArrayLike) -> FloatArray:
     arr = np.asarray(rgb)
     if arr.dtype == np.uint8:
         return SRGB8_TO_LINEAR[arr]
-    if arr.size < _MEMO_SIZE:
+    if arr.size not in _MEMO_SIZES:
         return _decode_gamma(arr.astype(np.float64) / 255.0)
     for seen, linear in list(_memo):  # a copy of the list: other threads may change it
         if seen.shape == arr.shape and np.array_equal(seen, arr):

@@ -355,7 +355,7 @@ def _owning(rule: Rule, counts: ColorCounts, cells: npt.NDArray[np.intp]) -> Rul
                 break
         else:
             break
-        rule = rule_for_cells(rgb, cells)
+        rule = rule_for_cells(rgb, cells, previous=rule)
     return rule
 
 
@@ -389,7 +389,7 @@ def _snap(
     for j, colour in zip(big[near], best[near], strict=True):
         if not any(np.array_equal(colour, c) for m, c in enumerate(out) if m != j):
             out[j] = colour
-    return rule if np.array_equal(out, rgb) else rule_for_cells(out, cells)
+    return rule if np.array_equal(out, rgb) else rule_for_cells(out, cells, previous=rule)
 
 
 def counted_image(
