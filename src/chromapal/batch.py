@@ -5,10 +5,13 @@ and returns a plain, picklable dict; it never raises, so one bad image never sto
 batch. IIIF manifests and collections among the inputs are expanded into their canvases
 first (`expand_batch_inputs`); a canvas is stored under its Image API service (or image
 URL) with its manifest, canvas, label and rights, and at most `PER_HOST` downloads
-from one host run at once. `run_batch`
-sends sources to a local `chromapal.workers.WorkerPool`, or to a Dask cluster when
-given a scheduler address, and writes each result through the single `PaletteStore`
-writer as soon as it arrives. Progress goes to a callback; this module never prints.
+from one host run at once. `run_batch` sends sources to a local
+`chromapal.workers.WorkerPool`, or to a Dask cluster when given a scheduler address
+(`chromapal.batch_runners`), and hands each result to the single writer as it arrives,
+which commits many palettes per transaction (`chromapal.store_write.StoreWriter`: every
+`COMMIT_EVERY` palettes or `COMMIT_SECONDS`, always at the end). A k range is one run:
+each image is decoded and counted once and clustered once per k still to do. Progress
+goes to a callback; this module never prints.
 
 Each image has a deadline (`DEFAULT_TIMEOUT` seconds): past it, its worker process is
 killed and replaced, the image is recorded as failed ("took longer than 30 s") and the
@@ -27,7 +30,7 @@ from typing import Any, Final
 
 from . import __version__
 from .batch_hosts import HostGate
-from .batch_runners import IN_FLIGHT_PER_WORKER, Job, Sink, run_dask, run_inline, run_pool  # noqa: F401
+from .batch_runners import IN_FLIGHT_PER_WORKER, Job, Sink, run_dask, run_inline, run_pool  # noqa: F401 - API
 from .batch_worker import process
 from .colorspace import canonical_space
 from .pipeline import extract
