@@ -231,3 +231,37 @@ def test_rule_update_keeps_first_colour_on_exact_ties() -> None:
     updated, fresh = rule_for_cells(after, cells, previous=old), rule_for_cells(after, cells)
     assert np.array_equal(updated.base, fresh.base)
     assert not np.any(updated.decided[1] == 3)
+
+
+def test_linear_memo_returns_fresh_exact_results() -> None:
+    """The kept conversion: equal to a fresh one, unaffected by callers changing input or output."""
+    import chromapal.colorspace as cs
+
+    rng = np.random.default_rng(8)
+    colors = rng.random((5000, 3)) * 255
+    first = cs.srgb_to_linear(colors)
+    first[:] = -1.0  # a caller writing into its result changes nothing kept
+    again = cs.srgb_to_linear(colors)
+    assert np.array_equal(again, cs._decode_gamma(colors / 255.0))
+    colors[7, 1] = 3.0  # the input changed in place: converted afresh
+    assert np.array_equal(cs.srgb_to_linear(colors), cs._decode_gamma(colors / 255.0))
+    image = rng.random((300, 400, 3)) * 255  # image-sized: never held
+    cs.srgb_to_linear(image)
+    assert all(seen.size <= 3 * 32768 for seen, _ in cs._memo)
+
+
+def test_coarsen_equals_grouping_by_unique() -> None:
+    """The 4-bit histogram from whole-table sums is the one np.unique grouping gave, bit for bit."""
+    from chromapal.sample import ColorCounts, coarsen
+
+    rng = np.random.default_rng(10)
+    colors = rng.random((9000, 3)) * 255
+    counts = ColorCounts(colors, rng.integers(1, 500, 9000), False)
+    got = coarsen(counts, 4)
+    c = np.floor(colors).astype(np.intp) >> 4
+    cell = (c[:, 0] << 8) | (c[:, 1] << 4) | c[:, 2]
+    uniq, inverse = np.unique(cell, return_inverse=True)
+    n = np.bincount(inverse, counts.counts, minlength=len(uniq))
+    sums = np.stack([np.bincount(inverse, counts.counts * colors[:, j], minlength=len(uniq)) for j in range(3)], 1)
+    assert np.array_equal(got.counts, n.astype(np.int64))
+    assert np.array_equal(got.colors, sums / n[:, None])
