@@ -18,8 +18,8 @@ exact to 2.5 % of the image.
 Finding the nearest without reading every palette
 -------------------------------------------------
 Every unit of the query's colour ``q`` must travel at least to the stored colour nearest
-``q``, so ``EMD >= Σ share(q) · min_j ΔE(q, p_j)``. For a radius ``r`` the indexed box search
-of `chromapal.search` gives, for each query colour, the images holding a colour within
+``q``, so ``EMD >= Σ share(q) · min_j ΔE(q, p_j)``. For a radius ``r`` the box search of the
+in-memory colour table (`chromapal.search_table`) gives, for each query colour, the images holding a colour within
 ``r`` and how close it is; an image outside every box has a lower bound of at least ``r``.
 The bound is taken over the query's dominant colours only (those covering 80 % of it,
 at most `BOUND_COLORS`, weight ``c`` together): an image outside their boxes has a

@@ -6,15 +6,20 @@ Each query colour has a weight and a minimum share (``'#c1a4a9:30%'``: the image
 hold a colour within the ΔE radius of it covering at least 30 % of the image). An image
 matches when its palette holds every query colour; it is ranked by the weighted mean of
 the CIEDE2000 differences between each query colour and its closest palette colour
-(weights default to 1). Each colour's images come from the indexed CIELAB box of
-`chromapal.search`, at a growing fraction of the radius (`MULTI_DEEPENING`). An image
-in no box has every colour farther than that radius, so its mean is above it; an image
-in some boxes has a lower bound (the radius standing in for the colours not found).
-Candidates are scored exactly in bound order (from their hits, or from their palettes
-when a colour was not in its box) until the bound passes the `limit`-th best; once that
-best is within the radius no other image can beat the results. When more than
-`MAX_READ` palettes would be read at one radius the next one is tried instead; at the
-full radius the results are the images in every colour's box.
+(weights default to 1), then by image id. Colours are read from the in-memory colour
+table (`chromapal.search_table`), in each colour's CIELAB box cut by slabs
+(`chromapal.search.RayProfile`), and ΔE is computed exactly for the rows left.
+
+When the rarest colour's box holds at most `DIRECT_ROWS` rows, the whole radius is read
+at once: that colour's images first, then each other colour only among the images
+found so far; the results are the images left, ranked. Otherwise the radius grows
+(`MULTI_DEEPENING`). An image in no box has every colour farther than that radius, so
+its mean is above it; an image in some boxes has a lower bound (the radius standing in
+for the colours not found). Candidates are scored exactly in bound order (from their
+hits, or from their palettes when a colour was not in its box) until the bound passes
+the `limit`-th best; once that best is within the radius no other image can beat the
+results. When more than `MAX_READ` palettes would be read at one radius the next one is
+tried instead. Both ways give the same results.
 
 Facets
 ------

@@ -125,7 +125,7 @@ class ColourTable:
             keep &= self.share[pos] >= min_share
         pos = pos[keep]
         if slabs is not None:
-            pos = pos[slabs.holds(self.lab[1, pos], self.lab[2, pos])]
+            pos = pos[slabs.holds(self.lab[:, pos])]
         return pos
 
     def box_size(self, lo: FloatArray, hi: FloatArray) -> int:
