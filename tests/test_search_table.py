@@ -24,12 +24,12 @@ KEY = options_key({"k": 4})
 
 
 def palettes_of(db: PaletteStore) -> dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """image id -> (CIELAB, shares, ranks) read straight from the database."""
+    """Image id -> (CIELAB, shares, ranks) read straight from the database."""
     out: dict[int, list] = {}
-    for image_id, rank, l, a, b, share in db.conn.execute(
+    for image_id, rank, lab_l, a, b, share in db.conn.execute(
         "SELECT image_id, rank, lab_l, lab_a, lab_b, share FROM colors ORDER BY image_id, rank"
     ):
-        out.setdefault(image_id, []).append((rank, l, a, b, share))
+        out.setdefault(image_id, []).append((rank, lab_l, a, b, share))
     return {i: (np.array([r[1:4] for r in v]), np.array([r[4] for r in v]), np.array([r[0] for r in v]))
             for i, v in out.items()}
 
@@ -53,6 +53,7 @@ def brute_colors(db, queries: list[ColorQuery], max_de: float, limit: int) -> li
 
 
 def add_random(db: PaletteStore, rng: np.random.Generator, n: int, prefix: str) -> None:
+    """Store `n` random palettes of 1-6 colours, a fifth of them near a few shared colours."""
     for i in range(n):
         k = int(rng.integers(1, 7))
         rgb = rng.integers(0, 256, (k, 3))
@@ -66,6 +67,7 @@ def add_random(db: PaletteStore, rng: np.random.Generator, n: int, prefix: str) 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory):
+    """600 random palettes."""
     path = tmp_path_factory.mktemp("table") / "p.sqlite"
     with PaletteStore(path) as db:
         add_random(db, np.random.default_rng(5), 600, "img")
@@ -76,7 +78,7 @@ def store(tmp_path_factory):
 
 hex_colors = st.sampled_from(["#c83030", "#f0e6d2", "#1e285a", "#5a5a5a", "#0ac80a", "#fafafa"]) | st.tuples(
     st.integers(0, 255), st.integers(0, 255), st.integers(0, 255)
-).map(lambda c: "#%02x%02x%02x" % c)
+).map(lambda c: "#{:02x}{:02x}{:02x}".format(*c))
 color_queries = st.builds(
     ColorQuery,
     hex_colors,
@@ -102,6 +104,7 @@ def test_several_colours_equal_a_brute_force_scan(store, queries, max_de, limit)
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(image=st.integers(1, 600), limit=st.sampled_from([1, 5, 20]))
 def test_like_equals_a_brute_force_scan_when_exact(store, image, limit):
+    """A stored palette's nearest palettes: the nearest distance always, all of them when exact."""
     rows = store.conn.execute("SELECT r, g, b, share FROM colors WHERE image_id = ? ORDER BY rank",
                               (image,)).fetchall()
     rgb, shares = [r[:3] for r in rows], [r[3] for r in rows]
@@ -114,6 +117,7 @@ def test_like_equals_a_brute_force_scan_when_exact(store, image, limit):
 
 
 def test_box_rows_equal_a_mask_over_every_row(store):
+    """The table's box read equals a mask over every row; palettes come back by id, in order."""
     tab = table(store)
     rng = np.random.default_rng(3)
     lab = tab.lab.T
@@ -156,6 +160,7 @@ def test_the_table_follows_the_database(tmp_path):
 
 
 def test_an_empty_store_answers_nothing(tmp_path):
+    """An empty database gives an empty table and no results, not an error."""
     with PaletteStore(tmp_path / "e.sqlite") as db:
         assert search_colors(db, ["red", "blue"]) == []
         assert search_like(db, [[1, 2, 3]], [1.0]) == []

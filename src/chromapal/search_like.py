@@ -50,7 +50,8 @@ import numpy as np
 from ._types import FloatArray
 from .colorspace import ciede2000, lab_from_srgb
 from .errors import PaletteError
-from .search import NothingStored, RayProfile, describe, filter_ids, plan_filter
+from .search import NothingStored, describe, filter_ids, plan_filter
+from .search_region import RayProfile
 from .search_table import ColourTable, closest, with_table
 from .store import PaletteFilter, PaletteStore
 
@@ -108,7 +109,6 @@ def palette_distance(
     lab_a: FloatArray, shares_a: Sequence[float], lab_b: FloatArray, shares_b: Sequence[float]
 ) -> float:
     """Earth mover's distance between two palettes in CIEDE2000 (shares rounded to `UNITS`)."""
-
     la = np.asarray(lab_a, dtype=np.float64).reshape(-1, 3)
     lb = np.asarray(lab_b, dtype=np.float64).reshape(-1, 3)
     return transport_cost(ciede2000(la[:, None, :], lb[None, :, :]), shares_a, shares_b)

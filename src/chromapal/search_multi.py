@@ -40,7 +40,8 @@ from ._types import FloatArray, IntArray
 from .colorspace import ciede2000
 from .errors import InvalidColorError
 from .facets import check_facet
-from .search import NothingStored, RayProfile, describe, filter_ids, plan_filter, query_lab
+from .search import NothingStored, describe, filter_ids, plan_filter, query_lab
+from .search_region import RayProfile
 from .search_table import ColourTable, closest, with_table
 from .store import PaletteFilter, PaletteStore
 
@@ -238,7 +239,10 @@ def _search(
             mean = mean + q.weight * h[1][idx]
         top = np.lexsort((common, mean / total))[:limit]
         found = {
-            int(common[t]): [(float(h[1][idx[t]]), float(h[2][idx[t]]), int(h[3][idx[t]])) for h, idx in zip(hits, at, strict=True)]
+            int(common[t]): [
+                (float(h[1][idx[t]]), float(h[2][idx[t]]), int(h[3][idx[t]]))
+                for h, idx in zip(hits, at, strict=True)
+            ]
             for t in top.tolist()
         }
         scored = sorted((_mean(queries, found[i], total), i) for i in found)
