@@ -39,11 +39,17 @@ browser:
 # Debian's terminals and X tools, and the tailwindcss 3.4 CLI from npm; installed when missing and
 # possible (root). Each test skips when its program is missing.
 CONSUMER_DEBS := kitty foot alacritty xvfb x11-xserver-utils tmux dconf-cli dbus-daemon python3-gi
+# the two KDE/Xfce terminals without their recommended desktop packages (konsole: ~120 packages, ~40 s)
+CONSUMER_SLIM_DEBS := xfce4-terminal konsole
 TAILWIND := tailwindcss@3.4.19
 consumers:
 	@missing=""; for p in $(CONSUMER_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	  [ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
 	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null) ; } \
+	  || echo "not installed:$$missing: their file-reader tests will be skipped"
+	@missing=""; for p in $(CONSUMER_SLIM_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	  [ -z "$$missing" ] || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 \
+	  && (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null) ; } \
 	  || echo "not installed:$$missing: their file-reader tests will be skipped"
 	@command -v tailwindcss >/dev/null 2>&1 || { command -v npm >/dev/null 2>&1 \
 	  && npm install --global --silent --no-audit --no-fund $(TAILWIND) >/dev/null ; } \
