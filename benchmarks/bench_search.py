@@ -115,7 +115,8 @@ def check_box(queries: int, seed: int = 4) -> None:
         lo, hi = search_box(lq, radius)
         near = lc[ciede2000(lq, lc) <= radius]
         misses += int(np.any(~np.all((near >= lo) & (near <= hi), axis=1)))
-        slab_misses += int(not RayProfile(lq, radius).slabs(radius).holds(near.T).all())
+        slabs = RayProfile(lq, radius).slabs(radius)
+        slab_misses += int(slabs is not None and not slabs.holds(near.T).all())
     print(f"search_box check: {queries} queries, {misses} with a colour outside the box, "
           f"{slab_misses} outside the slabs")
 

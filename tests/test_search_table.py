@@ -182,4 +182,5 @@ def test_box_and_slabs_hold_every_srgb_colour_within_the_radius(radius):
         near = lc[ciede2000(lq, lc) <= radius]
         lo, hi = profile.box(radius)
         assert np.all((near >= lo) & (near <= hi)), (q, radius)
-        assert profile.slabs(radius).holds(near.T).all(), (q, radius)
+        slabs = profile.slabs(radius)
+        assert slabs is None or slabs.holds(near.T).all(), (q, radius)
