@@ -115,9 +115,14 @@ def palette_distance(
 
 
 def transport_cost(
-    delta_e: FloatArray, shares_a: Sequence[float], shares_b: Sequence[float]
+    delta_e: FloatArray,
+    shares_a: Sequence[float],
+    shares_b: Sequence[float],
+    units_a: np.ndarray | None = None,
 ) -> float:
     """EMD from the ``k_a x k_b`` CIEDE2000 matrix of two palettes and their shares.
+
+    `units_a`, if given, is ``units(shares_a)`` computed once for many calls.
 
     Raises
     ------
@@ -128,7 +133,7 @@ def transport_cost(
         from scipy.optimize import linear_sum_assignment
     except ImportError as exc:
         raise PaletteError("similar-palette search needs scipy: pip install 'chromapal[search]'") from exc
-    ua, ub = units(shares_a), units(shares_b)
+    ua, ub = units(shares_a) if units_a is None else units_a, units(shares_b)
     cost = delta_e[np.repeat(np.arange(len(ua)), ua)][:, np.repeat(np.arange(len(ub)), ub)]
     rows, cols = linear_sum_assignment(cost)
     return float(cost[rows, cols].sum() / UNITS)
@@ -203,10 +208,11 @@ def _search(
             break
     covered = float(weights[used].sum())
     profiles = {i: RayProfile(query[i], MAX_RADIUS) for i in used}
+    memos: dict[int, dict] = {i: {} for i in used}  # ΔE of the rows read at smaller radii
     scored: dict[int, float] = {}
     radius = FIRST_RADIUS
     while True:
-        found = [closest(tab, query[i], profiles[i], radius, 0.0) for i in used]
+        found = [closest(tab, query[i], profiles[i], radius, 0.0, memos[i]) for i in used]
         ids = np.unique(np.concatenate([f[0] for f in found]))
         # Σ w_i · min(ΔE_i, r): start at r · (weight covered), lower by each colour found.
         bound = np.full(len(ids), radius * covered)
@@ -300,5 +306,6 @@ def _palettes_into(
     de = ciede2000(query[:, None, :], tab.lab[:, pos].T[None, :, :])
     share = tab.share[pos]
     cuts = np.flatnonzero(np.diff(image)) + 1
+    query_units = units(shares)
     for lo, hi in zip([0, *cuts.tolist()], [*cuts.tolist(), len(pos)], strict=True):
-        scored[int(image[lo])] = transport_cost(de[:, lo:hi], shares, share[lo:hi])
+        scored[int(image[lo])] = transport_cost(de[:, lo:hi], shares, share[lo:hi], query_units)
