@@ -216,7 +216,7 @@ def _cell_mode(
     """
     for snapping in (True, False):  # a snapped palette changes which cells hold palette colours: once more
         k = len(rule.colors)
-        labels = _row_labels(rule, counts)
+        labels = _row_labels(rule, counts, cells)
         owned = np.bincount(labels, counts.counts, minlength=k).astype(np.int64)
         big_rows = np.flatnonzero(counts.counts > SNAP_SHARE * owned[labels])  # at most one per cluster
         if not snapping:
@@ -225,12 +225,13 @@ def _cell_mode(
         strangers = np.flatnonzero(rule.base[own_cell] != np.arange(k))
         if pixels is None or (len(big_rows) == 0 and len(strangers) == 0):
             return rule, owned
-        needed = np.unique(np.concatenate([cell_index(counts.colors[big_rows]), own_cell[strangers]]))
+        needed = np.unique(np.concatenate([cells[big_rows], own_cell[strangers]]))
         need = None
         if len(strangers) == 0:  # only snapping: the pass may stop once no colour can hold enough
             need = np.empty(len(needed))
-            need[np.searchsorted(needed, cell_index(counts.colors[big_rows]))] = SNAP_SHARE * owned[labels[big_rows]]
-        table = _cell_colours(pixels, thr, needed, totals=_cell_totals(counts, needed), need=need)
+            need[np.searchsorted(needed, cells[big_rows])] = SNAP_SHARE * owned[labels[big_rows]]
+        totals = counts.counts[np.searchsorted(cells, needed)].astype(np.int64)  # cells: one row each, in order
+        table = _cell_colours(pixels, thr, needed, totals=totals, need=need)
         if table is None:  # no colour of those cells holds more than half its cluster: nothing snaps
             return rule, owned
         where = {int(c): i for i, c in enumerate(needed)}
@@ -240,7 +241,7 @@ def _cell_mode(
             owned[rule.base[own_cell[j]]] -= n
         if len(big_rows) == 0:
             return rule, owned
-        rows_cells = cell_index(counts.colors[big_rows])
+        rows_cells = cells[big_rows]
         tops = np.array([int(np.argmax(table[where[int(c)]])) for c in rows_cells])
         best = np.array([_colour(int(c), int(t)) for c, t in zip(rows_cells, tops, strict=True)], np.uint8)
         best_n = np.array([table[where[int(c)], t] for c, t in zip(rows_cells, tops, strict=True)], np.int64)
@@ -265,11 +266,6 @@ def _colour(cell: int, sub: int) -> tuple[int, int, int]:
         ((cell >> 5) & 31) << 3 | (sub >> 3) & 7,
         (cell & 31) << 3 | sub & 7,
     )
-
-
-def _cell_totals(counts: ColorCounts, cells: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
-    """Opaque pixels of each of `cells` (sorted, occupied) from cell-mean `counts` (one row per cell, in order)."""
-    return counts.counts[np.searchsorted(cell_index(counts.colors), cells)].astype(np.int64)
 
 
 def _cell_colours(
@@ -330,8 +326,11 @@ def estimate_error(colors: UInt8Array, counts: ColorCounts) -> float:
     return measure_counts(rule_for_cells(colors, cells), counts)[1]
 
 
-def _row_labels(rule: Rule, counts: ColorCounts) -> npt.NDArray[np.intp]:
-    return labels_of_colors(counts.colors, rule, exact=counts.exact)
+def _row_labels(rule: Rule, counts: ColorCounts, cells: npt.NDArray[np.intp]) -> npt.NDArray[np.intp]:
+    """The label of each row of `counts`; `cells` are the rows' cells when they are cell means."""
+    if not counts.exact:  # one row per cell, `cells` in row order: the cell's label
+        return rule.base[cells].astype(np.intp)
+    return labels_of_colors(counts.colors, rule, exact=True)
 
 
 def _owning(rule: Rule, counts: ColorCounts, cells: npt.NDArray[np.intp]) -> Rule:
@@ -339,7 +338,7 @@ def _owning(rule: Rule, counts: ColorCounts, cells: npt.NDArray[np.intp]) -> Rul
     rgb = rule.colors
     k = len(rgb)
     for _ in range(k + 1):
-        labels = _row_labels(rule, counts)
+        labels = _row_labels(rule, counts, cells)
         owned = np.bincount(labels, counts.counts, minlength=k)
         empty = np.flatnonzero(owned == 0)
         if len(empty) == 0:
