@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chromapal import search_multi
 from chromapal.colorspace import ciede2000, lab_from_srgb
 from chromapal.search_like import palette_distance, search_like
 from chromapal.search_multi import ColorQuery, search_colors
@@ -94,11 +95,20 @@ color_queries = st.builds(
     limit=st.sampled_from([1, 5, 20, 200]),
 )
 def test_several_colours_equal_a_brute_force_scan(store, queries, max_de, limit):
-    """Same images, same order, same distances as a scan of every palette."""
-    got = search_colors(store, queries, max_delta_e=max_de, limit=limit)
+    """Same images, same order, same distances as a scan of every palette, both ways.
+
+    A small store always takes the direct read (`DIRECT_ROWS`); with it set to -1 the
+    search takes the growing radii instead.
+    """
     want = brute_colors(store, queries, max_de, limit)
-    assert [m.image_id for m in got] == [i for _, i in want]
-    assert [m.distance for m in got] == pytest.approx([d for d, _ in want], abs=1e-12)
+    for direct_rows in (search_multi.DIRECT_ROWS, -1):
+        saved, search_multi.DIRECT_ROWS = search_multi.DIRECT_ROWS, direct_rows
+        try:
+            got = search_colors(store, queries, max_delta_e=max_de, limit=limit)
+        finally:
+            search_multi.DIRECT_ROWS = saved
+        assert [m.image_id for m in got] == [i for _, i in want], direct_rows
+        assert [m.distance for m in got] == pytest.approx([d for d, _ in want], abs=1e-12)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
