@@ -1,6 +1,6 @@
 """CPU time of `extract` against Pillow's plain decode and fast-colorthief, per image set, on one thread.
 
-    ../shared/bench/.venv/bin/python benchmarks/bench_cpu_time.py [--sets kodak,art,cq100,large] [--k 4,8,16] [--repeats 5]
+    python benchmarks/bench_cpu_time.py [--sets kodak,art,cq100,large] [--k 4,8,16] [--repeats 5]
 
 On a shared machine wall-clock times say more about the other work than about the code;
 the CPU time a call costs (``time.process_time``, every thread of the process) does not,
@@ -30,6 +30,7 @@ IMAGES = Path(__file__).resolve().parents[2] / "shared" / "images"
 
 
 def cpu(fn) -> float:  # noqa: ANN001
+    """CPU time of one call of `fn`, every thread counted."""
     gc.collect()
     t = time.process_time()
     fn()
@@ -37,6 +38,7 @@ def cpu(fn) -> float:  # noqa: ANN001
 
 
 def main() -> None:
+    """Print the table for every set and k."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sets", default="kodak,art,cq100,large")
     ap.add_argument("--k", default="8", help="one k or several, comma-separated (each timed in turn per image)")
@@ -49,7 +51,8 @@ def main() -> None:
     _kernels.set_threads(1)
     ks = [int(k) for k in args.k.split(",")]
     print(f"load average at start: {os.getloadavg()[0]:.2f}; k = {args.k}; least CPU time of {args.repeats}")
-    print("| set | k | images | chromapal ms | Pillow decode ms | fast-colorthief ms | chromapal ÷ decode (median, worst) | chromapal ÷ fast-colorthief (median) |")
+    print("| set | k | images | chromapal ms | Pillow decode ms | fast-colorthief ms "
+          "| chromapal ÷ decode (median, worst) | chromapal ÷ fast-colorthief (median) |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.sets.split(","):
         for k in ks:

@@ -1,4 +1,4 @@
-"""CPU time of the compiled kernels of two builds, side by side, and whether their results are identical.
+r"""CPU time of the compiled kernels of two builds, side by side, and whether their results are identical.
 
     python benchmarks/bench_kernels_ab.py OLD_KERNELS_SO [--repeats 20]
 
@@ -37,6 +37,7 @@ PHOTOS = ("cq100/calaveras.png", "cq100/adirondack_chairs.png", "kodak/kodim05.p
 
 
 def least(fn: Callable[[], object], repeats: int) -> float:
+    """The least CPU time of `repeats` calls of `fn`."""
     best = float("inf")
     for _ in range(repeats):
         t = time.process_time()
@@ -83,7 +84,7 @@ def main() -> None:
         for k in (4, 8, 16):
             pal = lab_from_srgb(chromapal.extract(path, k).colors)
 
-            def nearest(kern, pal=pal):  # noqa: ANN001, ANN202
+            def nearest(kern, pal=pal, centres=centres):  # noqa: ANN001, ANN202
                 labels, de = np.empty(len(centres), np.int64), np.empty(len(centres))
                 kern.nearest_de2000(centres, pal, labels, de)
                 return [labels, de]
@@ -91,12 +92,12 @@ def main() -> None:
             compare(f"nearest_de2000, {rel}, {len(cells)} cells, k = {k}", nearest, old, args.repeats)
         pal = lab_from_srgb(chromapal.extract(path, 8).colors)
 
-        def weiszfeld(kern):  # noqa: ANN001, ANN202
+        def weiszfeld(kern, pal=pal, lab=lab, w=w):  # noqa: ANN001, ANN202
             c = pal.copy()
             score = kern.weiszfeld(lab, w, c, 3, 1.0)
             return [c, np.array(score)]
 
-        def swap(kern):  # noqa: ANN001, ANN202
+        def swap(kern, pal=pal, lab=lab, w=w):  # noqa: ANN001, ANN202
             loss = np.empty(len(pal))
             worst = kern.swap_stats(lab, w, pal, loss)
             return [loss, np.array(worst)]
@@ -108,7 +109,7 @@ def main() -> None:
         cw = coarse.counts.astype(np.float64)
         for k in (8, 16):
 
-            def cut(kern, k=k):  # noqa: ANN001, ANN202
+            def cut(kern, k=k, points=points, cw=cw):  # noqa: ANN001, ANN202
                 c = np.zeros((k, 3))
                 made = kern.median_cut(points, cw, c)
                 return [c, np.array(made)]

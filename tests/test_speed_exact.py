@@ -28,6 +28,7 @@ def exhaustive(points: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def pruned(points: np.ndarray, centers: np.ndarray, threads: int) -> tuple[np.ndarray, np.ndarray]:
+    """`nearest_de2000` (the search with the lightness bound) on `threads` threads."""
     labels, de = np.empty(len(points), np.int64), np.empty(len(points))
     old = K.set_threads(threads)
     try:
@@ -90,6 +91,7 @@ def test_lightness_bound_holds_on_every_pair() -> None:
 
 
 def cell_colours_call(px: np.ndarray, cells: np.ndarray, need: np.ndarray | None) -> tuple[bool, np.ndarray]:
+    """`cell_colours` on an RGB image for `cells`, with their true totals; (complete, counts)."""
     from chromapal.assign import cell_index
 
     flat = px.reshape(-1, px.shape[-1])
@@ -138,6 +140,7 @@ def test_cell_colours_refuses_ranks_outside_the_table(rank_value: int) -> None:
 
 
 def test_cell_colours_refuses_mismatched_buffers() -> None:
+    """Buffers of the wrong length (need, counts, rank) or channels other than 3 and 4: ValueError."""
     px = np.zeros((4, 4, 3), np.uint8)
     rank = np.zeros(32768, np.int64)
     for totals, need, counts in [
@@ -167,8 +170,8 @@ def test_snapping_on_a_flat_art_image_is_unchanged_by_the_early_stop(monkeypatch
     mask = rng.random((240, 320)) < 0.35  # many colours: the histogram keeps cell means
     px[mask] = noise[mask]
     fast = chromapal.extract_palette(px, k=4)
-    real = fin._cell_colours
-    monkeypatch.setattr(fin, "_cell_colours", lambda p, t, c, totals=None, need=None: real(p, t, c))
+    real = fin.cell_colours
+    monkeypatch.setattr(fin, "cell_colours", lambda p, t, c, totals=None, need=None: real(p, t, c))
     slow = chromapal.extract_palette(px, k=4)
     assert np.array_equal(fast.colors, slow.colors) and np.array_equal(fast.proportions, slow.proportions)
 

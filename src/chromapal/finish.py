@@ -28,7 +28,6 @@ from .assign import (
     _WHITE_C,
     _XYZ,
     CELL_BITS,
-    CELLS,
     KERNELS,
     Rule,
     _flat,
@@ -37,6 +36,7 @@ from .assign import (
     rule_for_cells,
 )
 from .colorspace import SRGB8_TO_LINEAR, ciede2000, lab_from_srgb
+from .exact_cells import cell_colours, colour_at, sub_index
 from .sample import ColorCounts, color_counts
 
 #: From this many distinct colours their error is computed on two threads.
@@ -231,19 +231,19 @@ def _cell_mode(
             need = np.empty(len(needed))
             need[np.searchsorted(needed, cells[big_rows])] = SNAP_SHARE * owned[labels[big_rows]]
         totals = counts.counts[np.searchsorted(cells, needed)].astype(np.int64)  # cells: one row each, in order
-        table = _cell_colours(pixels, thr, needed, totals=totals, need=need)
+        table = cell_colours(pixels, thr, needed, totals=totals, need=need)
         if table is None:  # no colour of those cells holds more than half its cluster: nothing snaps
             return rule, owned
         where = {int(c): i for i, c in enumerate(needed)}
         for j in strangers:  # those pixels are j's, not the cell's
-            n = table[where[int(own_cell[j])], int(_sub(rule.colors[j]))]
+            n = table[where[int(own_cell[j])], int(sub_index(rule.colors[j]))]
             owned[j] += n
             owned[rule.base[own_cell[j]]] -= n
         if len(big_rows) == 0:
             return rule, owned
         rows_cells = cells[big_rows]
         tops = np.array([int(np.argmax(table[where[int(c)]])) for c in rows_cells])
-        best = np.array([_colour(int(c), int(t)) for c, t in zip(rows_cells, tops, strict=True)], np.uint8)
+        best = np.array([colour_at(int(c), int(t)) for c, t in zip(rows_cells, tops, strict=True)], np.uint8)
         best_n = np.array([table[where[int(c)], t] for c, t in zip(rows_cells, tops, strict=True)], np.int64)
         top = np.full(k, -1, np.int64)
         top[labels[big_rows]] = np.arange(len(big_rows))
@@ -252,57 +252,6 @@ def _cell_mode(
             return rule, owned
         rule = snapped
     raise AssertionError("unreachable: the second round does not snap")  # pragma: no cover
-
-
-def _sub(rgb: npt.ArrayLike) -> npt.NDArray[np.intp]:
-    c = np.asarray(rgb).astype(np.intp) & 7
-    return (c[..., 0] << 6) | (c[..., 1] << 3) | c[..., 2]
-
-
-def _colour(cell: int, sub: int) -> tuple[int, int, int]:
-    """The 8-bit colour at position `sub` of histogram cell `cell`."""
-    return (
-        ((cell >> 10) & 31) << 3 | (sub >> 6) & 7,
-        ((cell >> 5) & 31) << 3 | (sub >> 3) & 7,
-        (cell & 31) << 3 | sub & 7,
-    )
-
-
-def _cell_colours(
-    pixels: UInt8Array,
-    thr: int,
-    cells: npt.NDArray[np.intp],
-    *,
-    totals: npt.NDArray[np.int64] | None = None,
-    need: FloatArray | None = None,
-) -> npt.NDArray[np.int64] | None:
-    """Pixels of each of the 512 exact colours of each cell in `cells` (distinct), shape (len(cells), 512).
-
-    With `totals` (each cell's opaque pixels) and `need` (a count per cell), None when
-    no colour of any of the cells has more than its cell's `need` pixels: the compiled
-    pass then stops as soon as that is certain (usually early for photos).
-    """
-    m = len(cells)
-    rank = np.full(CELLS, m, np.int64)  # every other cell counts into a spare block
-    rank[cells] = np.arange(m)
-    image = np.ascontiguousarray(pixels, dtype=np.uint8)
-    channels = image.shape[-1]
-    if KERNELS is not None:
-        exact = np.zeros((m + 1) * 512, np.int64)
-        early = need is not None and totals is not None
-        complete = KERNELS.cell_colours(
-            image, channels, int(thr), rank, np.ascontiguousarray(totals if early else np.zeros(m), np.int64),
-            np.ascontiguousarray(need if early else np.zeros(0), np.float64), exact,
-        )
-        if not complete:
-            return None
-    else:
-        flat = image.reshape(-1, channels)
-        if channels == 4:
-            flat = flat[flat[:, 3] >= thr]
-        key = (rank[cell_index(flat[:, :3])] << 9) | _sub(flat[:, :3])
-        exact = np.bincount(key, minlength=(m + 1) * 512).astype(np.int64)
-    return exact[: m * 512].reshape(m, 512)
 
 
 def measure_counts(rule: Rule, counts: ColorCounts) -> tuple[npt.NDArray[np.int64], float]:

@@ -155,8 +155,8 @@ def _count_scans(fp: IO[bytes], pos: int, size: int) -> int:
 def _count_sos(data: bytes) -> int:
     """Occurrences of 0xFF 0xDA in `data`: each 0xDA byte (rare in coded data) whose byte before is 0xFF.
 
-    The same count as ``data.count(b"\xff\xda")`` (the pattern cannot overlap itself), several
-    times faster on coded data, where 0xFF bytes are common.
+    The same count as ``bytes.count`` of the two bytes (the pattern cannot overlap itself),
+    several times faster on coded data, where 0xFF bytes are common.
     """
     arr = np.frombuffer(data, np.uint8)
     at = np.flatnonzero(arr[1:] == 0xDA)
