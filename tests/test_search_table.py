@@ -194,3 +194,20 @@ def test_box_and_slabs_hold_every_srgb_colour_within_the_radius(radius):
         assert np.all((near >= lo) & (near <= hi)), (q, radius)
         slabs = profile.slabs(radius)
         assert slabs is None or slabs.holds(near.T).all(), (q, radius)
+
+
+def test_a_database_too_large_for_the_table_is_one_clear_error(tmp_path, monkeypatch):
+    """More colours than MAX_COLOURS: a PaletteError naming the file and the bound, no table built."""
+    from chromapal import search_table
+    from chromapal.errors import PaletteError
+
+    with PaletteStore(tmp_path / "big.sqlite") as db:
+        add_random(db, np.random.default_rng(2), 30, "b")
+        n = db.count("colors")
+        monkeypatch.setattr(search_table, "MAX_COLOURS", n - 1)
+        monkeypatch.setattr(search_table, "_FETCH", 7)
+        for run in (lambda: search_colors(db, ["red", "blue"]), lambda: search_like(db, [[1, 2, 3]], [1.0])):
+            with pytest.raises(PaletteError, match=f"big.sqlite: more than {n - 1:,} stored colours"):
+                run()
+        monkeypatch.setattr(search_table, "MAX_COLOURS", n)
+        assert len(table(db).share) == n

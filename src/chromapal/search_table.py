@@ -11,9 +11,10 @@ sorted by the search cell (`chromapal.store_schema.bucket_of`), with
 - ``by_id`` and ``offsets``: the rows of image ``i`` in rank order are
   ``by_id[offsets[i]:offsets[i + 1]]``.
 
-Cost: 41 bytes per stored colour (8 million colours: about 330 MB) and one read of the
-``colors`` table (about 10-15 s of CPU time for 8 million colours) on the first search of a
-process; later searches reuse it.
+Cost: 41 bytes per stored colour (8 million colours: 337 MB) and one read of the
+``colors`` table (about 14 s of CPU time for 8 million colours) on the first search of a
+process; later searches reuse it. A database of more than `MAX_COLOURS` colours is refused
+(`TableTooLarge`, one message) before the memory is spent.
 
 Keeping it current
 ------------------
@@ -36,6 +37,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from ._types import FloatArray, IntArray
+from .errors import PaletteError
 from .store import PaletteStore, bucket_number, cell_index
 from .store_schema import bucket_of
 
@@ -43,11 +45,18 @@ from .store_schema import bucket_of
 N_CELLS = 26 * 64 * 64
 #: Rows read from SQLite per fetch while building.
 _FETCH = 500_000
+#: Stored colours the table holds at most (41 bytes each: about 1.2 GB); a larger
+#: database is refused with `TableTooLarge` rather than filling the memory.
+MAX_COLOURS = 30_000_000
 
 if TYPE_CHECKING:
     from .search import RayProfile, Slabs
 
 T = TypeVar("T")
+
+
+class TableTooLarge(PaletteError, ValueError):
+    """The database holds more colours than `MAX_COLOURS`."""
 
 
 class StaleTable(Exception):
@@ -181,7 +190,15 @@ def _read(store: PaletteStore, after: int = 0) -> FloatArray:
         "SELECT image_id, rank, lab_l, lab_a, lab_b, share FROM colors WHERE image_id > ?", (after,)
     )
     parts = [np.zeros((0, 6))]
-    while rows := cur.fetchmany(_FETCH):
+    count = 0
+    while rows := cur.fetchmany(min(_FETCH, MAX_COLOURS + 1)):
+        count += len(rows)
+        if count > MAX_COLOURS:
+            raise TableTooLarge(
+                f"{store.path}: more than {MAX_COLOURS:,} stored colours, more than several-colour "
+                f"and similar-palette search hold in memory (about {MAX_COLOURS * 41 / 1e9:.1f} GB); "
+                "search one colour at a time, or keep fewer palettes per database"
+            )
         parts.append(np.array(rows, dtype=np.float64))
     return np.concatenate(parts)
 
