@@ -211,3 +211,36 @@ def test_a_database_too_large_for_the_table_is_one_clear_error(tmp_path, monkeyp
                 run()
         monkeypatch.setattr(search_table, "MAX_COLOURS", n)
         assert len(table(db).share) == n
+
+
+def test_a_large_table_is_saved_and_memory_mapped_by_the_next_process(tmp_path, monkeypatch):
+    """Saved under CHROMAPAL_CACHE_DIR, reloaded with the same arrays, ignored when stale or damaged."""
+    from chromapal import search_cache, search_table
+
+    monkeypatch.setenv("CHROMAPAL_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(search_cache, "PERSIST_COLOURS", 1)
+    path = tmp_path / "s.sqlite"
+    with PaletteStore(path) as db:
+        add_random(db, np.random.default_rng(4), 40, "s")
+    with PaletteStore(path, create=False) as db:
+        built = table(db)
+        want = [m.image_id for m in search_colors(db, ["#c83030", "#f0e6d2"], max_delta_e=30)]
+        search_table.forget(db)  # as a new process would
+        loaded = table(db)
+        assert loaded is not built and isinstance(loaded.share, np.memmap)
+        for name in search_cache.ARRAYS:
+            assert np.array_equal(getattr(loaded, name), getattr(built, name))
+        assert [m.image_id for m in search_colors(db, ["#c83030", "#f0e6d2"], max_delta_e=30)] == want
+    (folder,) = (tmp_path / "cache").iterdir()
+    # A damaged file is ignored (rebuilt and saved again), never an error.
+    np.save(folder / "by_id.npy", np.full(3, 10**9, dtype=np.int32))
+    with PaletteStore(path, create=False) as db:
+        search_table.forget(db)
+        assert not isinstance(table(db).share, np.memmap)
+        assert [m.image_id for m in search_colors(db, ["#c83030", "#f0e6d2"], max_delta_e=30)] == want
+        # A palette added: the saved table no longer matches.
+        search_table.forget(db)
+        db.add_palette({"source": "late.png", "colors": [[200, 48, 48], [240, 230, 210]],
+                        "shares": [0.5, 0.5], "k": 2}, KEY)
+        assert not isinstance(table(db).share, np.memmap)
+        assert "late.png" in [m.source for m in search_colors(db, ["#c83030", "#f0e6d2"], max_delta_e=30)]

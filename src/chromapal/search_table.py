@@ -13,7 +13,8 @@ sorted by the search cell (`chromapal.store_schema.bucket_of`), with
 
 Cost: 41 bytes per stored colour (8 million colours: 337 MB) and one read of the
 ``colors`` table (about 14 s of CPU time for 8 million colours) on the first search of a
-process; later searches reuse it. A database of more than `MAX_COLOURS` colours is refused
+process; later searches reuse it. Tables of large databases are saved for later processes
+(`chromapal.search_cache`). A database of more than `MAX_COLOURS` colours is refused
 (`TableTooLarge`, one message) before the memory is spent.
 
 Keeping it current
@@ -32,6 +33,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
@@ -213,11 +215,31 @@ def table(store: PaletteStore) -> ColourTable:
             return old
         if old is not None and key[0] > old.key[0] and _key_row(store, old.key):
             new = ColourTable.from_rows(np.concatenate([old.rows(), _read(store, old.key[0])]), key)
+            _save(Path(name), new)
         else:
             _TABLES.pop(name, None)  # free the old arrays before building
-            new = ColourTable.from_rows(_read(store), key)
+            new = _load(Path(name), key)
+            if new is None:
+                new = ColourTable.from_rows(_read(store), key)
+                _save(Path(name), new)
         _TABLES[name] = new
         return new
+
+
+def _load(path: Path, key: tuple[int, float]) -> ColourTable | None:
+    """The table saved for `path` by an earlier process (`chromapal.search_cache`), if current."""
+    from . import search_cache
+
+    arrays = search_cache.load(path, key)
+    return None if arrays is None else ColourTable(**arrays, key=key)
+
+
+def _save(path: Path, tab: ColourTable) -> None:
+    """Save a large table for later processes (best effort)."""
+    from . import search_cache
+
+    if len(tab.share) >= search_cache.PERSIST_COLOURS:
+        search_cache.save(path, tab.key, {name: getattr(tab, name) for name in search_cache.ARRAYS})
 
 
 def _key_row(store: PaletteStore, key: tuple[int, float]) -> bool:
