@@ -233,11 +233,25 @@ def test_a_large_table_is_saved_and_memory_mapped_by_the_next_process(tmp_path, 
         assert [m.image_id for m in search_colors(db, ["#c83030", "#f0e6d2"], max_delta_e=30)] == want
     (folder,) = (tmp_path / "cache").iterdir()
     # A damaged file is ignored (rebuilt and saved again), never an error.
-    np.save(folder / "by_id.npy", np.full(3, 10**9, dtype=np.int32))
+    good = {name: np.load(folder / f"{name}.npy") for name in search_cache.ARRAYS}
+    n = len(good["share"])
+    attacks = {
+        "by_id": np.full(n, 10**9, dtype=np.int32),  # rows out of range
+        "image_id": np.full(n, 10**6, dtype=np.int32),  # ids past the id index
+        "starts": good["starts"][::-1].copy(),  # cells out of order
+        "share": good["share"].astype(np.float32),  # wrong type
+        "lab": np.zeros((3, 2)),  # wrong shape
+    }
+    for name, bad in attacks.items():
+        np.save(folder / f"{name}.npy", bad)
+        with PaletteStore(path, create=False) as db:
+            search_table.forget(db)
+            assert not isinstance(table(db).share, np.memmap), name
+            assert [m.image_id for m in search_colors(db, ["#c83030", "#f0e6d2"], max_delta_e=30)] == want
+    (folder / "key.json").write_text("not json")
     with PaletteStore(path, create=False) as db:
         search_table.forget(db)
         assert not isinstance(table(db).share, np.memmap)
-        assert [m.image_id for m in search_colors(db, ["#c83030", "#f0e6d2"], max_delta_e=30)] == want
         # A palette added: the saved table no longer matches.
         search_table.forget(db)
         db.add_palette({"source": "late.png", "colors": [[200, 48, 48], [240, 230, 210]],

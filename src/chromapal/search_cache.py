@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from .search_table import N_CELLS
+
 #: Databases with fewer colours rebuild their table faster than it would load (< 1.5 s).
 PERSIST_COLOURS = 1_000_000
 #: Saved tables kept at most (one per database; each 41 bytes per colour).
@@ -66,14 +68,29 @@ def load(path: Path, key: tuple[int, float]) -> dict[str, np.ndarray] | None:
 
 
 def _consistent(a: dict[str, np.ndarray]) -> bool:
-    """Shapes and bounds a table's arrays must have (a damaged file fails them)."""
+    """Types, shapes and bounds a table's arrays must have (a damaged file fails them).
+
+    Every index the search follows is checked to lie within the arrays it indexes, so a
+    damaged or crafted file is rebuilt over rather than met as an IndexError mid-search.
+    """
     n = len(a["share"])
-    return (
+    types = {"image_id": np.int32, "rank": np.uint8, "lab": np.float64, "share": np.float64,
+             "starts": np.int64, "by_id": np.int32, "offsets": np.int64}
+    if any(a[name].dtype != dtype for name, dtype in types.items()):
+        return False
+    starts, offsets = a["starts"], a["offsets"]
+    if not (
         a["image_id"].shape == (n,) and a["rank"].shape == (n,) and a["lab"].shape == (3, n)
-        and a["by_id"].shape == (n,) and a["starts"].ndim == 1 and a["offsets"].ndim == 1
-        and len(a["offsets"]) >= 1 and int(a["starts"][0]) == 0 and int(a["starts"][-1]) == n
-        and int(a["offsets"][0]) == 0 and int(a["offsets"][-1]) == n
-        and (n == 0 or (0 <= int(a["by_id"].min()) and int(a["by_id"].max()) < n))
+        and a["by_id"].shape == (n,) and starts.ndim == 1 and offsets.ndim == 1
+        and len(starts) == N_CELLS + 1 and len(offsets) >= 1
+        and starts[0] == 0 and starts[-1] == n and offsets[0] == 0 and offsets[-1] == n
+    ):
+        return False
+    if np.any(np.diff(starts) < 0) or np.any(np.diff(offsets) < 0):
+        return False
+    return n == 0 or (
+        0 <= a["by_id"].min() and a["by_id"].max() < n
+        and 0 <= a["image_id"].min() and a["image_id"].max() < len(offsets) - 1
     )
 
 
