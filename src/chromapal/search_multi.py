@@ -36,19 +36,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._types import FloatArray, IntArray
-from .colorspace import ciede2000
+from ._types import FloatArray
 from .errors import InvalidColorError
 from .facets import check_facet
 from .search import NothingStored, describe, filter_ids, plan_filter, query_lab
+from .search_multi_scan import MAX_READ, in_every_box, mean_distance, score_candidates, with_facets  # noqa: F401
 from .search_region import RayProfile
 from .search_table import ColourTable, closest, with_table
 from .store import PaletteFilter, PaletteStore
 
-#: Palettes read per radius at most, for images not found in every colour's box.
-MAX_READ = 2_000
 #: Rows in the box of the rarest colour under which the whole radius is read at once,
-#: each colour only among the images holding the ones before it (`_in_every_box`).
+#: each colour only among the images holding the ones before it (`chromapal.search_multi_scan.in_every_box`).
 DIRECT_ROWS = 400_000
 #: Fractions of the radius searched in turn (see the module docstring).
 MULTI_DEEPENING = (1 / 8, 1 / 4, 3 / 8, 1 / 2, 5 / 8, 3 / 4, 1.0)
@@ -185,7 +183,6 @@ def search_colors(
     )
 
 
-Hits = tuple[IntArray, FloatArray, FloatArray, IntArray]  # ids, ΔE, share, rank per image
 
 
 def _search(
@@ -209,17 +206,17 @@ def _search(
     for fraction in deepening:
         radius = max_delta_e * fraction
         if fraction == 1.0:
-            hits = _in_every_box(tab, queries, labs, profiles, sizes, radius, memos)
+            hits = in_every_box(tab, queries, labs, profiles, sizes, radius, memos)
         else:
             hits = [
                 closest(tab, lab, profile, radius, q.min_share, memo)
                 for q, lab, profile, memo in zip(queries, labs, profiles, memos, strict=True)
             ]
         if fraction < 1.0:
-            found, complete = _score_candidates(
+            found, complete = score_candidates(
                 store, tab, queries, labs, hits, radius, max_delta_e, total, limit, wanted, where, read
             )
-            scored = sorted((_mean(queries, found[i], total), i) for i in found)
+            scored = sorted((mean_distance(queries, found[i], total), i) for i in found)
             # An image in no box has every colour farther than `radius`: its mean is above it.
             if complete and len(scored) >= limit and scored[limit - 1][0] <= radius:
                 break
@@ -229,7 +226,7 @@ def _search(
         for h in hits[1:]:
             common = np.intersect1d(common, h[0], assume_unique=True)
         if len(common) and wanted:
-            common = np.array(sorted(_with_facets(store, dict.fromkeys(common.tolist()), wanted)), dtype=np.int64)
+            common = np.array(sorted(with_facets(store, dict.fromkeys(common.tolist()), wanted)), dtype=np.int64)
         if len(common) and where:
             common = np.array(sorted(filter_ids(store, common.tolist(), where)), dtype=np.int64)
         at = [np.searchsorted(h[0], common) for h in hits]
@@ -245,7 +242,7 @@ def _search(
             ]
             for t in top.tolist()
         }
-        scored = sorted((_mean(queries, found[i], total), i) for i in found)
+        scored = sorted((mean_distance(queries, found[i], total), i) for i in found)
     scored = scored[:limit]
     out = []
     for distance, image_id in scored:
@@ -263,157 +260,6 @@ def _search(
             )
         )
     return out
-
-
-def _in_every_box(
-    tab: ColourTable,
-    queries: Sequence[ColorQuery],
-    labs: Sequence[FloatArray],
-    profiles: Sequence[RayProfile],
-    sizes: Sequence[int],
-    radius: float,
-    memos: Sequence[dict],
-) -> list[Hits]:
-    """Each colour's hits within `radius`, of the images found for the colours before it.
-
-    The colour with the fewest rows in its box is read first; each next colour reads
-    only the rows of the images found so far. The images found for the last colour are
-    those in every colour's box: the same as reading every box whole, for less ΔE.
-    """
-    hits: list[Hits | None] = [None] * len(queries)
-    among = None
-    for n in np.argsort(sizes, kind="stable").tolist():
-        hits[n] = h = closest(tab, labs[n], profiles[n], radius, queries[n].min_share, memos[n], among)
-        among = np.zeros(len(tab.offsets), dtype=bool)
-        among[h[0]] = True
-    return [h for h in hits if h is not None]
-
-
-def _mean(queries: Sequence[ColorQuery], hits: Sequence[tuple[float, float, int]], total: float) -> float:
-    return sum(q.weight * hit[0] for q, hit in zip(queries, hits, strict=True)) / total
-
-
-def _score_candidates(
-    store: PaletteStore,
-    tab: ColourTable,
-    queries: Sequence[ColorQuery],
-    labs: Sequence[FloatArray],
-    hits: Sequence[Hits],
-    radius: float,
-    max_delta_e: float,
-    total: float,
-    limit: int,
-    wanted: Mapping[str, float],
-    where: PaletteFilter | None,
-    memo: dict[int, list[tuple[float, float, int]] | None],
-) -> tuple[dict[int, list[tuple[float, float, int]]], bool]:
-    """Images found in any colour's box at `radius`, scored exactly in lower-bound order.
-
-    An image's bound is its weighted mean with ``radius`` for each colour not found
-    within it. Images found for every colour are scored from their hits; the others
-    from their palettes, in chunks of 500. Scoring stops once the `limit`-th best
-    mean is at most the next bound (True), or after `MAX_READ` palettes (False: the
-    ranking is not complete at this radius). `memo` keeps the hits of palettes read
-    (None: not every colour within reach) for the next radii.
-    """
-    ids = np.unique(np.concatenate([h[0] for h in hits]))
-    bound = np.full(len(ids), float(radius))
-    count = np.zeros(len(ids), dtype=np.int64)
-    for q, h in zip(queries, hits, strict=True):
-        w = q.weight / total
-        at = np.searchsorted(ids, h[0])
-        bound[at] = bound[at] - w * (radius - h[1])
-        count[at] += 1
-    ranked = np.argsort(bound, kind="stable")
-    found: dict[int, list[tuple[float, float, int]]] = {}
-    best: list[float] = []
-    read = 0
-    for start in range(0, len(ranked), 500):
-        chunk = ranked[start : start + 500]
-        if len(best) >= limit and sorted(best)[limit - 1] <= bound[chunk[0]]:
-            break
-        if read >= MAX_READ:  # not proven at this radius: the caller widens it
-            return found, False
-        if wanted:
-            keep = _with_facets(store, dict.fromkeys(ids[chunk].tolist()), wanted)
-            chunk = chunk[np.isin(ids[chunk], list(keep))]
-        if where:
-            keep = filter_ids(store, ids[chunk].tolist(), where)
-            chunk = chunk[np.isin(ids[chunk], list(keep))]
-        complete_hits = chunk[count[chunk] == len(hits)]
-        for image_id in ids[complete_hits].tolist():
-            image_hits = []
-            for h in hits:
-                j = int(np.searchsorted(h[0], image_id))
-                image_hits.append((float(h[1][j]), float(h[2][j]), int(h[3][j])))
-            found[image_id] = image_hits
-            best.append(_mean(queries, image_hits, total))
-        partial = ids[chunk[count[chunk] < len(hits)]]
-        read += len(partial)
-        unread = [i for i in partial.tolist() if i not in memo]
-        new = _read_hits(tab, queries, labs, np.array(unread, dtype=np.int64), max_delta_e)
-        memo.update((i, new.get(i)) for i in unread)
-        for image_id in partial.tolist():
-            image_hits = memo[image_id]
-            if image_hits is not None:
-                found[image_id] = image_hits
-                best.append(_mean(queries, image_hits, total))
-    return found, True
-
-
-def _read_hits(
-    tab: ColourTable,
-    queries: Sequence[ColorQuery],
-    labs: Sequence[FloatArray],
-    ids: IntArray,
-    max_delta_e: float,
-) -> dict[int, list[tuple[float, float, int]]]:
-    """Each image's closest colour to every query colour, from its palette; only those within reach.
-
-    Ties in ΔE go to the larger share, then to the lower rank.
-    """
-    pos = tab.palettes(ids)
-    if not len(pos):
-        return {}
-    image, share, rank = tab.image_id[pos], tab.share[pos], tab.rank[pos]
-    new = np.ones(len(pos), dtype=bool)
-    new[1:] = image[1:] != image[:-1]
-    group = np.cumsum(new) - 1
-    ok = np.ones(int(group[-1]) + 1, dtype=bool)
-    picks = []
-    for lab, q in zip(labs, queries, strict=True):
-        de = np.where(share >= q.min_share, ciede2000(lab, tab.lab[:, pos].T), np.inf)
-        order = np.lexsort((np.arange(len(pos)), -share, de, group))
-        # Groups are contiguous and ascending, so they start at the same places once sorted.
-        j = order[new]  # each group's first row is its best
-        ok &= de[j] <= max_delta_e
-        picks.append((de[j], share[j], rank[j]))
-    first = image[new]
-    return {
-        int(first[g]): [(float(d[g]), float(s[g]), int(r[g])) for d, s, r in picks]
-        for g in np.flatnonzero(ok).tolist()
-    }
-
-
-def _with_facets(
-    store: PaletteStore, ids: Mapping[int, object], wanted: Mapping[str, float]
-) -> set[int]:
-    """The ids among `ids` whose facet shares reach every `wanted` minimum."""
-    keep = set(ids)
-    for name, share in wanted.items():
-        listed = list(keep)
-        keep = set()
-        for start in range(0, len(listed), 500):
-            chunk = listed[start : start + 500]
-            keep.update(
-                row[0]
-                for row in store.conn.execute(
-                    f"SELECT image_id FROM facets WHERE name = ? AND share >= ? "
-                    f"AND image_id IN ({', '.join('?' * len(chunk))})",
-                    (name, share, *chunk),
-                )
-            )
-    return keep
 
 
 def _facets_only(
