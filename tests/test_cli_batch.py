@@ -296,7 +296,8 @@ def test_kill_9_midway_then_rerun_gives_one_complete_row_set_per_image(tmp_path)
 @pytest.mark.slow
 def test_ctrl_c_finishes_current_writes_and_prints_the_summary(tmp_path):
     """Ctrl-C stops a pooled batch cleanly: exit 130, an "Interrupted" summary, whole palettes."""
-    paths = write_noise(tmp_path / "noise", 24)
+    # large enough that the first grouped commit (after 0.25 s) comes well before the end
+    paths = write_noise(tmp_path / "noise", 60, side=400)
     db = tmp_path / "p.sqlite"
     proc = start_batch(tmp_path / "noise", db, workers=2)
     wait_for_rows(db, 2)
