@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -171,6 +172,7 @@ def chart(paths: list[Path], png: Path) -> None:
     fig, axes = plt.subplots(1, len(paths), figsize=(6 * len(paths), 5), squeeze=False)
     for ax, path in zip(axes[0], paths):
         result = json.loads(path.read_text())
+        placed: list[tuple[float, float, str]] = []
         for n in result["peers"]:
             oks = [i["peers"][n] for i in result["images"] if i["peers"].get(n, {}).get("status") == "ok"]
             if len(oks) < len(result["images"]):
@@ -188,8 +190,14 @@ def chart(paths: list[Path], png: Path) -> None:
                        c="#d62728" if mine else ("#1f77b4" if exact_k else "none"),
                        edgecolors="#d62728" if mine else "#1f77b4")
             label = "chromapal" if mine else n + ("" if exact_k else " (not k colours)")
-            ax.annotate(label, (t, q), textcoords="offset points", xytext=(5, 4), fontsize=7)
+            placed.append((t, q, label))
+        # labels of points close together go above and below them, not on top of each other
+        placed.sort()
+        for i, (t, q, label) in enumerate(placed):
+            near = sum(abs(math.log10(t / t2)) < 0.2 and abs(q - q2) < 0.15 for t2, q2, _ in placed[:i])
+            ax.annotate(label, (t, q), textcoords="offset points", xytext=(5, (4, -11, 15, -22)[near % 4]), fontsize=7)
         ax.set_xscale("log")
+        ax.margins(x=0.25)
         ax.set_xlabel("median time per image, ms (log)")
         ax.set_ylabel("mean ΔE2000 (lower is better)")
         ax.set_title(f"k = {result['k']}, {len(result['images'])} images")
