@@ -10,7 +10,8 @@ neutral colours. A fixed box would be wasteful, so `search_box` measures the reg
 around each query: it walks 1000 rays out from the query colour on a geometric grid of
 radii (ratio 1.27) and records, for every ray, the first grid radius past the farthest point with
 ``ΔE00 <= t`` (no monotonicity along the ray is assumed). The box is the extent of those
-points in each axis, widened by `BOX_MARGIN` to cover the gaps between rays. The test
+points in each axis, widened by `BOX_MARGIN` (`BLUE_BOX_MARGIN` for blue and purple queries)
+to cover the gaps between rays. The test
 suite checks that the box holds every colour within ``t`` for thousands of random sRGB
 pairs; the bound is empirical, not a proof.
 
@@ -35,6 +36,10 @@ from .colorspace import ciede2000
 
 #: Relative widening of the measured box (covers the directions between sampled rays).
 BOX_MARGIN: Final = 0.15
+#: The same for query hues within `BLUE_HUES`, where the region has thin lobes: at 0.15 one
+#: of 4,000 random queries (seed 13 of ``bench_search.py --check-box``) had a colour within
+#: ΔE 10 of #2a3aa8 up to 1.5 units outside the box; at 0.25, none of 16,000 (seeds 4, 13, 21, 99).
+BLUE_BOX_MARGIN: Final = 0.25
 #: Absolute widening in CIELAB units.
 BOX_PAD: Final = 0.5
 #: Extent of 8-bit sRGB in CIELAB (D65): no stored colour lies outside.
@@ -119,10 +124,15 @@ class RayProfile:
             reach = high
         return _RAYS * reach[:, None]
 
+    def is_blue(self) -> bool:
+        """Whether the query's CIELAB hue lies within `BLUE_HUES`."""
+        hue = np.degrees(np.arctan2(self.lab[2], self.lab[1])) % 360
+        return bool(BLUE_HUES[0] <= hue <= BLUE_HUES[1])
+
     def box(self, t: float) -> tuple[FloatArray, FloatArray]:
         """Box corners for radius `t` (at most the `t_max` the profile was made for)."""
         offsets = self._offsets(t)
-        grow = 1 + BOX_MARGIN
+        grow = 1 + (BLUE_BOX_MARGIN if self.is_blue() else BOX_MARGIN)
         lo = self.lab + np.minimum(offsets.min(axis=0), 0) * grow - BOX_PAD
         hi = self.lab + np.maximum(offsets.max(axis=0), 0) * grow + BOX_PAD
         bounds = np.array(LAB_RANGE)
@@ -142,8 +152,7 @@ class RayProfile:
         rays can miss by several units (3 colours of 4,000 random queries fell outside
         the slabs at ΔE 10, all with hues near 300°).
         """
-        hue = np.degrees(np.arctan2(self.lab[2], self.lab[1])) % 360
-        if BLUE_HUES[0] <= hue <= BLUE_HUES[1]:
+        if self.is_blue():
             return None
         proj = self._offsets(t, refine=4) @ SLAB_DIRECTIONS.T  # (rays, directions)
         centre = SLAB_DIRECTIONS @ self.lab
