@@ -8,12 +8,14 @@ need a display get a private Xvfb server; nothing touches the user's desktop or 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -64,13 +66,13 @@ def home(tmp_path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def display():
-    """A private Xvfb display (``:N``), stopped at the end of the module."""
+@contextlib.contextmanager
+def xvfb_display(*extra: str) -> Iterator[str]:
+    """Start a private Xvfb server (with `extra` arguments); yield its display ``:N``, then stop it."""
     xvfb = need("Xvfb")
     read, write = os.pipe()
     proc = subprocess.Popen(
-        [xvfb, "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "800x600x24"],
+        [xvfb, "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "800x600x24", *extra],
         pass_fds=(write,),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -85,6 +87,13 @@ def display():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A private Xvfb display (``:N``), stopped at the end of the module."""
+    with xvfb_display() as number:
+        yield number
 
 
 def run(args: list[str], env: dict[str, str] | None = None, **kw) -> subprocess.CompletedProcess:

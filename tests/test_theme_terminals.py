@@ -18,7 +18,6 @@ Each test skips when its program or Xvfb is missing (``make consumers`` installs
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_real_consumers import home, need, theme  # noqa: F401  (fixtures)
+from test_real_consumers import home, need, theme, xvfb_display  # noqa: F401  (fixtures)
 
 from chromapal.export.terminal import dump_theme
 
@@ -62,25 +61,9 @@ time.sleep(3)
 @pytest.fixture(scope="module")
 def screen(tmp_path_factory):
     """A private Xvfb display and the file its screen is kept in: ``(":N", path)``."""
-    xvfb = need("Xvfb")
     folder = tmp_path_factory.mktemp("screen")
-    read, write = os.pipe()
-    proc = subprocess.Popen(
-        [xvfb, "-displayfd", str(write), "-nolisten", "tcp", "-screen", "0", "800x600x24", "-fbdir", str(folder)],
-        pass_fds=(write,),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write)
-    try:
-        with os.fdopen(read) as pipe:
-            number = pipe.readline().strip()
-        if not number:
-            pytest.skip("Xvfb did not start")
-        yield f":{number}", folder / "Xvfb_screen0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with xvfb_display("-fbdir", str(folder)) as number:
+        yield number, folder / "Xvfb_screen0"
 
 
 def screen_colours(path: Path) -> dict[tuple[int, int, int], int]:
