@@ -10,9 +10,8 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image
+from test_cli_batch import write_noise
 
 from chromapal import batch_worker
 from chromapal.batch import BatchOptions, expand_inputs, run_batch
@@ -20,17 +19,6 @@ from chromapal.pipeline import extract
 from chromapal.store import PaletteStore
 
 CHROMAPAL = [sys.executable, "-m", "chromapal"]
-
-
-def write_noise(folder: Path, n: int, side: int) -> list[Path]:
-    """`n` PNGs of random pixels, `side` pixels square."""
-    rng = np.random.default_rng(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i in range(n):
-        paths.append(folder / f"noise{i:03d}.png")
-        Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(paths[-1])
-    return paths
 
 
 def palettes(db: Path) -> list[tuple[str, int, int, int, int]]:

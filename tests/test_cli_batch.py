@@ -43,7 +43,7 @@ def write_noise(folder: Path, n: int, side: int = 160) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(n):
-        paths.append(folder / f"noise{i:02d}.png")
+        paths.append(folder / f"noise{i:03d}.png")
         Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(paths[-1])
     return paths
 
